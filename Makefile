@@ -1,0 +1,37 @@
+# The commands README.md names. Each one creates .venv and installs the project first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo-out
+# A whole test run is bounded; SIGINT lets Ray shut its workers down cleanly.
+TEST_TIMEOUT ?= 40m
+
+.PHONY: demo test lint format install clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Restyle needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/restyle sample-catalogue $(DEMO)/catalogue
+	@echo "Open $(DEMO)/catalogue/contact_sheet.png to see the sample catalogue."
+
+test: install
+	$(BIN)/ruff check .
+	timeout -s INT $(TEST_TIMEOUT) $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""One configuration mechanism for every job: an optional YAML file, then CLI flags.
+
+Precedence, lowest first: the dataclass defaults, ``--config FILE.yaml``, ``--set KEY=VALUE``
+(dotted keys reach nested sections, values parse as YAML scalars), then the job's own
+flags. Unknown keys and bad values raise ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import yaml
+
+from pipelines import storage
+from stylecore.config import ConfigError, build
+
+T = TypeVar("T")
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="YAML file with config keys (flags given here override it)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="set_",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override one config key, e.g. --set seed=3 (repeatable)",
+    )
+
+
+def _merge(into: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = into
+    for p in parts[:-1]:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{key}: {p} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(
+    cls: type[T],
+    config_path: str | None = None,
+    sets: list[str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> T:
+    """Build ``cls`` from defaults, a YAML file, ``--set`` pairs and explicit flags.
+
+    ``flags`` maps (dotted) keys to values; ``None`` values mean "flag not given".
+    """
+    data: dict = {}
+    if config_path:
+        try:
+            loaded = yaml.safe_load(storage.read_bytes(config_path).decode("utf-8"))
+        except FileNotFoundError as e:
+            raise ConfigError(f"--config {config_path}: file not found") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--config {config_path}: not valid YAML: {e}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--config {config_path}: expected a mapping of keys at the top")
+        data = loaded
+    for item in sets or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        _merge(data, key.strip(), yaml.safe_load(raw))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            _merge(data, key, value)
+    return build(cls, data)
