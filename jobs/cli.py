@@ -7,14 +7,14 @@ import logging
 import os
 import sys
 
-from jobs import sample_catalogue
+from jobs import sample_catalogue, segmentation
 from stylecore.config import ConfigError
 from stylecore.runlog import ContextFilter
 
 log = logging.getLogger("restyle")
 
 # Each module registers one subcommand. Only working jobs are listed here.
-_JOBS = (sample_catalogue,)
+_JOBS = (sample_catalogue, segmentation)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"restyle {args.command}: config error: {e}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, ValueError) as e:
+        # Bad input named by the user (a missing file, an undecodable image, a wrong model
+        # folder): a clear line, not a traceback. -vv logs the traceback too.
+        log.debug("traceback", exc_info=True)
+        print(f"restyle {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"restyle {args.command}: interrupted", file=sys.stderr)
         return 130

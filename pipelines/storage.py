@@ -96,6 +96,7 @@ def write_bytes(uri: str, data: bytes) -> None:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; written objects are ordinary files
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

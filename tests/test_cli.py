@@ -39,3 +39,78 @@ def test_bad_config_key_exits_2_naming_it(tmp_path):
     res = _run("sample-catalogue", str(tmp_path / "c"), "--count", "0", check=False)
     assert res.returncode == 2
     assert "count=0" in res.stderr
+
+
+def test_segment_eval_and_train_segmenter_commands(small_catalogue, tmp_path):
+    img = os.path.join(small_catalogue, "images", "0000-bottle.jpg")
+    res = _run("-q", "segment", img, "-o", str(tmp_path / "seg"))
+    assert "0000-bottle: coverage" in res.stdout
+    assert sorted(os.listdir(tmp_path / "seg")) == [
+        "0000-bottle.mask.png",
+        "0000-bottle.overlay.jpg",
+    ]
+
+    res = _run(
+        "-q",
+        "eval-segmentation",
+        "--images",
+        os.path.join(small_catalogue, "catalogue.csv"),
+        "--json",
+        str(tmp_path / "e.json"),
+    )
+    assert "method edge: 14 images" in res.stdout
+    for cat in ("bottle", "mug", "watch", "all"):
+        assert cat in res.stdout
+    assert (tmp_path / "e.json").exists()
+
+    res = _run(
+        "-q",
+        "train-segmenter",
+        "--images",
+        os.path.join(small_catalogue, "images"),
+        "--masks",
+        os.path.join(small_catalogue, "masks"),
+        "--out",
+        str(tmp_path / "m"),
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--set",
+        "input_size=64",
+        "--set",
+        "base_channels=4",
+        "--set",
+        "depth=2",
+        "--set",
+        "crop=48",
+    )
+    assert "trained 3 steps" in res.stdout
+    res = _run(
+        "-q",
+        "segment",
+        img,
+        "-o",
+        str(tmp_path / "seg2"),
+        "--method",
+        "unet",
+        "--model",
+        str(tmp_path / "m"),
+    )
+    assert "0000-bottle: coverage" in res.stdout
+
+
+def test_segment_reports_a_missing_model(tmp_path):
+    res = _run(
+        "segment",
+        "x.jpg",
+        "-o",
+        str(tmp_path),
+        "--method",
+        "unet",
+        "--model",
+        str(tmp_path / "nope"),
+        check=False,
+    )
+    assert res.returncode != 0
+    assert "missing" in res.stderr

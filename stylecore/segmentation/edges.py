@@ -44,6 +44,7 @@ from stylecore.segmentation.base import (
 )
 from stylecore.segmentation.refine import (
     disk,
+    is_uniform,
     keep_components,
     local_means,
     snap,
@@ -64,6 +65,7 @@ class EdgeConfig:
     chroma_min: float = 7.0  # a chroma difference below this is never product (JPEG bleeds
     # chroma across 8x8 blocks, so chroma needs a higher floor than lightness)
     noise_k: float = 5.0  # ... nor below noise_k times the backdrop's noise
+    max_backdrop_noise: float = 8.0  # a border noisier than this is not a backdrop
     base_zone: float = 0.12  # fraction of the product's height above its base where
     # darkened, neutral, smooth pixels are taken as cast shadow rather than product
     edge_k: float = 3.0  # edge threshold, in multiples of the L* noise (>= edge_min)
@@ -118,12 +120,18 @@ def fit_backdrop(lab: np.ndarray, band_frac: float) -> tuple[np.ndarray, float, 
         ys, xs = ys[::step], xs[::step]
     A = _design(ys, xs, h, w)
     vals = lab[ys, xs]
+    sides = (ys < band, ys >= h - band, xs < band, xs >= w - band)
     # Start from the border's median colour (robust to half of it being product), then
     # refit constant -> plane -> quadratic on the samples that agree with the last model.
+    # The quadratic needs backdrop on all four sides; where the product covers most of a
+    # side, a quadratic would extrapolate wildly into the frame, so a plane it stays.
     pred = np.broadcast_to(np.median(vals, axis=0), vals.shape)
     coef = np.zeros((6, 3), np.float32)
+    keep = np.ones(len(ys), bool)
     for n_terms, loose in ((1, 14.0), (3, 8.0), (6, None)):
         resid = np.linalg.norm(vals - pred, axis=1)
+        if n_terms == 6 and min(float(keep[s].mean()) for s in sides) < 0.3:
+            n_terms = 3
         if loose is None:
             core = resid[resid <= np.quantile(resid, 0.5)]
             spread = float(np.median(core) + 1.4826 * np.median(np.abs(core - np.median(core))))
@@ -234,9 +242,14 @@ class EdgeSegmenter:
         thr_c = max(cfg.chroma_min, cfg.noise_k * noise)
         flags: list[str] = []
 
-        if float(lab[..., 0].std()) < 0.5 and float(dist.max()) < thr:
+        if is_uniform(lab) and float(dist.max()) < 4 * thr:
             flags += [FLAG_UNIFORM, FLAG_EMPTY]
             return np.zeros((h, w), bool), 0.0, flags, None
+        if noise > cfg.max_backdrop_noise:
+            # The border is not a backdrop (texture or product all round): the frame is
+            # probably all product. Say so instead of guessing an outline.
+            flags += [FLAG_FULL, FLAG_LOW_CONFIDENCE]
+            return np.ones((h, w), bool), 0.0, flags, None
 
         edges, mag = _edges(lab[..., 0], cfg, noise)
         differs = (np.abs(d[..., 0]) > thr) | (chroma > thr_c)

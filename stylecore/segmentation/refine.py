@@ -14,6 +14,11 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
 
 
+def is_uniform(lab: np.ndarray, tol: float = 0.6) -> bool:
+    """True when no Lab channel varies by more than ``tol`` (std): a blank frame."""
+    return bool(lab.reshape(-1, 3).std(axis=0).max() < tol)
+
+
 def disk(r: int) -> np.ndarray:
     r = max(int(r), 1)
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))

@@ -1,0 +1,225 @@
+"""Segmentation commands: `restyle segment`, `restyle eval-segmentation`,
+`restyle train-segmenter`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from jobs.config import add_config_args, load_config
+from pipelines import datasets, storage
+from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
+from stylecore.io.codec import encode_image
+from stylecore.segmentation import SegmenterConfig, boundary_f, iou
+from stylecore.viz import outline
+
+log = logging.getLogger(__name__)
+
+
+def _method_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=["edge", "unet"], help="segmenter (default edge)")
+    p.add_argument(
+        "--model",
+        metavar="DIR",
+        help=f"U-Net model folder (default: the demo model, {DEFAULT_SEGMENTER_MODEL})",
+    )
+    add_config_args(p)
+
+
+def _segmenter(args):
+    cfg = load_config(SegmenterConfig, args.config, args.set_, {"method": args.method})
+    return load_segmenter(cfg, args.model)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "segment",
+        help="write product masks and overlay previews",
+        description="Segment each IMAGE into product and background. Writes "
+        "<name>.mask.png (0-255 soft alpha) and <name>.overlay.jpg (the "
+        "background dimmed, the outline drawn) into OUT.",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or URIs")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder or URI")
+    _method_args(p)
+    p.set_defaults(func=run_segment)
+
+    p = sub.add_parser(
+        "eval-segmentation",
+        help="measure masks against ground truth",
+        description="Segment every image and compare with its ground-truth "
+        "mask: mean IoU, boundary F-score (3 px tolerance) and per-category "
+        "numbers. --images takes a folder (with --masks) or a catalogue table "
+        "with mask_uri (e.g. the sample catalogue's catalogue.csv).",
+    )
+    p.add_argument("--images", required=True, help="folder/prefix of images, or catalogue table")
+    p.add_argument("--masks", help="folder of masks matched to images by file name stem")
+    p.add_argument("--json", metavar="FILE", help="also write per-image results as JSON")
+    _method_args(p)
+    p.set_defaults(func=run_eval)
+
+    p = sub.add_parser(
+        "train-segmenter",
+        help="train the U-Net segmenter (single process)",
+        description="Train the U-Net on (image, mask) pairs (--images with "
+        "--masks, or a catalogue table with mask_uri) or on RGBA cut-outs "
+        "(--images alone). Each product is also re-composited on random "
+        "backdrops with synthetic shadows. Writes model.safetensors and "
+        "model.json to --out.",
+    )
+    p.add_argument("--images", required=True, help="folder/prefix of images, or catalogue table")
+    p.add_argument("--masks", help="folder of masks (omit for RGBA cut-outs)")
+    p.add_argument("--out", required=True, metavar="DIR", help="model output folder or URI")
+    p.add_argument("--steps", type=int, help="training steps (default 1200)")
+    p.add_argument("--batch-size", type=int, help="batch size (default 8)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    add_config_args(p)
+    p.set_defaults(func=run_train)
+
+
+def _name(uri: str) -> str:
+    return datasets._stem(uri)
+
+
+def run_segment(args) -> int:
+    seg = _segmenter(args)
+    for uri in args.images:
+        ref = datasets.ImageRef(_name(uri), uri)
+        img, _ = datasets.load(ref)
+        t = time.perf_counter()
+        m = seg.segment(img)
+        ms = (time.perf_counter() - t) * 1000
+        alpha8 = np.clip(m.alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+        rgb = img[..., :3]
+        dim = (rgb * (0.35 + 0.65 * m.alpha[..., None])).astype(np.uint8)
+        storage.write_bytes(
+            storage.join(args.out, f"{ref.image_id}.mask.png"), encode_image(alpha8, "png")
+        )
+        storage.write_bytes(
+            storage.join(args.out, f"{ref.image_id}.overlay.jpg"),
+            encode_image(outline(dim, m.binary), "jpg", 90),
+        )
+        flags = ",".join(m.flags) or "-"
+        print(
+            f"{ref.image_id}: coverage {m.coverage:.3f} confidence {m.confidence:.2f} "
+            f"flags {flags} ({ms:.0f} ms)"
+        )
+    return 0
+
+
+def run_eval(args) -> int:
+    seg = _segmenter(args)
+    refs = datasets.refs_from(args.images, args.masks)
+    refs = [r for r in refs if r.mask_uri]
+    if not refs:
+        raise SystemExit(f"eval-segmentation: no images with masks under {args.images}")
+    rows = []
+    for k, (ref, img, mask) in enumerate(datasets.iter_loaded(refs), 1):
+        t = time.perf_counter()
+        m = seg.segment(img)
+        ms = (time.perf_counter() - t) * 1000
+        rows.append(
+            {
+                "image_id": ref.image_id,
+                "category": ref.category or "-",
+                "iou": iou(m.alpha, mask),
+                "boundary_f": boundary_f(m.alpha, mask),
+                "ms": ms,
+                "flags": list(m.flags),
+            }
+        )
+        log.info("%d/%d %s iou=%.3f", k, len(refs), ref.image_id, rows[-1]["iou"])
+    by_cat = defaultdict(list)
+    for r in rows:
+        by_cat[r["category"]].append(r)
+    print(f"method {seg.name}: {len(rows)} images")
+    print(f"{'category':<14}{'n':>4}{'IoU':>8}{'BF@3px':>9}{'ms':>8}")
+    for cat in sorted(by_cat):
+        rs = by_cat[cat]
+        print(
+            f"{cat:<14}{len(rs):>4}{np.mean([r['iou'] for r in rs]):>8.3f}"
+            f"{np.mean([r['boundary_f'] for r in rs]):>9.3f}"
+            f"{np.median([r['ms'] for r in rs]):>8.0f}"
+        )
+    summary = {
+        "method": seg.name,
+        "images": len(rows),
+        "mean_iou": float(np.mean([r["iou"] for r in rows])),
+        "mean_boundary_f": float(np.mean([r["boundary_f"] for r in rows])),
+        "min_iou": float(np.min([r["iou"] for r in rows])),
+    }
+    print(f"{'all':<14}{len(rows):>4}{summary['mean_iou']:>8.3f}{summary['mean_boundary_f']:>9.3f}")
+    if args.json:
+        storage.write_bytes(
+            args.json, json.dumps({"summary": summary, "images": rows}, indent=2).encode()
+        )
+    return 0
+
+
+@dataclass(frozen=True)
+class TrainSegmenterConfig:
+    steps: int = 1200
+    batch_size: int = 8
+    seed: int = 0
+    crop: int = 192
+    lr: float = 2e-3
+    base_channels: int = 16
+    depth: int = 4
+    input_size: int = 256
+    save_half: bool = True  # store weights as float16 (half the size, same masks)
+
+
+def run_train(args) -> int:
+    import torch
+
+    from stylecore.segmentation.data import batches, prepare_example
+    from stylecore.segmentation.train import SegTrainConfig, train_unet
+    from stylecore.segmentation.unet import UNet, UNetConfig, UNetSegmenter, count_parameters
+
+    cfg = load_config(
+        TrainSegmenterConfig,
+        args.config,
+        args.set_,
+        {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed},
+    )
+    ucfg = UNetConfig(base_channels=cfg.base_channels, depth=cfg.depth, input_size=cfg.input_size)
+    tcfg = SegTrainConfig(
+        steps=cfg.steps, batch_size=cfg.batch_size, crop=cfg.crop, lr=cfg.lr, seed=cfg.seed
+    )
+    refs = datasets.refs_from(args.images, args.masks)
+    if not refs:
+        raise SystemExit(f"train-segmenter: no images under {args.images}")
+    examples = [
+        prepare_example(img, mask, ucfg.input_size) for _, img, mask in datasets.iter_loaded(refs)
+    ]
+    log.info("loaded %d training images from %s", len(examples), args.images)
+    torch.manual_seed(cfg.seed)
+    model = UNet(ucfg)
+    log.info("U-Net: %d parameters", count_parameters(model))
+    t0 = time.perf_counter()
+    stream = batches(examples, ucfg, tcfg.batch_size, tcfg.crop, np.random.default_rng(cfg.seed))
+    losses = train_unet(model, stream, tcfg)
+    minutes = (time.perf_counter() - t0) / 60
+    seg = UNetSegmenter(ucfg, model)
+    meta = {
+        "training": {
+            **asdict(cfg),
+            "images": len(examples),
+            "source": args.images,
+            "final_loss": float(np.mean(losses[-50:])),
+            "minutes": round(minutes, 2),
+            "torch_threads": torch.get_num_threads(),
+        }
+    }
+    write_model_files(args.out, seg.to_files(meta, half=cfg.save_half))
+    print(
+        f"trained {cfg.steps} steps in {minutes:.1f} min, final loss "
+        f"{meta['training']['final_loss']:.4f}; model written to {args.out}"
+    )
+    return 0

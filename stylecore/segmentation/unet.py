@@ -1,0 +1,251 @@
+"""A compact U-Net product segmenter.
+
+Input channels: RGB plus the colour distance to a backdrop model fitted to the frame's
+border (the same fit the edge segmenter uses). That extra channel is a strong, cheap prior
+for catalogue photos: it makes "white product on white backdrop" a question of small
+distances rather than of absolute colour. The net runs on the whole photo at a fixed long
+side (``input_size``); its mask is upsampled and snapped to the full-size colours, as the
+edge segmenter's is.
+
+Weights serialise to safetensors bytes plus a JSON config (``to_files`` / ``from_files``);
+files and URIs are the caller's business.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from stylecore.config import build
+from stylecore.segmentation.base import (
+    FLAG_EMPTY,
+    FLAG_FULL,
+    FLAG_LOW_CONFIDENCE,
+    FLAG_UNIFORM,
+    Mask,
+    alpha_mask,
+    as_rgb,
+    working_size,
+)
+from stylecore.segmentation.edges import fit_backdrop
+from stylecore.segmentation.refine import (
+    is_uniform,
+    keep_components,
+    local_means,
+    to_lab,
+    upsample_refined,
+)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    base_channels: int = 16  # width of the first level; doubles per level
+    depth: int = 4  # number of down-sampling steps
+    input_size: int = 256  # long side the photo is resized to
+    backdrop_channel: bool = True  # feed the backdrop colour distance as a 4th channel
+    feather_px: float = 1.5
+    snap_radius: int = 2
+    min_component: float = 0.0015
+    keep_ratio: float = 0.03
+
+    def __post_init__(self) -> None:
+        if self.base_channels < 2 or self.depth < 1 or self.depth > 6:
+            raise ValueError("base_channels must be >= 2 and depth in [1, 6]")
+        if self.input_size % (2**self.depth) != 0:
+            raise ValueError(
+                f"input_size={self.input_size}: must be a multiple of 2**depth={2**self.depth}"
+            )
+
+    @property
+    def in_channels(self) -> int:
+        return 4 if self.backdrop_channel else 3
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class UNet(nn.Module):
+    """Encoder-decoder with skip connections; bilinear upsampling (no transposed convs,
+    so no checkerboard). ``(B, C, H, W)`` -> logits ``(B, 1, H, W)``; H, W multiples of
+    ``2**depth``."""
+
+    def __init__(self, cfg: UNetConfig) -> None:
+        super().__init__()
+        chans = [cfg.base_channels * 2**i for i in range(cfg.depth + 1)]
+        self.down = nn.ModuleList()
+        cin = cfg.in_channels
+        for c in chans:
+            self.down.append(_Block(cin, c))
+            cin = c
+        self.up = nn.ModuleList()
+        for c_skip, c_in in zip(reversed(chans[:-1]), reversed(chans[1:]), strict=True):
+            self.up.append(_Block(c_in + c_skip, c_skip))
+        self.head = nn.Conv2d(chans[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x)
+            if i < len(self.down) - 1:
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+        for block, skip in zip(self.up, reversed(skips), strict=True):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return self.head(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def net_input(rgb: np.ndarray, cfg: UNetConfig) -> tuple[np.ndarray, np.ndarray, float]:
+    """Photo ``(H, W, 3)`` uint8 at net size -> ``(C, H, W)`` float32 input, its Lab, and the
+    backdrop threshold (colour distance that counts as "differs")."""
+    lab = to_lab(rgb)
+    x = (rgb.astype(np.float32) / 255.0 - 0.5) / 0.25
+    chans = [x.transpose(2, 0, 1)]
+    model, noise, _ = fit_backdrop(lab, 0.015)
+    thr = max(1.5, 5.0 * noise)
+    if cfg.backdrop_channel:
+        dist = np.linalg.norm(lab - model, axis=2)
+        chans.append((np.log1p(dist) / 2.0 - 1.0)[None])
+    return np.concatenate(chans, axis=0).astype(np.float32), lab, thr
+
+
+def pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, (h, w)
+
+
+class UNetSegmenter:
+    """Learned segmentation (see the module docstring)."""
+
+    name = "unet"
+
+    def __init__(
+        self,
+        cfg: UNetConfig | None = None,
+        model: UNet | None = None,
+        device: str | torch.device = "cpu",
+        meta: dict | None = None,
+    ) -> None:
+        self.cfg = cfg or UNetConfig()
+        self.model = (model or UNet(self.cfg)).to(device).eval()
+        self.device = torch.device(device)
+        self.meta = dict(meta or {})
+
+    # -- inference ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def probability(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Product probability at net size: ``(h, w)`` float32, plus Lab and threshold."""
+        h, w = working_size(*rgb.shape[:2], self.cfg.input_size)
+        small = (
+            rgb
+            if (h, w) == rgb.shape[:2]
+            else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        )
+        x, lab, thr = net_input(small, self.cfg)
+        t, (h0, w0) = pad_to_multiple(torch.from_numpy(x)[None].to(self.device), 2**self.cfg.depth)
+        logits = self.model(t)[0, 0, :h0, :w0]
+        return torch.sigmoid(logits).float().cpu().numpy(), lab, thr
+
+    def segment(self, image: np.ndarray) -> Mask:
+        rgb, alpha = as_rgb(image)
+        if alpha is not None:
+            m = alpha_mask(alpha, self.name)
+            if m is not None:
+                return m
+        H, W = rgb.shape[:2]
+        prob, lab, thr = self.probability(rgb)
+        if is_uniform(lab):
+            return Mask(np.zeros((H, W), np.float32), 0.0, self.name, (FLAG_UNIFORM, FLAG_EMPTY))
+        fg = keep_components(prob >= 0.5, self.cfg.min_component, self.cfg.keep_ratio)
+        coverage = float(fg.mean())
+        flags: list[str] = []
+        if coverage < 1e-4:
+            flags.append(FLAG_EMPTY)
+            return Mask(np.zeros((H, W), np.float32), 0.0, self.name, tuple(flags))
+        if coverage > 0.98:
+            flags.append(FLAG_FULL)
+        # Confidence: how decided the net is (mean distance of p from 0.5, scaled to [0,1]).
+        conf = float(np.mean(np.abs(prob - 0.5)) * 2.0)
+        if conf < 0.8:
+            flags.append(FLAG_LOW_CONFIDENCE)
+        fg_mean = bg_mean = None
+        if not fg.all():
+            fg_mean, bg_mean = local_means(lab, fg, radius=3 * self.cfg.snap_radius)
+        alpha_full = upsample_refined(fg, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px)
+        return Mask(alpha_full, conf, self.name, tuple(flags))
+
+    # -- serialisation -----------------------------------------------------------------
+    def to_files(self, extra_meta: dict | None = None, half: bool = False) -> dict[str, bytes]:
+        """``{"model.safetensors": ..., "model.json": ...}``. ``half`` stores floating-point
+        weights as float16 (half the size; they load back into float32)."""
+        state = {}
+        for k, v in self.model.state_dict().items():
+            v = v.detach().cpu().contiguous()
+            state[k] = v.half() if half and v.is_floating_point() else v
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "kind": "unet-segmenter",
+            "config": asdict(self.cfg),
+            "parameters": count_parameters(self.model),
+            **self.meta,
+            **(extra_meta or {}),
+        }
+        return {
+            "model.safetensors": st_save(state),
+            "model.json": (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(),
+        }
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> UNetSegmenter:
+        """Rebuild from ``to_files`` output. safetensors holds tensors only: no code runs."""
+        try:
+            meta = json.loads(files["model.json"].decode())
+            weights = files["model.safetensors"]
+        except KeyError as e:
+            raise ValueError(f"segmenter model: missing file {e.args[0]}") from e
+        if meta.get("kind") != "unet-segmenter":
+            raise ValueError(f"segmenter model: kind {meta.get('kind')!r} is not unet-segmenter")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"segmenter model: format_version {meta.get('format_version')} "
+                f"unsupported (expected {FORMAT_VERSION})"
+            )
+        cfg = build(UNetConfig, meta["config"])
+        model = UNet(cfg)
+        model.load_state_dict(st_load(weights))
+        extra = {
+            k: v
+            for k, v in meta.items()
+            if k not in ("format_version", "kind", "config", "parameters")
+        }
+        return cls(cfg, model, device=device, meta=extra)

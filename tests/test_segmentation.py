@@ -1,0 +1,221 @@
+import csv
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines import datasets
+from pipelines.models import (
+    DEFAULT_SEGMENTER_MODEL,
+    load_segmenter,
+    read_model_files,
+    write_model_files,
+)
+from stylecore.segmentation import (
+    FLAG_EMPTY,
+    FLAG_FROM_ALPHA,
+    FLAG_FULL,
+    FLAG_LOW_CONFIDENCE,
+    FLAG_UNIFORM,
+    EdgeConfig,
+    EdgeSegmenter,
+    SegmenterConfig,
+    boundary_f,
+    iou,
+)
+from stylecore.segmentation.data import batches, prepare_example
+from stylecore.segmentation.train import SegTrainConfig, seg_loss, train_unet
+from stylecore.segmentation.unet import UNet, UNetConfig, UNetSegmenter, count_parameters
+from stylecore.synth.products import ShotSpec, render_shot
+
+TINY = UNetConfig(base_channels=4, depth=2, input_size=64)
+
+
+@pytest.fixture(scope="module")
+def demo_unet():
+    return load_segmenter(SegmenterConfig(method="unet"))
+
+
+def _segmenters(demo_unet):
+    return [EdgeSegmenter(), demo_unet]
+
+
+# -- metrics ------------------------------------------------------------------------------
+
+
+def test_iou_known_values():
+    a = np.zeros((10, 10), bool)
+    b = np.zeros((10, 10), bool)
+    a[:, :5] = True  # 50 px
+    b[:, 3:8] = True  # 50 px, 20 shared
+    assert iou(a, b) == pytest.approx(20 / 80)
+    assert iou(a, a) == 1.0
+    assert iou(np.zeros((4, 4)), np.zeros((4, 4))) == 1.0
+    assert iou(a.astype(np.uint8) * 255, a) == 1.0
+
+
+def test_boundary_f_tolerance():
+    a = np.zeros((64, 64), np.uint8)
+    a[16:48, 16:48] = 255
+    b = np.roll(a, 5, axis=1)
+    assert boundary_f(a, a) == 1.0
+    assert boundary_f(a, b, tolerance=2) < 0.7
+    assert boundary_f(a, b, tolerance=6) == 1.0
+
+
+# -- accuracy on generated photos with known masks ------------------------------------------
+
+
+def _catalogue_iou(segmenter, root):
+    with open(os.path.join(root, "catalogue.csv")) as f:
+        rows = list(csv.DictReader(f))
+    scores = []
+    for row in rows:
+        ref = datasets.ImageRef(
+            row["image_id"], os.path.join(root, row["uri"]), os.path.join(root, row["mask_uri"])
+        )
+        img, mask = datasets.load(ref)
+        scores.append(iou(segmenter.segment(img).alpha, mask))
+    return float(np.mean(scores)), scores
+
+
+def test_edge_segmenter_iou_on_sample_catalogue(small_catalogue):
+    mean, scores = _catalogue_iou(EdgeSegmenter(), small_catalogue)
+    assert mean >= 0.90, scores
+
+
+def test_unet_segmenter_iou_on_sample_catalogue(small_catalogue, demo_unet):
+    mean, scores = _catalogue_iou(demo_unet, small_catalogue)
+    assert mean >= 0.92, scores
+
+
+def test_sobel_variant_and_grabcut_also_segment():
+    shot = render_shot(ShotSpec("mug", 300, 240, "light_grey"), np.random.default_rng(4))
+    for cfg in (EdgeConfig(edge_operator="sobel"), EdgeConfig(grabcut=True)):
+        assert iou(EdgeSegmenter(cfg).segment(shot.image).alpha, shot.mask) > 0.9
+
+
+# -- properties -----------------------------------------------------------------------------
+
+SIZES = [(1, 1), (2, 3), (7, 5), (33, 17), (64, 64), (97, 301), (480, 131), (257, 383)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_mask_has_image_size_and_unit_range(size, demo_unet):
+    h, w = size
+    rng = np.random.default_rng(h * 1000 + w)
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    if min(h, w) >= 32:
+        img = render_shot(ShotSpec("box", w, h, "gradient"), rng).image
+    for seg in _segmenters(demo_unet):
+        for variant in (img, img[..., 0], np.dstack([img, np.full((h, w), 255, np.uint8)])):
+            m = seg.segment(variant)
+            assert m.alpha.shape == (h, w)
+            assert m.alpha.dtype == np.float32
+            assert float(m.alpha.min()) >= 0.0 and float(m.alpha.max()) <= 1.0
+            assert 0.0 <= m.confidence <= 1.0
+
+
+def test_rgba_alpha_is_the_mask(demo_unet):
+    rng = np.random.default_rng(1)
+    rgb = np.full((60, 80, 3), 255, np.uint8)  # colour says: nothing there
+    alpha = np.zeros((60, 80), np.uint8)
+    alpha[10:50, 20:70] = 255
+    alpha[30, 30] = 77
+    for seg in _segmenters(demo_unet):
+        m = seg.segment(np.dstack([rgb, alpha]))
+        assert FLAG_FROM_ALPHA in m.flags
+        assert np.allclose(m.alpha, alpha / 255.0)
+    del rng
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_uniform_images_are_flagged_not_errors(value, demo_unet):
+    img = np.full((120, 160, 3), value, np.uint8)
+    for seg in _segmenters(demo_unet):
+        m = seg.segment(img)
+        assert not m.usable
+        assert {FLAG_UNIFORM, FLAG_EMPTY} <= set(m.flags)
+        assert m.coverage == 0.0
+
+
+def test_all_product_frame_is_flagged():
+    rng = np.random.default_rng(3)
+    texture = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    m = EdgeSegmenter().segment(texture)
+    assert {FLAG_FULL, FLAG_LOW_CONFIDENCE} & set(m.flags)
+
+
+def test_hole_stays_background():
+    shot = render_shot(ShotSpec("mug", 400, 320, "white"), np.random.default_rng(2))
+    m = EdgeSegmenter().segment(shot.image)
+    inside_handle = (shot.mask == 0) & (m.binary == 0)
+    truth_hole = shot.mask == 0
+    # Every true background pixel enclosed by the handle is background in the prediction.
+    import cv2
+
+    n, labels = cv2.connectedComponents(truth_hole.astype(np.uint8), connectivity=4)
+    assert n >= 3
+    for k in range(2, n):
+        region = labels == k
+        assert inside_handle[region].mean() > 0.9
+
+
+# -- U-Net: training, save / load ------------------------------------------------------------
+
+
+def _tiny_examples(n=4):
+    out = []
+    for i in range(n):
+        shot = render_shot(
+            ShotSpec(("mug", "box", "bottle", "watch")[i % 4], 96, 80, "white"),
+            np.random.default_rng(i),
+        )
+        out.append(prepare_example(shot.image, shot.mask, TINY.input_size))
+    return out
+
+
+def test_unet_shapes_and_size_budget():
+    m = UNet(UNetConfig())
+    assert count_parameters(m) <= 2_100_000
+    x = torch.randn(2, 4, 48, 80)
+    assert m(x).shape == (2, 1, 48, 80)
+
+
+def test_seg_loss_known_values():
+    target = torch.tensor([[[[1.0, 0.0]]]])
+    big = torch.tensor([[[[20.0, -20.0]]]])
+    assert float(seg_loss(big, target)) == pytest.approx(0.0, abs=1e-3)
+    zero = torch.zeros(1, 1, 1, 2)  # p = 0.5: bce = ln 2, dice = 1 - (2*0.5+1)/(1+1+1)
+    assert float(seg_loss(zero, target)) == pytest.approx(np.log(2) + 1 / 3, abs=1e-5)
+
+
+def test_unet_loss_falls_on_tiny_data():
+    torch.manual_seed(0)
+    model = UNet(TINY)
+    cfg = SegTrainConfig(steps=40, batch_size=4, crop=48, lr=5e-3, warmup_steps=5, log_every=40)
+    data = batches(_tiny_examples(), TINY, 4, 48, np.random.default_rng(0))
+    losses = train_unet(model, data, cfg)
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+
+
+def test_unet_save_load_round_trip(tmp_path):
+    torch.manual_seed(1)
+    seg = UNetSegmenter(TINY, UNet(TINY), meta={"note": "x"})
+    img = render_shot(ShotSpec("box", 90, 70, "paper"), np.random.default_rng(0)).image
+    write_model_files(str(tmp_path / "m"), seg.to_files())
+    files = read_model_files(str(tmp_path / "m"), ("model.safetensors", "model.json"))
+    back = UNetSegmenter.from_files(files)
+    assert back.cfg == TINY and back.meta["note"] == "x"
+    assert np.array_equal(seg.segment(img).alpha, back.segment(img).alpha)
+    with pytest.raises(ValueError, match="kind"):
+        UNetSegmenter.from_files({**files, "model.json": b'{"kind": "gan"}'})
+    with pytest.raises(FileNotFoundError, match=r"missing model\.json"):
+        os.remove(tmp_path / "m" / "model.json")
+        read_model_files(str(tmp_path / "m"), ("model.safetensors", "model.json"))
+
+
+def test_demo_model_is_committed_and_small():
+    size = os.path.getsize(os.path.join(DEFAULT_SEGMENTER_MODEL, "model.safetensors"))
+    assert size < 10 * 2**20
