@@ -34,3 +34,27 @@ def load_segmenter(
         model_uri or DEFAULT_SEGMENTER_MODEL, ("model.safetensors", "model.json")
     )
     return make_segmenter(cfg, files, device=device)
+
+
+# torchvision's file name for VGG19's ImageNet weights in the torch hub cache.
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
+
+
+def find_vgg19_weights() -> str | None:
+    """A local VGG19 weights file, if the user has one: ``RESTYLE_VGG19_WEIGHTS``, then the
+    torch hub cache (``$TORCH_HOME`` or ``~/.cache/torch``). Never downloads."""
+    explicit = os.environ.get("RESTYLE_VGG19_WEIGHTS")
+    if explicit:
+        if not os.path.exists(explicit):
+            raise FileNotFoundError(f"RESTYLE_VGG19_WEIGHTS={explicit}: no such file")
+        return explicit
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "torch")
+    cached = os.path.join(home, "hub", "checkpoints", VGG19_FILE)
+    return cached if os.path.exists(cached) else None
+
+
+def load_vgg19_state(path: str):
+    """VGG19 state dict from a local file, loaded without running pickled code."""
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)

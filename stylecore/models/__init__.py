@@ -1,0 +1,1 @@
+"""Style model networks: the generator and the discriminators."""

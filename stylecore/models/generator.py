@@ -1,0 +1,151 @@
+"""The style generator: encoder, style-modulated residual blocks, decoder.
+
+- Input: RGB in [-1, 1] plus ``noise_channels`` of Gaussian noise. A convolution over a
+  flat region gives a flat output, so without noise a white backdrop could only be tinted;
+  the noise gives the decoder something to turn into the style's texture. Noise is seeded
+  from the image id (``noise_for``), so a re-run gives the same pixels.
+- Residual blocks at the bottleneck use AdaIN-style modulation: instance-normalised
+  features scaled and shifted by parameters computed from a learned per-style code, so one
+  model can carry several styles and codes can be interpolated.
+- ``alpha`` in [0, 1] mixes, at the bottleneck, the encoder's content features with the
+  stylised ones (feature-level content/style mixing); alpha = 0 is the content path, which
+  training keeps reconstructing the input.
+- Upsampling is nearest-neighbour resize then convolution (no transposed convolutions,
+  hence no checkerboard), and the output is tanh in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    widths: tuple[int, int, int] = (32, 64, 96)  # encoder levels; the last is the bottleneck
+    n_res: int = 5
+    n_styles: int = 1
+    style_dim: int = 64
+    noise_channels: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.widths) != 3 or min(self.widths) < 1:
+            raise ValueError(f"widths={self.widths}: expected three positive widths")
+        if self.n_res < 1 or self.n_styles < 1 or self.noise_channels < 0:
+            raise ValueError("n_res and n_styles must be >= 1, noise_channels >= 0")
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be multiples of this (two stride-2 steps)."""
+        return 4
+
+
+def noise_for(key: str, shape: tuple[int, ...], device="cpu") -> torch.Tensor:
+    """Reproducible standard-normal noise seeded from ``key`` (e.g. the image id)."""
+    seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") & (2**63 - 1)
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g).to(device)
+
+
+class AdaIN(nn.Module):
+    """Instance norm whose scale and shift come from a style code."""
+
+    def __init__(self, channels: int, style_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.affine = nn.Linear(style_dim, 2 * channels)
+        with torch.no_grad():  # start as plain instance norm (gamma 1, beta 0)
+            self.affine.weight.mul_(0.1)
+            self.affine.bias.zero_()
+            self.affine.bias[:channels] = 1.0
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.affine(code).chunk(2, dim=1)
+        return self.norm(x) * gamma[:, :, None, None] + beta[:, :, None, None]
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int, style_dim: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect")
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect")
+        self.n1 = AdaIN(c, style_dim)
+        self.n2 = AdaIN(c, style_dim)
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.n1(self.conv1(x), code))
+        return x + self.n2(self.conv2(h), code)
+
+
+def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, padding_mode="reflect"),
+        nn.InstanceNorm2d(cout, affine=True),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Generator(nn.Module):
+    """``forward(x, noise, style, alpha)``: x ``(B, 3, H, W)`` in [-1, 1] (H, W multiples of
+    4, at least 16), noise ``(B, noise_channels, H, W)``, style: int ids ``(B,)`` or codes
+    ``(B, style_dim)``; returns ``(B, 3, H, W)`` in [-1, 1]."""
+
+    def __init__(self, cfg: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or GeneratorConfig()
+        w1, w2, w3 = cfg.widths
+        self.enc = nn.Sequential(
+            _conv(3 + cfg.noise_channels, w1, 9), _conv(w1, w2, 3, 2), _conv(w2, w3, 3, 2)
+        )
+        self.codes = nn.Embedding(cfg.n_styles, cfg.style_dim)
+        nn.init.normal_(self.codes.weight, std=1.0)
+        self.res = nn.ModuleList(ResBlock(w3, cfg.style_dim) for _ in range(cfg.n_res))
+        self.dec = nn.Sequential(
+            _conv(w3, w2, 3), nn.Upsample(scale_factor=2, mode="nearest"), _conv(w2, w1, 3)
+        )
+        self.up1 = nn.Upsample(scale_factor=2, mode="nearest")
+        self.out = nn.Conv2d(w1, 3, 7, padding=3, padding_mode="reflect")
+
+    def style_code(self, style: torch.Tensor) -> torch.Tensor:
+        """Ids ``(B,)`` -> codes ``(B, style_dim)``; float codes pass through."""
+        return self.codes(style) if not style.is_floating_point() else style
+
+    def interpolate_codes(self, a: int, b: int, t: float) -> torch.Tensor:
+        """The code ``(1, style_dim)`` a fraction ``t`` of the way from style a to style b."""
+        ids = torch.tensor([a, b], device=self.codes.weight.device)
+        ca, cb = self.codes(ids)
+        return ((1 - t) * ca + t * cb)[None]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        style: torch.Tensor | None = None,
+        alpha: float = 1.0,
+    ) -> torch.Tensor:
+        b, _, h, w = x.shape
+        m = self.cfg.multiple
+        if h % m or w % m or min(h, w) < 16:
+            raise ValueError(f"Generator: input {h}x{w} must be a multiple of {m} and at "
+                             "least 16 px; pad it")
+        if self.cfg.noise_channels:
+            if noise is None:
+                noise = x.new_zeros(b, self.cfg.noise_channels, h, w)
+            x = torch.cat([x, noise], dim=1)
+        if style is None:
+            style = torch.zeros(b, dtype=torch.long, device=x.device)
+        code = self.style_code(style)
+        if code.shape[0] == 1 and b > 1:
+            code = code.expand(b, -1)
+        content = self.enc(x)
+        h_ = content
+        for block in self.res:
+            h_ = block(h_, code)
+        if alpha != 1.0:
+            h_ = alpha * h_ + (1.0 - alpha) * content
+        y = self.up1(self.dec(h_))
+        return torch.tanh(self.out(y))

@@ -1,0 +1,245 @@
+"""The DualGAN-style training of the style model, written out step by step.
+
+G maps catalogue photos to the style (conditioned on a style code), F maps style images
+back to catalogue photos; D_style judges G's outputs against style crops and D_catalogue
+judges F's outputs against catalogue crops. The generator step minimises
+
+    w_adv * (adv(D_style(G(x))) + adv(D_catalogue(F(y))))
+  + w_cycle * (|F(G(x)) - x| + |G(F(y)) - y|)
+  + w_content * content(phi(G(x)), phi(x); mask-weighted: 1 on product, w_bg elsewhere)
+  + w_style * Gram(phi(G(x)), Gram targets of the style)
+  + w_l1 * L1 constraint(G(x), x; on the product mask)
+  + w_identity * |G(y) - y|
+  + w_content_path * |G(x, alpha=0) - x|     (keeps alpha = 0 the content path)
+  + w_tv * TV(G(x))
+
+then the discriminator step updates both Ds on real vs detached fakes. Each side has its
+own Adam; D's learning rate is a quarter of G's and its layers are spectrally normalised,
+so it does not overpower the generator on a few style images.
+
+``StyleGANTrainer.state_dict()`` holds everything a resume needs (nets, optimisers, step,
+config, torch and data-stream RNG states); a resumed run gives the same losses as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from stylecore.features import FeatureConfig, FeatureNet
+from stylecore.losses import (
+    content_loss,
+    cycle_loss,
+    d_hinge,
+    d_lsgan,
+    g_hinge,
+    g_lsgan,
+    gram_matrix,
+    identity_loss,
+    l1_constraint,
+    style_loss,
+    total_variation,
+)
+from stylecore.models.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
+from stylecore.models.generator import Generator, GeneratorConfig
+from stylecore.training.data import ContentStream, StyleStream
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    adversarial: float = 0.1
+    cycle: float = 2.0
+    content: float = 1.0
+    content_background: float = 0.15  # content weight on the background, relative
+    style: float = 8.0
+    l1_constraint: float = 1.0
+    identity: float = 0.5
+    content_path: float = 1.0
+    tv: float = 0.02
+
+
+@dataclass(frozen=True)
+class StyleTrainConfig:
+    steps: int = 1500
+    batch_size: int = 4
+    crop: int = 128
+    lr_g: float = 1e-3
+    lr_d: float = 2.5e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    gan_mode: Literal["lsgan", "hinge"] = "lsgan"
+    seed: int = 0
+    gram_samples: int = 24  # style crops averaged into each style's Gram targets
+    weights: LossWeights = field(default_factory=LossWeights)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    reverse: GeneratorConfig = field(
+        default_factory=lambda: GeneratorConfig(widths=(16, 32, 48), n_res=2, noise_channels=0)
+    )
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def __post_init__(self) -> None:
+        if self.crop % 4:
+            raise ValueError(f"crop={self.crop}: must be a multiple of 4")
+        if self.steps < 0 or self.batch_size < 1:
+            raise ValueError("steps must be >= 0 and batch_size >= 1")
+
+
+class StyleGANTrainer:
+    """Holds the four networks, two optimisers, Gram targets and data streams."""
+
+    def __init__(
+        self,
+        cfg: StyleTrainConfig,
+        features: FeatureNet,
+        content: ContentStream,
+        styles: StyleStream,
+        device: str = "cpu",
+    ) -> None:
+        self.cfg = cfg
+        self.device = torch.device(device)
+        n_styles = styles.n_styles
+        torch.manual_seed(cfg.seed)
+        gcfg = dataclasses.replace(cfg.generator, n_styles=n_styles)
+        self.G = Generator(gcfg).to(self.device)
+        self.F = Generator(dataclasses.replace(cfg.reverse, n_styles=1)).to(self.device)
+        self.D_style = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
+        self.D_cat = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
+        self.features = features.to(self.device)
+        self.content, self.styles = content, styles
+        self.opt_g = torch.optim.Adam(
+            list(self.G.parameters()) + list(self.F.parameters()), lr=cfg.lr_g, betas=cfg.betas
+        )
+        self.opt_d = torch.optim.Adam(
+            list(self.D_style.parameters()) + list(self.D_cat.parameters()),
+            lr=cfg.lr_d,
+            betas=cfg.betas,
+        )
+        self.step = 0
+        self.grams = self._style_grams(n_styles)
+
+    @torch.no_grad()
+    def _style_grams(self, n_styles: int) -> list[torch.Tensor]:
+        """Per layer: ``(n_styles, C, C)``, each style's mean Gram over random crops.
+
+        Drawn from a stream seeded apart from the training stream, so building the targets
+        does not move the training data's position."""
+        probe = StyleStream(self.styles.refs, self.cfg.crop, seed=self.cfg.seed + 7919)
+        per_style: list[list[torch.Tensor]] = []
+        for sid in range(n_styles):
+            ids = np.full(self.cfg.gram_samples, sid)
+            y, _ = probe.next(self.cfg.gram_samples, ids)
+            feats = self.features(torch.from_numpy(y).to(self.device))
+            per_style.append([gram_matrix(f).mean(dim=0) for f in feats])
+        return [
+            torch.stack([per_style[s][k] for s in range(n_styles)])
+            for k in range(len(per_style[0]))
+        ]
+
+    def _adv(self):
+        return (d_lsgan, g_lsgan) if self.cfg.gan_mode == "lsgan" else (d_hinge, g_hinge)
+
+    def train_step(self) -> dict[str, float]:
+        """One generator step and one discriminator step. Returns the loss terms."""
+        cfg, w = self.cfg, self.cfg.weights
+        d_loss_fn, g_loss_fn = self._adv()
+        xb, mb = self.content.next(cfg.batch_size)
+        yb, ids = self.styles.next(cfg.batch_size)
+        x = torch.from_numpy(xb).to(self.device)
+        mask = torch.from_numpy(mb).to(self.device)
+        y = torch.from_numpy(yb).to(self.device)
+        sid = torch.from_numpy(ids).to(self.device)
+        noise = torch.randn(
+            x.shape[0], self.G.cfg.noise_channels, *x.shape[-2:], device=self.device
+        )
+        noise_y = torch.randn_like(noise)
+
+        # ---- generator step (Ds frozen) ----
+        self.D_style.requires_grad_(False)
+        self.D_cat.requires_grad_(False)
+        fake = self.G(x, noise, sid)
+        fake_c = self.F(y)
+        rec_x = self.F(fake)
+        rec_y = self.G(fake_c, noise_y, sid)
+        feats_fake = self.features(fake)
+        with torch.no_grad():
+            content_target = self.features(x)[self.features.content_layer]
+        cw = mask + (1.0 - mask) * w.content_background
+        terms = {
+            "adv": g_loss_fn(self.D_style(fake)) + g_loss_fn(self.D_cat(fake_c)),
+            "cycle": cycle_loss(rec_x, x) + cycle_loss(rec_y, y),
+            "content": content_loss(feats_fake[self.features.content_layer], content_target, cw),
+            "style": style_loss(feats_fake, [g[sid] for g in self.grams]),
+            "l1": l1_constraint(fake, x, mask),
+            "identity": identity_loss(self.G(y, noise_y, sid), y),
+            "content_path": identity_loss(self.G(x, noise, sid, alpha=0.0), x),
+            "tv": total_variation(fake),
+        }
+        weights = {
+            "adv": w.adversarial,
+            "cycle": w.cycle,
+            "content": w.content,
+            "style": w.style,
+            "l1": w.l1_constraint,
+            "identity": w.identity,
+            "content_path": w.content_path,
+            "tv": w.tv,
+        }
+        g_total = sum(weights[k] * v for k, v in terms.items())
+        self.opt_g.zero_grad(set_to_none=True)
+        g_total.backward()
+        self.opt_g.step()
+
+        # ---- discriminator step ----
+        self.D_style.requires_grad_(True)
+        self.D_cat.requires_grad_(True)
+        d_total = d_loss_fn(self.D_style(y), self.D_style(fake.detach())) + d_loss_fn(
+            self.D_cat(x), self.D_cat(fake_c.detach())
+        )
+        self.opt_d.zero_grad(set_to_none=True)
+        d_total.backward()
+        self.opt_d.step()
+        self.step += 1
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        out["g_total"] = float(g_total.detach())
+        out["d_total"] = float(d_total.detach())
+        return out
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.G.state_dict(),
+            "reverse": self.F.state_dict(),
+            "d_style": self.D_style.state_dict(),
+            "d_catalogue": self.D_cat.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "config": dataclasses.asdict(self.cfg),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "content": self.content.state(),
+                "style": self.styles.state(),
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["config"] != dataclasses.asdict(self.cfg):
+            changed = sorted(
+                k for k, v in state["config"].items() if dataclasses.asdict(self.cfg).get(k) != v
+            )
+            raise ValueError(f"checkpoint config differs from this run's in: {changed}")
+        self.G.load_state_dict(state["generator"])
+        self.F.load_state_dict(state["reverse"])
+        self.D_style.load_state_dict(state["d_style"])
+        self.D_cat.load_state_dict(state["d_catalogue"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.content.set_state(state["rng"]["content"])
+        self.styles.set_state(state["rng"]["style"])
