@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 DEMO   ?= demo-out
 # A whole test run is bounded; SIGINT lets Ray shut its workers down cleanly.
 TEST_TIMEOUT ?= 40m
+STYLES := marble watercolour wood geometric autumn-bokeh
 
-.PHONY: demo test lint format install clean segmenter-model
+.PHONY: demo test lint format install clean segmenter-model style-model
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Restyle needs Python 3.11+"'
@@ -23,8 +24,11 @@ demo: install
 		$(DEMO)/catalogue/images/0002-sneaker.jpg -o $(DEMO)/masks --method unet
 	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --method edge
 	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --method unet
-	@echo "Open $(DEMO)/catalogue/contact_sheet.png (the sample catalogue) and"
-	@echo "$(DEMO)/masks/*.overlay.jpg (U-Net masks) to look at the results."
+	$(BIN)/restyle -q eval-style --model models/style/multi/$$(cat models/style/multi/LATEST) \
+		--images $(DEMO)/catalogue/catalogue.csv --limit 6 -o $(DEMO)/style \
+		--styles $(addprefix $(DEMO)/catalogue/styles/,$(STYLES))
+	@echo "Open $(DEMO)/catalogue/contact_sheet.png (the sample catalogue),"
+	@echo "$(DEMO)/masks/*.overlay.jpg (U-Net masks) and $(DEMO)/style/before_after.png."
 
 test: install
 	$(BIN)/ruff check .
@@ -46,3 +50,12 @@ segmenter-model: install
 	$(BIN)/restyle sample-catalogue build/seg-train --count 140 --seed 100 --no-contact-sheet
 	$(BIN)/restyle train-segmenter --images build/seg-train/catalogue.csv \
 		--out models/segmenter-unet --steps 1200 --seed 0
+
+# Reproduces the committed demo style model (models/style/multi): five styles, about 20
+# minutes on 2 cores.
+style-model: install
+	$(BIN)/restyle sample-catalogue build/style-train --count 42 --seed 200 --no-contact-sheet
+	$(BIN)/restyle train --local --content build/style-train/catalogue.csv \
+		--styles $(addprefix build/style-train/styles/,$(STYLES)) --out models/style \
+		--steps 1300 --checkpoint-every 100
+	rm -rf models/style/multi/checkpoints

@@ -114,3 +114,108 @@ def test_segment_reports_a_missing_model(tmp_path):
     )
     assert res.returncode != 0
     assert "missing" in res.stderr
+
+
+TINY_STYLE_SETS = [
+    "--set",
+    "crop=32",
+    "--set",
+    "batch_size=2",
+    "--set",
+    "gram_samples=2",
+    "--set",
+    "generator.widths=[8, 16, 16]",
+    "--set",
+    "generator.n_res=1",
+    "--set",
+    "generator.style_dim=8",
+    "--set",
+    "reverse.widths=[4, 8, 8]",
+    "--set",
+    "reverse.n_res=1",
+    "--set",
+    "reverse.style_dim=8",
+    "--set",
+    "discriminator.base=8",
+    "--set",
+    "discriminator.n_scales=1",
+    "--set",
+    "features.widths=[8, 16, 16]",
+    "--set",
+    "features.content_layer=1",
+]
+
+
+def test_train_resume_export_and_eval_style(small_catalogue, tmp_path):
+    table = os.path.join(small_catalogue, "catalogue.csv")
+    styles = [os.path.join(small_catalogue, "styles", s) for s in ("marble", "wood")]
+    out = str(tmp_path / "models")
+    res = _run(
+        "-q",
+        "train",
+        "--local",
+        "--content",
+        table,
+        "--styles",
+        *styles,
+        "--out",
+        out,
+        "--steps",
+        "3",
+        "--checkpoint-every",
+        "2",
+        *TINY_STYLE_SETS,
+    )
+    assert "trained to step 3" in res.stdout
+    first = (tmp_path / "models" / "multi" / "LATEST").read_text().strip()
+    res = _run(
+        "-q",
+        "train",
+        "--local",
+        "--content",
+        table,
+        "--styles",
+        *styles,
+        "--out",
+        out,
+        "--steps",
+        "5",
+        "--resume",
+        *TINY_STYLE_SETS,
+    )
+    assert "trained to step 5" in res.stdout
+    latest = (tmp_path / "models" / "multi" / "LATEST").read_text().strip()
+    assert latest != first and latest.startswith("s5-")
+    res = _run(
+        "-q",
+        "eval-style",
+        "--model",
+        os.path.join(out, "multi", latest),
+        "--images",
+        table,
+        "--styles",
+        *styles,
+        "-o",
+        str(tmp_path / "ev"),
+        "--limit",
+        "2",
+    )
+    assert "marble" in res.stdout and "wood" in res.stdout
+    assert (tmp_path / "ev" / "before_after.png").exists()
+
+
+def test_train_needs_local_and_a_valid_style_folder(tmp_path):
+    res = _run("train", "--content", "x", "--styles", "y", "--out", str(tmp_path), check=False)
+    assert res.returncode == 2 and "--local" in res.stderr
+    res = _run(
+        "train",
+        "--local",
+        "--content",
+        "x",
+        "--styles",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path),
+        check=False,
+    )
+    assert res.returncode == 1 and "not a folder" in res.stderr

@@ -237,3 +237,41 @@ def test_resume_refuses_a_different_config():
     other = _trainer(dataclasses.replace(TINY_TRAIN, lr_g=0.5))
     with pytest.raises(ValueError, match="lr_g"):
         other.load_state_dict(state)
+
+
+def test_exported_model_runs_without_training_state():
+    from stylecore.models.style_model import StyleModel, stylize
+
+    torch.manual_seed(0)
+    model = StyleModel(Generator(TINY_G).eval(), ["marble", "wood"], "v1", {"steps": 3})
+    back = StyleModel.from_files(model.to_files())
+    assert back.style_ids == ["marble", "wood"] and back.card["steps"] == 3
+    img = np.random.default_rng(0).integers(0, 255, (37, 21, 3), dtype=np.uint8)
+    a = stylize(model, img, "wood", noise_key="sku-9")
+    assert a.shape == img.shape and a.dtype == np.uint8
+    assert np.array_equal(a, stylize(back, img, "wood", noise_key="sku-9"))
+    with pytest.raises(ValueError, match="carries"):
+        stylize(back, img, "velvet")
+
+
+def test_style_metrics_rank_the_obvious():
+    from stylecore.quality.style_metrics import (
+        edge_ssim,
+        gram_distance,
+        lab_stats,
+        lab_stats_distance,
+        reference_grams,
+    )
+
+    rng = np.random.default_rng(0)
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::4] = (200, 60, 20)
+    flat = np.full((64, 64, 3), 240, np.uint8)
+    feats = RandomFeatureNet(FeatureConfig(widths=(8, 16, 16)))
+    target = reference_grams(feats, [stripes])
+    assert gram_distance(feats, stripes, target) < 0.05 * gram_distance(feats, flat, target)
+    assert lab_stats_distance(lab_stats(stripes), lab_stats(stripes)) == pytest.approx(0, abs=1e-4)
+    assert lab_stats_distance(lab_stats(flat), lab_stats(stripes)) > 10
+    img = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
+    assert edge_ssim(img, img) == pytest.approx(1.0, abs=1e-6)
+    assert edge_ssim(img, np.roll(img, 3, axis=1)) < 0.5

@@ -130,8 +130,9 @@ class Generator(nn.Module):
         b, _, h, w = x.shape
         m = self.cfg.multiple
         if h % m or w % m or min(h, w) < 16:
-            raise ValueError(f"Generator: input {h}x{w} must be a multiple of {m} and at "
-                             "least 16 px; pad it")
+            raise ValueError(
+                f"Generator: input {h}x{w} must be a multiple of {m} and at least 16 px; pad it"
+            )
         if self.cfg.noise_channels:
             if noise is None:
                 noise = x.new_zeros(b, self.cfg.noise_channels, h, w)

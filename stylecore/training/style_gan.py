@@ -228,10 +228,15 @@ class StyleGANTrainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state["config"] != dataclasses.asdict(self.cfg):
-            changed = sorted(
-                k for k, v in state["config"].items() if dataclasses.asdict(self.cfg).get(k) != v
-            )
+        """Restore a checkpoint. The config must match, except ``steps`` (the total to train
+        to), so a finished run can be extended."""
+        mine = dataclasses.asdict(self.cfg)
+        changed = sorted(
+            k
+            for k in set(mine) | set(state["config"])
+            if k != "steps" and state["config"].get(k) != mine.get(k)
+        )
+        if changed:
             raise ValueError(f"checkpoint config differs from this run's in: {changed}")
         self.G.load_state_dict(state["generator"])
         self.F.load_state_dict(state["reverse"])

@@ -1,0 +1,214 @@
+"""Style-model commands: `restyle train --local` and `restyle eval-style`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import time
+
+import numpy as np
+import torch
+
+from jobs.config import add_config_args, load_config
+from pipelines import datasets, storage
+from pipelines.models import find_vgg19_weights, load_vgg19_state, read_model_files
+from pipelines.models import write_model_files as write_files
+from pipelines.style_data import load_content, load_style_sets
+from stylecore.features import build_features
+from stylecore.io.codec import encode_image
+from stylecore.models.style_model import StyleModel, stylize
+from stylecore.quality.style_metrics import (
+    edge_ssim,
+    gram_distance,
+    lab_stats,
+    lab_stats_distance,
+    reference_grams,
+)
+from stylecore.training.data import ContentStream, StyleStream
+from stylecore.training.loop import run_steps
+from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig
+from stylecore.viz import contact_sheet
+
+log = logging.getLogger(__name__)
+CONTENT_SIDE, STYLE_SIDE = 256, 384
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a style model from a few reference images",
+        description="Train the style GAN (DualGAN-style: G to the style, F back, "
+        "two multi-scale PatchGANs; content, Gram style, adversarial, cycle, "
+        "identity and L1 constraint losses) on catalogue photos and style "
+        "folders (one folder per style; its name is the style id). Checkpoints "
+        "go to OUT/NAME/checkpoints/latest.pt; the model is exported to "
+        "OUT/NAME/VERSION/ and OUT/NAME/LATEST names the version.",
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        required=True,
+        help="train in this process (the only mode in this version)",
+    )
+    p.add_argument("--content", required=True, help="catalogue table or folder of photos")
+    p.add_argument("--styles", required=True, nargs="+", metavar="DIR", help="style folders")
+    p.add_argument("--out", required=True, help="models folder or URI")
+    p.add_argument("--name", help="model name (default: the style id, or 'multi')")
+    p.add_argument("--steps", type=int, help="total training steps (default 1500)")
+    p.add_argument("--checkpoint-every", type=int, default=100, metavar="K")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--seed", type=int)
+    add_config_args(p)
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser(
+        "eval-style",
+        help="before/after sheet and style / structure scores",
+        description="Stylize catalogue photos with a model and measure, per "
+        "image: Gram distance to the style references in a fixed feature "
+        "network (relative to the unstyled input), Lab colour-statistics "
+        "distance, and SSIM of edge maps inside the product mask.",
+    )
+    p.add_argument("--model", required=True, help="exported model folder")
+    p.add_argument("--images", required=True, help="catalogue table or folder of photos")
+    p.add_argument("--styles", required=True, nargs="+", metavar="DIR", help="style folders")
+    p.add_argument("-o", "--out", required=True, help="output folder for sheet and scores")
+    p.add_argument("--limit", type=int, default=12, help="photos to use (default 12)")
+    p.set_defaults(func=run_eval_style)
+
+
+def _features(cfg: StyleTrainConfig):
+    vgg = None
+    if cfg.features.kind == "vgg19":
+        path = find_vgg19_weights()
+        vgg = load_vgg19_state(path) if path else None
+    return build_features(cfg.features, vgg)
+
+
+def run_train(args) -> int:
+    cfg = load_config(
+        StyleTrainConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
+    )
+    ids, refs, hashes = load_style_sets(args.styles, STYLE_SIDE)
+    content = load_content(args.content, CONTENT_SIDE)
+    name = args.name or (ids[0] if len(ids) == 1 else "multi")
+    root = storage.join(args.out, name)
+    ckpt_uri = storage.join(root, "checkpoints", "latest.pt")
+    log.info("styles %s (%d references), %d content photos", ids, len(refs), len(content))
+    trainer = StyleGANTrainer(
+        cfg,
+        _features(cfg),
+        ContentStream(content, cfg.crop, cfg.seed + 1),
+        StyleStream(refs, cfg.crop, cfg.seed + 2),
+    )
+    if args.resume and storage.exists(ckpt_uri):
+        state = torch.load(io.BytesIO(storage.read_bytes(ckpt_uri)), weights_only=True)
+        trainer.load_state_dict(state)
+        log.info("resumed from %s at step %d", ckpt_uri, trainer.step)
+
+    def save(tr: StyleGANTrainer) -> None:
+        buf = io.BytesIO()
+        torch.save(tr.state_dict(), buf)
+        storage.write_bytes(ckpt_uri, buf.getvalue())
+        log.info("checkpoint step %d -> %s", tr.step, ckpt_uri)
+
+    def progress(step: int, losses: dict, rate: float) -> None:
+        log.info(
+            "step %d/%d g %.3f d %.3f style %.3f content %.3f cycle %.3f (%.1f img/s)",
+            step,
+            cfg.steps,
+            losses["g_total"],
+            losses["d_total"],
+            losses["style"],
+            losses["content"],
+            losses["cycle"],
+            rate,
+        )
+
+    t0 = time.perf_counter()
+    final = run_steps(trainer, cfg.steps, 25, args.checkpoint_every, progress, save)
+    if not args.checkpoint_every or trainer.step % args.checkpoint_every:
+        save(trainer)
+    minutes = (time.perf_counter() - t0) / 60
+    blob = json.dumps([dataclasses.asdict(cfg), hashes], sort_keys=True).encode()
+    version = f"s{trainer.step}-{hashlib.sha256(blob).hexdigest()[:8]}"
+    card = {
+        "features": trainer.features.kind,
+        "reference_sha256": hashes,
+        "steps": trainer.step,
+        "train_config": dataclasses.asdict(cfg),
+        "final_losses": final,
+        "train_minutes": round(minutes, 2),
+        "content_source": args.content,
+        "torch_threads": torch.get_num_threads(),
+    }
+    model = StyleModel(trainer.G.eval(), ids, version, card)
+    write_files(storage.join(root, version), model.to_files())
+    storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
+    print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")
+    return 0
+
+
+def run_eval_style(args) -> int:
+    model = StyleModel.from_files(
+        read_model_files(args.model, ("generator.safetensors", "model.json"))
+    )
+    ids, refs, _ = load_style_sets(args.styles, STYLE_SIDE)
+    from stylecore.features import FeatureConfig, RandomFeatureNet
+
+    judge = RandomFeatureNet(FeatureConfig(seed=20261126))  # fixed, not the training net
+    refs_by = {sid: [img for k, img in refs if k == i] for i, sid in enumerate(ids)}
+    content = load_content(args.images, CONTENT_SIDE, limit=args.limit)
+    names = [r.image_id for r in datasets.refs_from(args.images)][: args.limit]
+    rows, tiles = [], []
+    for sid in ids:
+        if sid not in model.style_ids:
+            raise ValueError(f"style {sid!r} is not in the model ({model.style_ids})")
+        target = reference_grams(judge, refs_by[sid])
+        ref_lab = lab_stats(np.concatenate([r.reshape(-1, 3) for r in refs_by[sid]])[None])
+        tiles.append((refs_by[sid][0], f"{sid} reference"))
+        for name, item in zip(names, content, strict=True):
+            out = stylize(model, item.rgb, sid, noise_key=name)
+            bg = 1.0 - item.mask
+            g_in, g_out = gram_distance(judge, item.rgb, target), gram_distance(judge, out, target)
+            c_in = lab_stats_distance(lab_stats(item.rgb, bg), ref_lab)
+            c_out = lab_stats_distance(lab_stats(out, bg), ref_lab)
+            rows.append(
+                {
+                    "style": sid,
+                    "image_id": name,
+                    "gram_in": g_in,
+                    "gram_out": g_out,
+                    "gram_cut": 1 - g_out / g_in,
+                    "colour_in": c_in,
+                    "colour_out": c_out,
+                    "colour_cut": 1 - c_out / c_in,
+                    "edge_ssim_product": edge_ssim(item.rgb, out, item.mask),
+                }
+            )
+            if len(tiles) % 6 != 5 and len([t for t in tiles if t[1].startswith(sid)]) < 5:
+                tiles += [(item.rgb, f"{name}"), (out, f"{sid}")]
+    summary = {}
+    for sid in ids:
+        rs = [r for r in rows if r["style"] == sid]
+        summary[sid] = {
+            k: float(np.mean([r[k] for r in rs]))
+            for k in ("gram_cut", "colour_cut", "edge_ssim_product")
+        }
+        print(
+            f"{sid:<14} Gram distance cut {summary[sid]['gram_cut']:6.1%}  colour cut "
+            f"{summary[sid]['colour_cut']:6.1%}  product edge SSIM "
+            f"{summary[sid]['edge_ssim_product']:.3f}"
+        )
+    sheet = contact_sheet(tiles, tile=220, cols=6, title=f"before / after: {model.version}")
+    storage.write_bytes(storage.join(args.out, "before_after.png"), encode_image(sheet, "png"))
+    storage.write_bytes(
+        storage.join(args.out, "scores.json"),
+        json.dumps({"summary": summary, "images": rows}, indent=2).encode(),
+    )
+    print(f"sheet: {storage.join(args.out, 'before_after.png')}")
+    return 0

@@ -1,0 +1,56 @@
+"""Loading training and evaluation data for the style model through the storage layer."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+
+import cv2
+import numpy as np
+
+from pipelines import datasets, storage
+from stylecore.segmentation import EdgeSegmenter
+from stylecore.segmentation.base import working_size
+from stylecore.training.data import ContentItem
+
+
+def _resize(img: np.ndarray, long_side: int) -> np.ndarray:
+    h, w = working_size(*img.shape[:2], long_side)
+    return img if (h, w) == img.shape[:2] else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def load_content(uri: str, long_side: int, limit: int | None = None) -> list[ContentItem]:
+    """Catalogue photos with product masks, scaled to ``long_side``. Masks come from the
+    table's ``mask_uri`` when given, else from an RGBA alpha, else from the edge segmenter."""
+    refs = datasets.refs_from(uri)[:limit]
+    seg = EdgeSegmenter()
+    items = []
+    for _, img, mask in datasets.iter_loaded(refs):
+        if img.shape[2] == 4:
+            a = img[..., 3:4].astype(np.float32) / 255.0
+            rgb = (img[..., :3] * a + 255 * (1 - a) + 0.5).astype(np.uint8)
+            m = a[..., 0]
+        else:
+            rgb = img
+            m = (mask.astype(np.float32) / 255.0) if mask is not None else seg.segment(img).alpha
+        items.append(ContentItem(_resize(rgb, long_side), _resize(m, long_side)))
+    return items
+
+
+def load_style_sets(uris: list[str], long_side: int):
+    """Each folder is one style; its name is the style id. Returns
+    ``(style_ids, [(style_index, image)], {style_id: [sha256 of each file]})``."""
+    ids, refs, hashes = [], [], {}
+    for k, uri in enumerate(uris):
+        sid = posixpath.basename(uri.rstrip("/")) or f"style{k}"
+        files = datasets.list_images(uri)
+        if not files:
+            raise FileNotFoundError(f"style folder {uri}: no images")
+        ids.append(sid)
+        hashes[sid] = []
+        for f in files:
+            data = storage.read_bytes(f)
+            hashes[sid].append(hashlib.sha256(data).hexdigest())
+            img = datasets.decode_image(data)[..., :3]
+            refs.append((k, _resize(np.ascontiguousarray(img), long_side)))
+    return ids, refs, hashes

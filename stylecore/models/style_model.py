@@ -1,0 +1,117 @@
+"""The exported style model: a trained generator plus its model card.
+
+Files (``to_files`` / ``from_files``): ``generator.safetensors`` (weights only, so loading
+runs no code) and ``model.json`` (style ids, version, generator config, feature network,
+reference hashes, steps, metrics). ``stylize`` runs it on one whole photo.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from stylecore.config import build
+from stylecore.models.generator import Generator, GeneratorConfig, noise_for
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class StyleModel:
+    generator: Generator
+    style_ids: list[str]
+    version: str
+    card: dict = field(default_factory=dict)
+
+    def style_index(self, style: str | int) -> int:
+        if isinstance(style, int):
+            if not 0 <= style < len(self.style_ids):
+                raise ValueError(f"style index {style}: model has {len(self.style_ids)} styles")
+            return style
+        if style not in self.style_ids:
+            raise ValueError(f"style {style!r}: this model carries {self.style_ids}")
+        return self.style_ids.index(style)
+
+    def to_files(self) -> dict[str, bytes]:
+        state = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "kind": "style-generator",
+            "style_ids": self.style_ids,
+            "version": self.version,
+            "generator": asdict(self.generator.cfg),
+            **self.card,
+        }
+        return {
+            "generator.safetensors": st_save(state),
+            "model.json": (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(),
+        }
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> StyleModel:
+        try:
+            meta = json.loads(files["model.json"].decode())
+            weights = files["generator.safetensors"]
+        except KeyError as e:
+            raise ValueError(f"style model: missing file {e.args[0]}") from e
+        if meta.get("kind") != "style-generator":
+            raise ValueError(f"style model: kind {meta.get('kind')!r} is not style-generator")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"style model: format_version {meta.get('format_version')} "
+                f"unsupported (expected {FORMAT_VERSION})"
+            )
+        g = Generator(build(GeneratorConfig, meta["generator"]))
+        g.load_state_dict(st_load(weights))
+        g.to(device).eval()
+        card = {
+            k: v
+            for k, v in meta.items()
+            if k not in ("format_version", "kind", "style_ids", "version", "generator")
+        }
+        return cls(g, list(meta["style_ids"]), str(meta["version"]), card)
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 ``(H, W, 3)`` -> ``(1, 3, H, W)`` float32 in [-1, 1]."""
+    return torch.from_numpy(rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
+
+
+def to_image(t: torch.Tensor) -> np.ndarray:
+    """``(1, 3, H, W)`` in [-1, 1] -> uint8 ``(H, W, 3)``."""
+    a = (t[0].detach().float().cpu().numpy().transpose(1, 2, 0) + 1.0) * 127.5
+    return np.clip(a + 0.5, 0, 255).astype(np.uint8)
+
+
+@torch.inference_mode()
+def stylize(
+    model: StyleModel,
+    rgb: np.ndarray,
+    style: str | int | torch.Tensor = 0,
+    alpha: float = 1.0,
+    noise_key: str = "",
+) -> np.ndarray:
+    """Run the generator on a whole ``(H, W, 3)`` uint8 photo at its own size (reflect-padded
+    to the network's multiple, cropped back). ``style`` is an id, an index or a code
+    ``(1, style_dim)``; ``noise_key`` (the image id) seeds the noise."""
+    g = model.generator
+    dev = next(g.parameters()).device
+    x = to_tensor(rgb).to(dev)
+    h, w = x.shape[-2:]
+    m = g.cfg.multiple
+    ph, pw = (-h) % m + max(16 - h, 0), (-w) % m + max(16 - w, 0)
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    noise = noise_for(noise_key, (1, g.cfg.noise_channels, *x.shape[-2:]), dev)
+    if isinstance(style, torch.Tensor):
+        s = style.to(dev)
+    else:
+        s = torch.tensor([model.style_index(style)], device=dev)
+    y = g(x, noise, s, alpha=alpha)[..., :h, :w]
+    return to_image(y)

@@ -1,0 +1,1 @@
+"""Quality measures and checks."""

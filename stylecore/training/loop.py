@@ -1,0 +1,37 @@
+"""The outer training loop: steps, progress, periodic checkpoints. The I/O behind the
+callbacks belongs to the caller (the job writes through the storage layer)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from stylecore.training.style_gan import StyleGANTrainer
+
+
+def run_steps(
+    trainer: StyleGANTrainer,
+    total_steps: int,
+    log_every: int = 25,
+    checkpoint_every: int = 0,
+    on_log: Callable[[int, dict, float], None] | None = None,
+    on_checkpoint: Callable[[StyleGANTrainer], None] | None = None,
+) -> dict:
+    """Train from ``trainer.step`` up to ``total_steps``. Returns the mean of each loss over
+    the last ``log_every`` steps."""
+    history: list[dict] = []
+    t0, start = time.perf_counter(), trainer.step
+    while trainer.step < total_steps:
+        history.append(trainer.train_step())
+        done = trainer.step
+        if on_log and (done % log_every == 0 or done == total_steps):
+            recent = {k: float(np.mean([h[k] for h in history[-log_every:]])) for k in history[-1]}
+            rate = (done - start) * trainer.cfg.batch_size / (time.perf_counter() - t0)
+            on_log(done, recent, rate)
+        if on_checkpoint and checkpoint_every and done % checkpoint_every == 0:
+            on_checkpoint(trainer)
+    if not history:
+        return {}
+    return {k: float(np.mean([h[k] for h in history[-log_every:]])) for k in history[-1]}
