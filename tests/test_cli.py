@@ -150,39 +150,11 @@ def test_train_resume_export_and_eval_style(small_catalogue, tmp_path):
     table = os.path.join(small_catalogue, "catalogue.csv")
     styles = [os.path.join(small_catalogue, "styles", s) for s in ("marble", "wood")]
     out = str(tmp_path / "models")
-    res = _run(
-        "-q",
-        "train",
-        "--local",
-        "--content",
-        table,
-        "--styles",
-        *styles,
-        "--out",
-        out,
-        "--steps",
-        "3",
-        "--checkpoint-every",
-        "2",
-        *TINY_STYLE_SETS,
-    )
+    train = ["-q", "train", "--local", "--content", table, "--styles", *styles, "--out", out]
+    res = _run(*train, "--steps", "3", "--checkpoint-every", "2", *TINY_STYLE_SETS)
     assert "trained to step 3" in res.stdout
     first = (tmp_path / "models" / "multi" / "LATEST").read_text().strip()
-    res = _run(
-        "-q",
-        "train",
-        "--local",
-        "--content",
-        table,
-        "--styles",
-        *styles,
-        "--out",
-        out,
-        "--steps",
-        "5",
-        "--resume",
-        *TINY_STYLE_SETS,
-    )
+    res = _run(*train, "--steps", "5", "--resume", *TINY_STYLE_SETS)
     assert "trained to step 5" in res.stdout
     latest = (tmp_path / "models" / "multi" / "LATEST").read_text().strip()
     assert latest != first and latest.startswith("s5-")

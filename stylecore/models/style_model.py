@@ -7,19 +7,18 @@ reference hashes, steps, metrics). ``stylize`` runs it on one whole photo.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from stylecore.config import build
+from stylecore.io.modelfiles import pack, unpack
 from stylecore.models.generator import Generator, GeneratorConfig, noise_for
 
 FORMAT_VERSION = 1
+KIND, WEIGHTS = "style-generator", "generator.safetensors"
 
 
 @dataclass
@@ -39,43 +38,21 @@ class StyleModel:
         return self.style_ids.index(style)
 
     def to_files(self) -> dict[str, bytes]:
-        state = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
         meta = {
-            "format_version": FORMAT_VERSION,
-            "kind": "style-generator",
             "style_ids": self.style_ids,
             "version": self.version,
             "generator": asdict(self.generator.cfg),
             **self.card,
         }
-        return {
-            "generator.safetensors": st_save(state),
-            "model.json": (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(),
-        }
+        return pack(self.generator.state_dict(), meta, KIND, WEIGHTS, FORMAT_VERSION)
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> StyleModel:
-        try:
-            meta = json.loads(files["model.json"].decode())
-            weights = files["generator.safetensors"]
-        except KeyError as e:
-            raise ValueError(f"style model: missing file {e.args[0]}") from e
-        if meta.get("kind") != "style-generator":
-            raise ValueError(f"style model: kind {meta.get('kind')!r} is not style-generator")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"style model: format_version {meta.get('format_version')} "
-                f"unsupported (expected {FORMAT_VERSION})"
-            )
-        g = Generator(build(GeneratorConfig, meta["generator"]))
-        g.load_state_dict(st_load(weights))
+        card, state = unpack(files, KIND, WEIGHTS, FORMAT_VERSION)
+        g = Generator(build(GeneratorConfig, card.pop("generator")))
+        g.load_state_dict(state)
         g.to(device).eval()
-        card = {
-            k: v
-            for k, v in meta.items()
-            if k not in ("format_version", "kind", "style_ids", "version", "generator")
-        }
-        return cls(g, list(meta["style_ids"]), str(meta["version"]), card)
+        return cls(g, list(card.pop("style_ids")), str(card.pop("version")), card)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -13,18 +13,16 @@ files and URIs are the caller's business.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import nn
 
 from stylecore.config import build
+from stylecore.io.modelfiles import pack, unpack
 from stylecore.segmentation.base import (
     FLAG_EMPTY,
     FLAG_FULL,
@@ -45,6 +43,7 @@ from stylecore.segmentation.refine import (
 )
 
 FORMAT_VERSION = 1
+KIND, WEIGHTS = "unet-segmenter", "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -208,44 +207,20 @@ class UNetSegmenter:
     def to_files(self, extra_meta: dict | None = None, half: bool = False) -> dict[str, bytes]:
         """``{"model.safetensors": ..., "model.json": ...}``. ``half`` stores floating-point
         weights as float16 (half the size; they load back into float32)."""
-        state = {}
-        for k, v in self.model.state_dict().items():
-            v = v.detach().cpu().contiguous()
-            state[k] = v.half() if half and v.is_floating_point() else v
         meta = {
-            "format_version": FORMAT_VERSION,
-            "kind": "unet-segmenter",
             "config": asdict(self.cfg),
             "parameters": count_parameters(self.model),
             **self.meta,
             **(extra_meta or {}),
         }
-        return {
-            "model.safetensors": st_save(state),
-            "model.json": (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(),
-        }
+        return pack(self.model.state_dict(), meta, KIND, WEIGHTS, FORMAT_VERSION, half=half)
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> UNetSegmenter:
-        """Rebuild from ``to_files`` output. safetensors holds tensors only: no code runs."""
-        try:
-            meta = json.loads(files["model.json"].decode())
-            weights = files["model.safetensors"]
-        except KeyError as e:
-            raise ValueError(f"segmenter model: missing file {e.args[0]}") from e
-        if meta.get("kind") != "unet-segmenter":
-            raise ValueError(f"segmenter model: kind {meta.get('kind')!r} is not unet-segmenter")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"segmenter model: format_version {meta.get('format_version')} "
-                f"unsupported (expected {FORMAT_VERSION})"
-            )
-        cfg = build(UNetConfig, meta["config"])
+        """Rebuild from ``to_files`` output."""
+        meta, state = unpack(files, KIND, WEIGHTS, FORMAT_VERSION)
+        cfg = build(UNetConfig, meta.pop("config"))
+        meta.pop("parameters", None)
         model = UNet(cfg)
-        model.load_state_dict(st_load(weights))
-        extra = {
-            k: v
-            for k, v in meta.items()
-            if k not in ("format_version", "kind", "config", "parameters")
-        }
-        return cls(cfg, model, device=device, meta=extra)
+        model.load_state_dict(state)
+        return cls(cfg, model, device=device, meta=meta)
