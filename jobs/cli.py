@@ -21,9 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restyle",
         description=(
-            "Restyle product photos with a learned look: segment the product, restyle the "
-            "background (or the whole photo), check quality, and keep a record of every "
-            "image. Run 'restyle COMMAND --help' for each command's options."
+            "Restyle learns a look from a few reference images and applies it to product "
+            "photos, keeping the product recognisable. This version has the sample "
+            "catalogue, product segmentation (edge-based and U-Net) and style-model "
+            "training and evaluation. Run 'restyle COMMAND --help' for each command's "
+            "options."
         ),
     )
     parser.add_argument(
