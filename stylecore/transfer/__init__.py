@@ -1,0 +1,1 @@
+"""Transfer at inference: compositing, colour controls (restyle_image lands on top)."""

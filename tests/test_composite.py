@@ -1,0 +1,89 @@
+import cv2
+import numpy as np
+import pytest
+
+from stylecore.segmentation.edges import fit_backdrop
+from stylecore.segmentation.refine import to_lab
+from stylecore.synth.products import ShotSpec, render_shot
+from stylecore.transfer.composite import (
+    CompositeConfig,
+    composite,
+    decontaminate,
+    erode_matte,
+    preserve_colour,
+    shadow_multiplier,
+)
+
+
+def _shot(category="mug", bg="white", size=(200, 160), seed=0):
+    return render_shot(ShotSpec(category, size[0], size[1], bg), np.random.default_rng(seed))
+
+
+def _styled(shape, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, shape, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("erode", [0.0, 1.0, 2.0])
+def test_background_mode_keeps_product_pixels_exactly(erode):
+    shot = _shot()
+    styled = _styled(shot.image.shape)
+    cfg = CompositeConfig(erode_px=erode)
+    out = composite(shot.image, styled, shot.alpha, cfg)
+    solid = erode_matte(shot.alpha, erode) >= 1.0
+    assert solid.sum() > 1000
+    assert np.array_equal(out[solid], shot.image[solid])
+    outside = shot.alpha <= 0.0
+    assert np.array_equal(out[outside], styled[outside])
+
+
+def test_regions_product_and_all():
+    shot = _shot("box", "light_grey")
+    styled = _styled(shot.image.shape)
+    assert np.array_equal(composite(shot.image, styled, shot.alpha, CompositeConfig("all")), styled)
+    prod = composite(shot.image, styled, shot.alpha, CompositeConfig("product"))
+    assert np.array_equal(prod[shot.alpha >= 1], styled[shot.alpha >= 1])
+    assert np.array_equal(prod[shot.alpha <= 0], shot.image[shot.alpha <= 0])
+    with pytest.raises(ValueError, match="shapes differ"):
+        composite(shot.image, styled[:-1], shot.alpha)
+
+
+def test_decontamination_removes_the_white_fringe():
+    # A red disc with a soft edge over white: the edge pixels mix red and white.
+    h = w = 64
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.hypot(yy - 32, xx - 32)
+    alpha = np.clip(20.5 - d, 0, 1).astype(np.float32)
+    red = np.array([200, 20, 20], np.float32)
+    img = (red * alpha[..., None] + 255 * (1 - alpha[..., None])).astype(np.uint8)
+    pure = decontaminate(img, alpha)
+    band = (alpha > 0.1) & (alpha < 0.9)
+    assert band.any()
+    err_raw = np.abs(img[band].astype(np.float32) - red).mean()
+    err = np.abs(pure[band] - red).mean()
+    assert err < 0.2 * err_raw
+
+
+def test_shadow_multiplier_darkens_only_the_shadow():
+    shot = _shot("box", "white", (240, 240), seed=3)
+    lab = to_lab(shot.image)
+    model, _, _ = fit_backdrop(lab, 0.015)
+    backdrop = cv2.cvtColor(model, cv2.COLOR_Lab2RGB) * 255.0
+    mult = shadow_multiplier(shot.image, shot.alpha, backdrop)
+    rows = np.where(shot.mask.any(axis=1))[0]
+    below = mult[rows[-1] + 2 : rows[-1] + 5, 80:160]
+    assert below.mean() < 0.9  # the contact shadow is found
+    assert mult[:20].mean() > 0.98  # open backdrop is not darkened
+    assert np.all(mult[shot.alpha >= 0.5] == 1.0)
+
+
+def test_preserve_colour_keeps_chroma_and_takes_lightness():
+    rng = np.random.default_rng(0)
+    orig = rng.integers(40, 215, (32, 32, 3), dtype=np.uint8)
+    styled = rng.integers(40, 215, (32, 32, 3), dtype=np.uint8)
+    out = preserve_colour(orig, styled)
+    lab = lambda x: cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)  # noqa: E731
+    lo, ls, lout = lab(orig), lab(styled), lab(out)
+    in_gamut = np.abs(lout[..., 0] - ls[..., 0]) < 2
+    assert in_gamut.mean() > 0.7
+    assert np.abs(lout[..., 1:][in_gamut] - lo[..., 1:][in_gamut]).mean() < 3
