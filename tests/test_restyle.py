@@ -1,0 +1,87 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from stylecore.models.generator import Generator, GeneratorConfig
+from stylecore.models.style_model import StyleModel, stylize
+from stylecore.synth.products import ShotSpec, render_shot
+from stylecore.transfer.composite import CompositeConfig, erode_matte
+from stylecore.transfer.multiscale import collapse, laplacian_pyramid, merge_scales
+from stylecore.transfer.restyle import TransferConfig, restyle_image
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(widths=(4, 8, 8), n_res=1, n_styles=2, style_dim=8)).eval()
+    return StyleModel(g, ["a", "b"], "test")
+
+
+def test_pyramid_round_trip_and_merge_of_equal_passes():
+    rng = np.random.default_rng(0)
+    img = rng.random((67, 45, 3)).astype(np.float32)
+    assert np.allclose(collapse(laplacian_pyramid(img, 3)), img, atol=1e-5)
+    assert np.allclose(merge_scales([(64, img), (128, img)]), img, atol=1e-5)
+
+
+def test_merge_takes_coarse_bands_from_the_coarse_pass():
+    rng = np.random.default_rng(1)
+    coarse = np.full((128, 128, 3), 200.0, np.float32)
+    fine = rng.normal(100, 20, (128, 128, 3)).astype(np.float32)
+    out = merge_scales([(128, fine), (32, coarse)])
+    # The mean level (lowest band) comes from the coarse pass, detail from the fine one.
+    assert abs(float(out.mean()) - 200.0) < 5.0
+    assert float(out.std()) > 10.0
+
+
+@pytest.mark.parametrize("size", [(97, 61), (160, 120)])
+def test_background_mode_keeps_the_product_exactly(tiny_model, size):
+    shot = render_shot(ShotSpec("mug", *size, "white"), np.random.default_rng(2))
+    r = restyle_image(
+        shot.image, shot.alpha, tiny_model, TransferConfig(scales=(32, 0)), image_id="sku"
+    )
+    solid = erode_matte(shot.alpha, CompositeConfig().erode_px) >= 1.0
+    assert solid.any()
+    assert np.array_equal(r.image[solid], shot.image[solid])
+    assert r.image.shape == shot.image.shape
+    assert not np.array_equal(r.image[shot.alpha == 0], shot.image[shot.alpha == 0])
+
+
+def test_alpha_zero_is_the_content_path(tiny_model):
+    shot = render_shot(ShotSpec("box", 64, 64, "paper"), np.random.default_rng(3))
+    cfg = TransferConfig(alpha=0.0, scales=(0,), composite=CompositeConfig(region="all"))
+    r = restyle_image(shot.image, shot.alpha, tiny_model, cfg, image_id="k")
+    expected = stylize(tiny_model, shot.image, "a", alpha=0.0, noise_key="k@0")
+    assert np.array_equal(r.image, expected)
+    full = restyle_image(
+        shot.image,
+        shot.alpha,
+        tiny_model,
+        TransferConfig(alpha=1.0, scales=(0,), composite=CompositeConfig(region="all")),
+        image_id="k",
+    )
+    assert not np.array_equal(full.image, r.image)
+
+
+def test_colour_preservation_keeps_chroma(tiny_model):
+    shot = render_shot(ShotSpec("sneaker", 96, 64, "light_grey"), np.random.default_rng(4))
+    cfg = TransferConfig(scales=(0,), preserve_colour=True, composite=CompositeConfig(region="all"))
+    r = restyle_image(shot.image, shot.alpha, tiny_model, cfg)
+
+    def ab(x):
+        return cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[..., 1:]
+
+    assert np.abs(ab(r.image) - ab(shot.image)).mean() < 4.0
+
+
+def test_style_interpolation_and_bad_inputs(tiny_model):
+    img = np.full((40, 40, 3), 200, np.uint8)
+    mask = np.zeros((40, 40), np.float32)
+    code = tiny_model.generator.interpolate_codes(0, 1, 0.5)
+    r = restyle_image(img, mask, tiny_model, TransferConfig(scales=(0,)), style=code)
+    assert r.image.shape == img.shape
+    with pytest.raises(ValueError, match="mask"):
+        restyle_image(img, mask[:-1], tiny_model)
+    with pytest.raises(ValueError, match="alpha"):
+        TransferConfig(alpha=1.5)
