@@ -7,14 +7,14 @@ import logging
 import os
 import sys
 
-from jobs import sample_catalogue, segmentation, style
+from jobs import apply, sample_catalogue, segmentation, style
 from stylecore.config import ConfigError
 from stylecore.runlog import ContextFilter
 
 log = logging.getLogger("restyle")
 
 # Each module registers one subcommand. Only working jobs are listed here.
-_JOBS = (sample_catalogue, segmentation, style)
+_JOBS = (sample_catalogue, segmentation, style, apply)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from pipelines.style_data import load_content, load_style_sets
 from stylecore.features import build_features
 from stylecore.io.codec import encode_image
 from stylecore.models.style_model import StyleModel, stylize
+from stylecore.quality.gate import compute_style_stats
 from stylecore.quality.style_metrics import (
     edge_ssim,
     gram_distance,
@@ -146,7 +147,10 @@ def run_train(args) -> int:
         "content_source": args.content,
         "torch_threads": torch.get_num_threads(),
     }
-    model = StyleModel(trainer.G.eval(), ids, version, card)
+    stats = {
+        sid: compute_style_stats([img for k, img in refs if k == i]) for i, sid in enumerate(ids)
+    }
+    model = StyleModel(trainer.G.eval(), ids, version, card, stats)
     write_files(storage.join(root, version), model.to_files())
     storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
     print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")

@@ -58,3 +58,21 @@ def load_vgg19_state(path: str):
     import torch
 
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+DEFAULT_STYLE_MODEL = os.path.join(REPO_ROOT, "models", "style", "multi")
+
+
+def load_style_model(uri: str | None = None, device: str = "cpu"):
+    """A style model folder, or a model name folder whose ``LATEST`` file names the version
+    (default: the committed demo model)."""
+    from stylecore.models.style_model import STATS, StyleModel
+
+    uri = uri or DEFAULT_STYLE_MODEL
+    latest = storage.join(uri, "LATEST")
+    if storage.exists(latest):
+        uri = storage.join(uri, storage.read_bytes(latest).decode().strip())
+    files = read_model_files(uri, ("generator.safetensors", "model.json"))
+    if storage.exists(storage.join(uri, STATS)):
+        files[STATS] = storage.read_bytes(storage.join(uri, STATS))
+    return StyleModel.from_files(files, device=device)

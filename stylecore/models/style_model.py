@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 
 from stylecore.config import build
 from stylecore.io.modelfiles import pack, unpack
@@ -19,6 +21,7 @@ from stylecore.models.generator import Generator, GeneratorConfig, noise_for
 
 FORMAT_VERSION = 1
 KIND, WEIGHTS = "style-generator", "generator.safetensors"
+STATS = "style_stats.safetensors"
 
 
 @dataclass
@@ -27,6 +30,9 @@ class StyleModel:
     style_ids: list[str]
     version: str
     card: dict = field(default_factory=dict)
+    # Per style id: the references' statistics in the quality judge network (see
+    # stylecore.quality.gate); stored as style_stats.safetensors.
+    stats: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
     def style_index(self, style: str | int) -> int:
         if isinstance(style, int):
@@ -44,7 +50,13 @@ class StyleModel:
             "generator": asdict(self.generator.cfg),
             **self.card,
         }
-        return pack(self.generator.state_dict(), meta, KIND, WEIGHTS, FORMAT_VERSION)
+        files = pack(self.generator.state_dict(), meta, KIND, WEIGHTS, FORMAT_VERSION)
+        if self.stats:
+            flat = {
+                f"{sid}/{k}": v.contiguous() for sid, d in self.stats.items() for k, v in d.items()
+            }
+            files[STATS] = st_save(flat)
+        return files
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> StyleModel:
@@ -52,7 +64,12 @@ class StyleModel:
         g = Generator(build(GeneratorConfig, card.pop("generator")))
         g.load_state_dict(state)
         g.to(device).eval()
-        return cls(g, list(card.pop("style_ids")), str(card.pop("version")), card)
+        stats: dict[str, dict[str, torch.Tensor]] = {}
+        if STATS in files:
+            for key, v in st_load(files[STATS]).items():
+                sid, _, name = key.partition("/")
+                stats.setdefault(sid, {})[name] = v
+        return cls(g, list(card.pop("style_ids")), str(card.pop("version")), card, stats)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

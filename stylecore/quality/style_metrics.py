@@ -67,10 +67,19 @@ def _edges(rgb: np.ndarray) -> np.ndarray:
     return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
 
 
-def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float) -> np.ndarray:
-    """Per-pixel SSIM (Wang et al., 2004) with a Gaussian window of sigma 1.5."""
+def ssim_map(
+    a: np.ndarray, b: np.ndarray, data_range: float, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-pixel SSIM (Wang et al., 2004) with a Gaussian window of sigma 1.5. With a
+    ``weight`` map (e.g. a product mask) the window statistics use only weighted pixels, so
+    a region is compared without its surroundings leaking in."""
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    blur = lambda x: cv2.GaussianBlur(x, (0, 0), 1.5)  # noqa: E731
+    w = np.ones_like(a, np.float32) if weight is None else weight.astype(np.float32)
+    norm = cv2.GaussianBlur(w, (0, 0), 1.5) + 1e-6
+
+    def blur(x):
+        return cv2.GaussianBlur(x * w, (0, 0), 1.5) / norm
+
     mu_a, mu_b = blur(a), blur(b)
     va = blur(a * a) - mu_a**2
     vb = blur(b * b) - mu_b**2

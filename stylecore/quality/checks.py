@@ -1,0 +1,218 @@
+"""The quality gate: pure checks on one restyled photo, each with a documented threshold.
+
+- **product fidelity**: over the product eroded by ``erode_px`` (the feather band is
+  excluded), SSIM of luminance with windows that see only product pixels, and CIEDE2000
+  colour difference, mean and 95th percentile, against the input;
+- **style match**: the restyled background's Gram distance to the style references in a
+  fixed feature network, relative to the input's (lower is closer to the style), and the
+  same ratio for Lab colour statistics;
+- **sanity**: NaN/Inf-free, not blank (luminance spread), few clipped pixels, a mask
+  coverage in plausible bounds (outside them, segmentation probably failed).
+
+``check(...) -> QualityReport(passed, scores, reasons)``; a failed check names itself and
+its number in ``reasons``. ``style_consistency`` gives the spread of style statistics
+across a batch of reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from stylecore.quality.style_metrics import lab_stats, lab_stats_distance, ssim_map
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    # Product fidelity (background mode keeps the product; these catch compositing bugs
+    # and bad mattes). Defaults set from the sample catalogue, see README "Quality gate".
+    min_product_ssim: float = 0.98
+    max_product_de_mean: float = 1.0
+    max_product_de_p95: float = 3.0
+    erode_px: int = 2
+    # Style match: restyled background vs input, relative distance to the references.
+    max_style_ratio: float = 0.5  # Gram distance after / before
+    max_colour_ratio: float = 1.0  # colour-statistics distance after / before
+    # Sanity.
+    min_luma_std: float = 2.0
+    max_clipped_fraction: float = 0.25
+    min_coverage: float = 0.01
+    max_coverage: float = 0.95
+
+
+@dataclass
+class QualityReport:
+    passed: bool
+    scores: dict[str, float] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference (Sharma et al., 2005) between Lab arrays ``(..., 3)``."""
+    L1, a1, b1 = np.moveaxis(lab1.astype(np.float64), -1, 0)
+    L2, a2, b2 = np.moveaxis(lab2.astype(np.float64), -1, 0)
+    C1, C2 = np.hypot(a1, b1), np.hypot(a2, b2)
+    Cm = (C1 + C2) / 2
+    G = 0.5 * (1 - np.sqrt(Cm**7 / (Cm**7 + 25.0**7)))
+    a1p, a2p = (1 + G) * a1, (1 + G) * a2
+    C1p, C2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    dLp, dCp = L2 - L1, C2p - C1p
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(C1p * C2p == 0, 0, dh)
+    dHp = 2 * np.sqrt(C1p * C2p) * np.sin(np.radians(dh) / 2)
+    Lpm, Cpm = (L1 + L2) / 2, (C1p + C2p) / 2
+    hs = h1p + h2p
+    hpm = np.where(np.abs(h1p - h2p) > 180, np.where(hs < 360, hs + 360, hs - 360), hs) / 2
+    hpm = np.where(C1p * C2p == 0, hs, hpm)
+    T = (
+        1
+        - 0.17 * np.cos(np.radians(hpm - 30))
+        + 0.24 * np.cos(np.radians(2 * hpm))
+        + 0.32 * np.cos(np.radians(3 * hpm + 6))
+        - 0.20 * np.cos(np.radians(4 * hpm - 63))
+    )
+    dtheta = 30 * np.exp(-(((hpm - 275) / 25) ** 2))
+    Rc = 2 * np.sqrt(Cpm**7 / (Cpm**7 + 25.0**7))
+    Sl = 1 + 0.015 * (Lpm - 50) ** 2 / np.sqrt(20 + (Lpm - 50) ** 2)
+    Sc, Sh = 1 + 0.045 * Cpm, 1 + 0.015 * Cpm * T
+    Rt = -np.sin(np.radians(2 * dtheta)) * Rc
+    return np.sqrt(
+        (dLp / Sl) ** 2 + (dCp / Sc) ** 2 + (dHp / Sh) ** 2 + Rt * (dCp / Sc) * (dHp / Sh)
+    )
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def product_fidelity(
+    original: np.ndarray, output: np.ndarray, alpha: np.ndarray, erode_px: int = 2
+) -> dict[str, float]:
+    """Over the product eroded by ``erode_px`` (the feather band excluded): masked SSIM of
+    luminance, and CIEDE2000 mean / p95."""
+    out = {
+        "product_ssim": float("nan"),
+        "product_de_mean": float("nan"),
+        "product_de_p95": float("nan"),
+    }
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
+    core = cv2.erode((alpha >= 0.5).astype(np.uint8), k) > 0
+    if not core.any():
+        return out
+    g0 = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g1 = cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    out["product_ssim"] = float(ssim_map(g0, g1, 255.0, weight=core)[core].mean())
+    de = ciede2000(_lab(original)[core], _lab(output)[core])
+    out["product_de_mean"] = float(de.mean())
+    out["product_de_p95"] = float(np.percentile(de, 95))
+    return out
+
+
+def sanity(output: np.ndarray, coverage: float) -> dict[str, float]:
+    f = output.astype(np.float32)
+    luma = cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    clipped = ((output <= 1).all(axis=2) | (output >= 254).all(axis=2)).mean()
+    return {
+        "finite": float(np.isfinite(f).all()),
+        "luma_std": float(luma.std()),
+        "clipped_fraction": float(clipped),
+        "coverage": float(coverage),
+    }
+
+
+def style_ratios(
+    original: np.ndarray,
+    output: np.ndarray,
+    alpha: np.ndarray,
+    gram_in: float,
+    gram_out: float,
+    ref_lab: tuple[np.ndarray, np.ndarray],
+) -> dict[str, float]:
+    """Ratios after / before (lower = closer to the style) on the background region."""
+    bg = (1.0 - alpha).astype(np.float32)
+    c_in = lab_stats_distance(lab_stats(original, bg), ref_lab)
+    c_out = lab_stats_distance(lab_stats(output, bg), ref_lab)
+    return {"style_ratio": gram_out / max(gram_in, 1e-12), "colour_ratio": c_out / max(c_in, 1e-12)}
+
+
+def decide(
+    scores: dict[str, float],
+    cfg: QualityConfig,
+    check_product: bool = True,
+    check_style: bool = True,
+) -> QualityReport:
+    """Apply the thresholds to ``scores`` (from the functions above)."""
+    reasons = []
+
+    def bad(name: str, cond: bool, msg: str) -> None:
+        if name in scores and cond:
+            reasons.append(msg)
+
+    s = scores
+    bad("finite", s.get("finite", 1.0) < 1.0, "output has NaN or Inf")
+    bad(
+        "luma_std",
+        s.get("luma_std", 1e9) < cfg.min_luma_std,
+        f"output is near-constant (luma std {s.get('luma_std', 0):.2f} < {cfg.min_luma_std})",
+    )
+    bad(
+        "clipped_fraction",
+        s.get("clipped_fraction", 0) > cfg.max_clipped_fraction,
+        f"{s.get('clipped_fraction', 0):.0%} of pixels clipped (> {cfg.max_clipped_fraction:.0%})",
+    )
+    cov = s.get("coverage", 0.5)
+    bad(
+        "coverage",
+        not cfg.min_coverage <= cov <= cfg.max_coverage,
+        f"mask coverage {cov:.3f} outside [{cfg.min_coverage}, {cfg.max_coverage}]: "
+        "segmentation probably failed",
+    )
+    if check_product:
+        bad(
+            "product_ssim",
+            s.get("product_ssim", 1.0) < cfg.min_product_ssim,
+            f"product SSIM {s.get('product_ssim', 0):.3f} < {cfg.min_product_ssim}",
+        )
+        bad(
+            "product_de_mean",
+            s.get("product_de_mean", 0) > cfg.max_product_de_mean,
+            f"product colour shift dE00 mean {s.get('product_de_mean', 0):.2f} > "
+            f"{cfg.max_product_de_mean}",
+        )
+        bad(
+            "product_de_p95",
+            s.get("product_de_p95", 0) > cfg.max_product_de_p95,
+            f"product colour shift dE00 p95 {s.get('product_de_p95', 0):.2f} > "
+            f"{cfg.max_product_de_p95}",
+        )
+    if check_style:
+        bad(
+            "style_ratio",
+            s.get("style_ratio", 0) > cfg.max_style_ratio,
+            f"style distance ratio {s.get('style_ratio', 0):.2f} > {cfg.max_style_ratio}",
+        )
+        bad(
+            "colour_ratio",
+            s.get("colour_ratio", 0) > cfg.max_colour_ratio,
+            f"colour distance ratio {s.get('colour_ratio', 0):.2f} > {cfg.max_colour_ratio}",
+        )
+    return QualityReport(passed=not reasons, scores=dict(scores), reasons=reasons)
+
+
+def style_consistency(reports: Sequence[QualityReport]) -> dict[str, float]:
+    """Spread (std and interquartile range) of the style scores across a batch: small
+    spreads mean the catalogue reads as one campaign."""
+    out = {}
+    for key in ("style_ratio", "colour_ratio"):
+        vals = np.array([r.scores[key] for r in reports if key in r.scores], np.float64)
+        if vals.size:
+            q1, q3 = np.percentile(vals, [25, 75])
+            out[f"{key}_std"] = float(vals.std())
+            out[f"{key}_iqr"] = float(q3 - q1)
+    return out
