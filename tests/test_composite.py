@@ -10,6 +10,7 @@ from stylecore.transfer.composite import (
     composite,
     decontaminate,
     erode_matte,
+    luma,
     preserve_colour,
     shadow_multiplier,
 )
@@ -68,7 +69,7 @@ def test_shadow_multiplier_darkens_only_the_shadow():
     shot = _shot("box", "white", (240, 240), seed=3)
     lab = to_lab(shot.image)
     model, _, _ = fit_backdrop(lab, 0.015)
-    backdrop = cv2.cvtColor(model, cv2.COLOR_Lab2RGB) * 255.0
+    backdrop = luma(cv2.cvtColor(model, cv2.COLOR_Lab2RGB) * 255.0)
     mult = shadow_multiplier(shot.image, shot.alpha, backdrop)
     rows = np.where(shot.mask.any(axis=1))[0]
     below = mult[rows[-1] + 2 : rows[-1] + 5, 80:160]

@@ -85,3 +85,27 @@ def test_style_interpolation_and_bad_inputs(tiny_model):
         restyle_image(img, mask[:-1], tiny_model)
     with pytest.raises(ValueError, match="alpha"):
         TransferConfig(alpha=1.5)
+
+
+def test_tiled_equals_untiled_within_tolerance_and_has_no_seam(tiny_model):
+    from stylecore.transfer.tiling import seam_ratio, tiled_generate
+
+    shot = render_shot(ShotSpec("handbag", 200, 160, "paper"), np.random.default_rng(5))
+    style = torch.tensor([0])
+    whole = stylize(tiny_model, shot.image, "a", noise_key="k")
+    tiled = tiled_generate(
+        tiny_model, shot.image, style, noise_key="k", tile=96, overlap=24, stats_side=200
+    )
+    assert np.abs(whole.astype(np.float32) - tiled).mean() < 6.0
+    assert seam_ratio(tiled, 96, 24) < 1.5
+    # The metric does see a seam: shift the right half's brightness.
+    broken = tiled.copy()
+    broken[:, 85:] = np.clip(broken[:, 85:].astype(int) + 60, 0, 255)  # tiles meet at 84
+    assert seam_ratio(broken, 96, 24) > 2.0
+
+
+def test_restyle_image_tiles_large_passes(tiny_model):
+    shot = render_shot(ShotSpec("box", 180, 130, "white"), np.random.default_rng(6))
+    cfg = TransferConfig(scales=(0,), tile=64, tile_overlap=16)
+    r = restyle_image(shot.image, shot.alpha, tiny_model, cfg, image_id="big")
+    assert r.image.shape == shot.image.shape

@@ -72,16 +72,24 @@ def decontaminate(img: np.ndarray, alpha: np.ndarray, radius: int = 6) -> np.nda
     return np.where(band[..., None], pure, f)
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luminance, float32 ``(H, W)`` in [0, 255]."""
+    if rgb.dtype == np.uint8:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).astype(np.float32)
+
+
 def shadow_multiplier(
-    img: np.ndarray, alpha: np.ndarray, backdrop: np.ndarray, floor: float = 0.35
+    img: np.ndarray, alpha: np.ndarray, backdrop_luma: np.ndarray, floor: float = 0.35
 ) -> np.ndarray:
     """Per-pixel darkening of the original backdrop relative to a shadow-free backdrop
-    model (``backdrop``, float RGB): luminance ratio in [floor, 1], 1 on the product."""
-    lum = lambda x: x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114  # noqa: E731
-    ratio = lum(img.astype(np.float32)) / np.maximum(lum(backdrop.astype(np.float32)), 1.0)
-    ratio = np.clip(ratio, floor, 1.0)
+    model (``backdrop_luma``, ``(H, W)`` luminance): the ratio in [floor, 1], 1 on the
+    product."""
+    ratio = luma(img) / np.maximum(backdrop_luma.astype(np.float32), 1.0)
+    np.clip(ratio, floor, 1.0, out=ratio)
     ratio = cv2.GaussianBlur(ratio, (0, 0), 1.0)
-    return np.where(alpha >= 0.5, 1.0, ratio).astype(np.float32)
+    ratio[alpha >= 0.5] = 1.0
+    return ratio
 
 
 def composite(
@@ -92,7 +100,10 @@ def composite(
     shadow: np.ndarray | None = None,
 ) -> np.ndarray:
     """Combine ``original`` and ``styled`` by ``cfg.region`` (see the module docstring).
-    ``shadow`` is an optional multiplier from ``shadow_multiplier``. Returns uint8 RGB."""
+    ``shadow`` is an optional multiplier from ``shadow_multiplier``. Returns uint8 RGB.
+
+    Works in uint8 except on the pixels that need blending (the soft edge, the shadow),
+    so a 6000x4000 photo needs no full-size float copies."""
     if original.shape != styled.shape or original.shape[:2] != alpha.shape:
         raise ValueError(
             f"composite: shapes differ {original.shape}, {styled.shape}, {alpha.shape}"
@@ -104,12 +115,24 @@ def composite(
         out = styled.astype(np.float32) * a + original.astype(np.float32) * (1 - a)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
     a2 = erode_matte(alpha, cfg.erode_px)
-    bg = styled.astype(np.float32)
+    out = styled.copy()
     if cfg.keep_shadow and shadow is not None:
-        bg = bg * shadow[..., None]
-    fg = decontaminate(original, a2) if cfg.decontaminate else original.astype(np.float32)
-    a = a2[..., None]
-    out = np.clip(fg * a + bg * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+        dark = shadow < 0.999
+        out[dark] = np.clip(out[dark] * shadow[dark][:, None] + 0.5, 0, 255).astype(np.uint8)
+    band = (a2 > 0) & (a2 < 1)
+    if band.any():
+        ys, xs = np.nonzero(band)
+        pad = 8
+        y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, alpha.shape[0])
+        x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, alpha.shape[1])
+        orig_c, a_c = original[y0:y1, x0:x1], a2[y0:y1, x0:x1]
+        fg = decontaminate(orig_c, a_c) if cfg.decontaminate else orig_c.astype(np.float32)
+        b = band[y0:y1, x0:x1]
+        bg = out[y0:y1, x0:x1][b].astype(np.float32)
+        av = a_c[b][:, None]
+        blended = np.clip(fg[b] * av + bg * (1 - av) + 0.5, 0, 255).astype(np.uint8)
+        region = out[y0:y1, x0:x1]
+        region[b] = blended
     solid = a2 >= 1.0
     out[solid] = original[solid]  # exact product pixels, not a float round trip
     return out

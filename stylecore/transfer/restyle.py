@@ -23,10 +23,12 @@ from stylecore.segmentation.refine import to_lab
 from stylecore.transfer.composite import (
     CompositeConfig,
     composite,
+    luma,
     preserve_colour,
     shadow_multiplier,
 )
 from stylecore.transfer.multiscale import merge_scales
+from stylecore.transfer.tiling import tiled_generate
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,18 @@ class TransferConfig:
     alpha: float = 1.0  # 0 = content path, 1 = fully stylised (feature-level mixing)
     scales: tuple[int, ...] = (256, 512)  # generator passes, long side in px (0 = full size)
     preserve_colour: bool = False
+    tile: int = 1024  # passes larger than this run in overlapping tiles
+    tile_overlap: int = 96
     composite: CompositeConfig = field(default_factory=CompositeConfig)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha={self.alpha}: must be in [0, 1]")
+        if self.tile < 64 or not 0 <= self.tile_overlap < self.tile // 2:
+            raise ValueError(
+                f"tile={self.tile}, tile_overlap={self.tile_overlap}: need tile "
+                ">= 64 and 0 <= overlap < tile / 2"
+            )
         if not self.scales or any(s < 0 or (0 < s < 16) for s in self.scales):
             raise ValueError(f"scales={self.scales}: long sides >= 16, or 0 for full size")
 
@@ -82,16 +91,27 @@ def restyle_image(
     H, W = image.shape[:2]
     s = _style_arg(model, cfg, style)
     passes = []
-    for side in sorted(set(cfg.scales)):
+    sides = sorted(set(cfg.scales))
+    # Passes are merged at the finest pass's size, then resized once to the photo's.
+    fh, fw = (H, W) if 0 in sides else working_size(H, W, max(sides))
+    for side in sides:
         h, w = (H, W) if side == 0 else working_size(H, W, side)
         small = (
             image if (h, w) == (H, W) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         )
-        out = stylize(model, small, s, alpha=cfg.alpha, noise_key=f"{image_id}@{side}")
-        if (h, w) != (H, W):
-            out = cv2.resize(out, (W, H), interpolation=cv2.INTER_CUBIC)
+        key = f"{image_id}@{side}"
+        if max(h, w) > cfg.tile:
+            code = s if isinstance(s, torch.Tensor) else torch.tensor([model.style_index(s)])
+            out = tiled_generate(model, small, code, cfg.alpha, key, cfg.tile, cfg.tile_overlap)
+        else:
+            out = stylize(model, small, s, alpha=cfg.alpha, noise_key=key)
+        if (h, w) != (fh, fw):
+            out = cv2.resize(out, (fw, fh), interpolation=cv2.INTER_CUBIC)
         passes.append((max(h, w), out))
     styled = np.clip(merge_scales(passes) + 0.5, 0, 255).astype(np.uint8)
+    del passes
+    if (fh, fw) != (H, W):
+        styled = cv2.resize(styled, (W, H), interpolation=cv2.INTER_CUBIC)
     t["generate"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     if cfg.preserve_colour:
@@ -101,11 +121,8 @@ def restyle_image(
         h, w = working_size(H, W, 256)
         small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         model_lab, _, _ = fit_backdrop(to_lab(small), 0.015)
-        backdrop = cv2.resize(
-            cv2.cvtColor(model_lab, cv2.COLOR_Lab2RGB) * 255.0,
-            (W, H),
-            interpolation=cv2.INTER_LINEAR,
-        )
+        backdrop = luma(cv2.cvtColor(model_lab, cv2.COLOR_Lab2RGB) * 255.0)
+        backdrop = cv2.resize(backdrop, (W, H), interpolation=cv2.INTER_LINEAR)
         shadow = shadow_multiplier(image, mask, backdrop, cfg.composite.shadow_floor)
     final = composite(image, styled, mask, cfg.composite, shadow)
     t["composite"] = time.perf_counter() - t1
