@@ -37,7 +37,7 @@ t2 = time.perf_counter()
 cfg = TransferConfig(style="wood", scales=scales)
 res = restyle_image(img, mask.alpha, load_style_model(), cfg, image_id="large")
 t3 = time.perf_counter()
-seam = seam_ratio(res.styled, cfg.tile, cfg.tile_overlap) if max(scales) == 0 else None
+seam = seam_ratio(res.styled, cfg.tile, cfg.tile_overlap) if 0 in scales else None
 import cv2
 small = cv2.resize(res.image, (1500, 1000), interpolation=cv2.INTER_AREA)
 cv2.imwrite(out, cv2.cvtColor(small, cv2.COLOR_RGB2BGR))

@@ -191,3 +191,21 @@ def test_train_needs_local_and_a_valid_style_folder(tmp_path):
         check=False,
     )
     assert res.returncode == 1 and "not a folder" in res.stderr
+
+
+def test_apply_writes_output_and_verdict(small_catalogue, tmp_path):
+    import json
+
+    imgs = [
+        os.path.join(small_catalogue, "images", n) for n in ("0000-bottle.jpg", "0003-handbag.png")
+    ]
+    res = _run("-q", "apply", *imgs, "--style", "wood", "-o", str(tmp_path / "a"))
+    assert res.stdout.count("[wood]") == 2
+    rec = json.loads((tmp_path / "a" / "0000-bottle.wood.json").read_text())
+    assert rec["style"] == "wood" and isinstance(rec["passed"], bool)
+    for key in ("product_ssim", "product_de_mean", "style_ratio", "coverage"):
+        assert key in rec["scores"]
+    assert (tmp_path / "a" / "0000-bottle.wood.jpg").exists()
+    assert (tmp_path / "a" / "0003-handbag.wood.png").exists()
+    res = _run("apply", imgs[0], "--style", "velvet", "-o", str(tmp_path / "b"), check=False)
+    assert res.returncode == 1 and "velvet" in res.stderr

@@ -36,6 +36,8 @@ class QualityConfig:
     # Style match: restyled background vs input, relative distance to the references.
     max_style_ratio: float = 0.5  # Gram distance after / before
     max_colour_ratio: float = 1.0  # colour-statistics distance after / before
+    max_style_spread: float = 3.0  # ... or within this many times the references' spread
+    max_colour_spread: float = 3.0
     # Sanity.
     min_luma_std: float = 2.0
     max_clipped_fraction: float = 0.25
@@ -133,12 +135,24 @@ def style_ratios(
     gram_in: float,
     gram_out: float,
     ref_lab: tuple[np.ndarray, np.ndarray],
+    gram_self: float | None = None,
+    colour_self: float | None = None,
 ) -> dict[str, float]:
-    """Ratios after / before (lower = closer to the style) on the background region."""
+    """Style scores on the background region: ratios after / before (lower = closer to
+    the style) and, when the references' own spread is known (``gram_self``: mean distance
+    of each reference to their pooled statistics; likewise ``colour_self``), the output's
+    distance in units of that spread. An input that already resembles the style (a white
+    photo for a pale marble) makes the ratio meaningless; the spread-relative score is
+    then what counts."""
     bg = (1.0 - alpha).astype(np.float32)
     c_in = lab_stats_distance(lab_stats(original, bg), ref_lab)
     c_out = lab_stats_distance(lab_stats(output, bg), ref_lab)
-    return {"style_ratio": gram_out / max(gram_in, 1e-12), "colour_ratio": c_out / max(c_in, 1e-12)}
+    out = {"style_ratio": gram_out / max(gram_in, 1e-12), "colour_ratio": c_out / max(c_in, 1e-12)}
+    if gram_self is not None:
+        out["style_spread"] = gram_out / max(gram_self, 1e-12)
+    if colour_self is not None:
+        out["colour_spread"] = c_out / max(colour_self, 1e-12)
+    return out
 
 
 def decide(
@@ -192,15 +206,27 @@ def decide(
             f"{cfg.max_product_de_p95}",
         )
     if check_style:
+        # A style score passes when the output moved far enough toward the references
+        # (ratio) or already sits within the references' own spread.
+        style_ok = (
+            s.get("style_ratio", 0) <= cfg.max_style_ratio
+            or s.get("style_spread", np.inf) <= cfg.max_style_spread
+        )
+        colour_ok = (
+            s.get("colour_ratio", 0) <= cfg.max_colour_ratio
+            or s.get("colour_spread", np.inf) <= cfg.max_colour_spread
+        )
         bad(
             "style_ratio",
-            s.get("style_ratio", 0) > cfg.max_style_ratio,
-            f"style distance ratio {s.get('style_ratio', 0):.2f} > {cfg.max_style_ratio}",
+            not style_ok,
+            f"style distance ratio {s.get('style_ratio', 0):.2f} > {cfg.max_style_ratio} "
+            f"and {s.get('style_spread', float('nan')):.1f}x the references' spread",
         )
         bad(
             "colour_ratio",
-            s.get("colour_ratio", 0) > cfg.max_colour_ratio,
-            f"colour distance ratio {s.get('colour_ratio', 0):.2f} > {cfg.max_colour_ratio}",
+            not colour_ok,
+            f"colour distance ratio {s.get('colour_ratio', 0):.2f} > {cfg.max_colour_ratio} "
+            f"and {s.get('colour_spread', float('nan')):.1f}x the references' spread",
         )
     return QualityReport(passed=not reasons, scores=dict(scores), reasons=reasons)
 

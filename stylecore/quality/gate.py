@@ -23,7 +23,12 @@ from stylecore.quality.checks import (
     sanity,
     style_ratios,
 )
-from stylecore.quality.style_metrics import gram_distance, lab_stats, reference_grams
+from stylecore.quality.style_metrics import (
+    gram_distance,
+    lab_stats,
+    lab_stats_distance,
+    reference_grams,
+)
 from stylecore.segmentation.base import working_size
 
 JUDGE_CONFIG = FeatureConfig(seed=20261126)
@@ -43,6 +48,11 @@ def compute_style_stats(refs: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
     out = {f"gram{k}": g.float() for k, g in enumerate(grams)}
     out["lab_mean"] = torch.from_numpy(mean.astype(np.float32))
     out["lab_cov"] = torch.from_numpy(cov.astype(np.float32))
+    # The references' own spread: how far each one is from the pooled statistics.
+    out["gram_self"] = torch.tensor(float(np.mean([gram_distance(net, r, grams) for r in small])))
+    out["colour_self"] = torch.tensor(
+        float(np.mean([lab_stats_distance(lab_stats(r), (mean, cov)) for r in small]))
+    )
     return out
 
 
@@ -83,6 +93,8 @@ def assess(
                 gram_distance(net, x_s, grams),
                 gram_distance(net, o_s, grams),
                 ref_lab,
+                float(stats["gram_self"]) if "gram_self" in stats else None,
+                float(stats["colour_self"]) if "colour_self" in stats else None,
             )
         )
     return decide(scores, cfg, check_product=check_product, check_style=stats is not None)
