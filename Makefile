@@ -27,8 +27,12 @@ demo: install
 	$(BIN)/restyle -q eval-style --model models/style/multi/$$(cat models/style/multi/LATEST) \
 		--images $(DEMO)/catalogue/catalogue.csv --limit 6 -o $(DEMO)/style \
 		--styles $(addprefix $(DEMO)/catalogue/styles/,$(STYLES))
+	$(BIN)/restyle -q apply $(DEMO)/catalogue/images/0000-bottle.jpg \
+		$(DEMO)/catalogue/images/0001-mug.png $(DEMO)/catalogue/images/0003-handbag.png \
+		--style wood -o $(DEMO)/apply
 	@echo "Open $(DEMO)/catalogue/contact_sheet.png (the sample catalogue),"
-	@echo "$(DEMO)/masks/*.overlay.jpg (U-Net masks) and $(DEMO)/style/before_after.png."
+	@echo "$(DEMO)/masks/*.overlay.jpg (U-Net masks), $(DEMO)/style/before_after.png"
+	@echo "(whole-photo restyle) and $(DEMO)/apply/ (background restyled, product kept)."
 
 test: install
 	$(BIN)/ruff check .

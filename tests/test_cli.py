@@ -209,3 +209,20 @@ def test_apply_writes_output_and_verdict(small_catalogue, tmp_path):
     assert (tmp_path / "a" / "0003-handbag.wood.png").exists()
     res = _run("apply", imgs[0], "--style", "velvet", "-o", str(tmp_path / "b"), check=False)
     assert res.returncode == 1 and "velvet" in res.stderr
+
+
+def test_apply_takes_grayscale_and_rgba_files(tmp_path):
+    import cv2
+    import numpy as np
+
+    from stylecore.synth.products import ShotSpec, render_shot
+
+    shot = render_shot(ShotSpec("box", 160, 120, "white"), np.random.default_rng(1))
+    gray = str(tmp_path / "gray.png")
+    cv2.imwrite(gray, cv2.cvtColor(shot.image, cv2.COLOR_RGB2GRAY))
+    rgba = str(tmp_path / "cut.png")
+    cv2.imwrite(rgba, cv2.cvtColor(shot.cutout_rgba(), cv2.COLOR_RGBA2BGRA))
+    res = _run("-q", "apply", gray, rgba, "--style", "marble", "-o", str(tmp_path / "o"))
+    assert res.stdout.count("[marble]") == 2
+    out = cv2.imread(str(tmp_path / "o" / "cut.marble.png"))
+    assert out.shape == (120, 160, 3)
