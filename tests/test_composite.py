@@ -8,6 +8,7 @@ from stylecore.synth.products import ShotSpec, render_shot
 from stylecore.transfer.composite import (
     CompositeConfig,
     composite,
+    composite_matte,
     decontaminate,
     erode_matte,
     luma,
@@ -25,17 +26,50 @@ def _styled(shape, seed=1):
     return rng.integers(0, 255, shape, dtype=np.uint8)
 
 
+@pytest.mark.parametrize("edge", ["outside", "straddle"])
 @pytest.mark.parametrize("erode", [0.0, 1.0, 2.0])
-def test_background_mode_keeps_product_pixels_exactly(erode):
+def test_background_mode_keeps_product_pixels_exactly(edge, erode):
     shot = _shot()
     styled = _styled(shot.image.shape)
-    cfg = CompositeConfig(erode_px=erode)
+    cfg = CompositeConfig(edge=edge, erode_px=erode)
     out = composite(shot.image, styled, shot.alpha, cfg)
-    solid = erode_matte(shot.alpha, erode) >= 1.0
+    matte = composite_matte(shot.alpha, cfg)
+    solid = matte >= 1.0
     assert solid.sum() > 1000
     assert np.array_equal(out[solid], shot.image[solid])
-    outside = shot.alpha <= 0.0
+    if edge == "outside" and erode == 0:
+        assert np.array_equal(solid, shot.alpha >= 0.5)  # the whole outline is kept
+    assert np.array_equal(
+        solid, erode_matte(shot.alpha, erode) >= (0.5 if edge == "outside" else 1)
+    )
+    outside = matte <= 0.0
     assert np.array_equal(out[outside], styled[outside])
+
+
+def _red_disc_on_white(h=64, w=64):
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.hypot(yy - 32, xx - 32)
+    alpha = np.clip(20.5 - d, 0, 1).astype(np.float32)
+    red = np.array([200, 20, 20], np.float32)
+    img = (red * alpha[..., None] + 255 * (1 - alpha[..., None])).astype(np.uint8)
+    return img, alpha
+
+
+def test_outside_edge_blends_product_colour_into_the_new_background():
+    # The outer ramp mixes the product's red with the new blue background: no white
+    # fringe of the old backdrop, and a soft (not stair-cased) transition.
+    img, _ = _red_disc_on_white()
+    yy, xx = np.mgrid[0:64, 0:64]
+    alpha = np.clip((20.5 - np.hypot(yy - 32, xx - 32)) / 4 + 0.5, 0, 1).astype(np.float32)
+    blue = np.zeros_like(img)
+    blue[..., 2] = 200
+    out = composite(img, blue, alpha, CompositeConfig())
+    ramp = (composite_matte(alpha) > 0.05) & (composite_matte(alpha) < 0.95)
+    assert ramp.sum() > 100
+    assert out[ramp][:, 1].max() < 60  # green stays low: red and blue only, no white
+    a = composite_matte(alpha)[ramp][:, None]
+    expected = a * np.array([200, 20, 20]) + (1 - a) * np.array([0, 0, 200])
+    assert np.abs(out[ramp] - expected).max() < 25
 
 
 def test_regions_product_and_all():
@@ -51,12 +85,8 @@ def test_regions_product_and_all():
 
 def test_decontamination_removes_the_white_fringe():
     # A red disc with a soft edge over white: the edge pixels mix red and white.
-    h = w = 64
-    yy, xx = np.mgrid[0:h, 0:w]
-    d = np.hypot(yy - 32, xx - 32)
-    alpha = np.clip(20.5 - d, 0, 1).astype(np.float32)
+    img, alpha = _red_disc_on_white()
     red = np.array([200, 20, 20], np.float32)
-    img = (red * alpha[..., None] + 255 * (1 - alpha[..., None])).astype(np.uint8)
     pure = decontaminate(img, alpha)
     band = (alpha > 0.1) & (alpha < 0.9)
     assert band.any()

@@ -6,7 +6,7 @@ import torch
 from stylecore.models.generator import Generator, GeneratorConfig
 from stylecore.models.style_model import StyleModel, stylize
 from stylecore.synth.products import ShotSpec, render_shot
-from stylecore.transfer.composite import CompositeConfig, erode_matte
+from stylecore.transfer.composite import CompositeConfig, composite_matte
 from stylecore.transfer.multiscale import collapse, laplacian_pyramid, merge_scales
 from stylecore.transfer.restyle import TransferConfig, restyle_image
 
@@ -41,8 +41,9 @@ def test_background_mode_keeps_the_product_exactly(tiny_model, size):
     r = restyle_image(
         shot.image, shot.alpha, tiny_model, TransferConfig(scales=(32, 0)), image_id="sku"
     )
-    solid = erode_matte(shot.alpha, CompositeConfig().erode_px) >= 1.0
-    assert solid.any()
+    solid = composite_matte(shot.alpha, CompositeConfig()) >= 1.0
+    # The default keeps every pixel the matte calls product, its outline included.
+    assert np.array_equal(solid, shot.alpha >= 0.5)
     assert np.array_equal(r.image[solid], shot.image[solid])
     assert r.image.shape == shot.image.shape
     assert not np.array_equal(r.image[shot.alpha == 0], shot.image[shot.alpha == 0])

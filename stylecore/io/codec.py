@@ -7,6 +7,7 @@ give the same bytes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -71,3 +72,107 @@ def decode_mask(data: bytes) -> np.ndarray:
     if m is None:
         raise ValueError(f"decode_mask: {len(data)} bytes are not a decodable image")
     return m
+
+
+class DecodeError(ValueError):
+    """Image bytes that cannot become a photo to restyle; ``kind`` is a short machine-readable
+    name (``empty``, ``not_an_image``, ``truncated``, ``corrupt``, ``too_large``,
+    ``too_small``) and the message says what was found."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    max_pixels: int = 100_000_000  # width x height from the header, checked before decoding
+    min_side: int = 16  # the generator's smallest input
+    max_side: int = 30_000
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: np.ndarray  # (H, W, 3) RGB or (H, W, 4) RGBA uint8, upright
+    format: str  # what the bytes are (PNG, JPEG, ...), whatever the file name said
+    mode: str  # the source colour mode (RGB, CMYK, P, I;16, ...)
+    frames: int  # > 1 for animations: the first frame is used
+    orientation: int  # the EXIF orientation applied (1 = none)
+
+
+def decode_untrusted(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Decoded:
+    """Decode catalogue bytes defensively, whatever their file name claims.
+
+    The format is sniffed from the bytes. Width and height are read from the header and
+    checked against ``limits`` before any pixel is decoded (decompression bombs). EXIF
+    orientation is applied; CMYK, palette (with transparency), gray, 16-bit and
+    gray+alpha modes become RGB or RGBA; animations give their first frame. Raises
+    ``DecodeError`` with a ``kind`` and a message naming the problem."""
+    import io
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not data:
+        raise DecodeError("empty", "0 bytes")
+    try:
+        with warnings.catch_warnings():
+            # Our own limit below is the one that counts; Pillow still refuses (raises)
+            # at twice its default of ~89 MP.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        head = data[:16]
+        raise DecodeError(
+            "not_an_image", f"{len(data)} bytes are not an image (they start {head!r})"
+        ) from None
+    except Image.DecompressionBombError as e:
+        raise DecodeError("too_large", f"header declares too many pixels: {e}") from None
+    except Exception as e:  # a header Pillow cannot parse
+        raise DecodeError("corrupt", f"unreadable header: {e}") from None
+    w, h = im.size
+    fmt = im.format or "unknown"
+    if w * h > limits.max_pixels or max(w, h) > limits.max_side:
+        raise DecodeError(
+            "too_large",
+            f"{fmt} header declares {w}x{h} pixels, over the limit of "
+            f"{limits.max_pixels:,} pixels / {limits.max_side} px a side",
+        )
+    if min(w, h) < limits.min_side:
+        raise DecodeError(
+            "too_small", f"{fmt} image is {w}x{h} px, under the minimum of {limits.min_side} px"
+        )
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    mode = im.mode
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if frames > 1:
+                im.seek(0)
+            im.load()
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            im = ImageOps.exif_transpose(im)
+    except OSError as e:
+        kind = "truncated" if "truncated" in str(e) else "corrupt"
+        raise DecodeError(kind, f"{fmt} data is {kind}: {e}") from None
+    except (SyntaxError, ValueError, EOFError) as e:  # e.g. PNG CRC failures
+        raise DecodeError("corrupt", f"{fmt} data is corrupt: {e}") from None
+    return Decoded(_to_rgb(im), fmt, mode, frames, orientation)
+
+
+def _to_rgb(im) -> np.ndarray:
+    """A Pillow image in any mode as RGB or RGBA uint8."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im)
+        a = (a.astype(np.uint32) >> 8) if a.max(initial=0) > 255 else a
+        g = np.clip(a, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(g[..., None], 3, axis=2))
+    if mode == "F":
+        g = np.clip(np.asarray(im), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(g[..., None], 3, axis=2))
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in im.info
+    )
+    im = im.convert("RGBA" if has_alpha else "RGB")
+    return np.ascontiguousarray(np.asarray(im))

@@ -8,13 +8,19 @@ Images are ``(H, W, 3)`` uint8 RGB; ``alpha`` is the product matte, ``(H, W)`` f
 - ``product``: the restyled product over the original background.
 - ``all``: the restyled photo everywhere.
 
-Two clean-ups for ``background``:
+Where the soft edge lies in ``background`` mode (``edge``):
 
-- **edge decontamination**: a soft-edge pixel of the original is ``a*F + (1-a)*B`` with B
-  the old backdrop; B is estimated from nearby backdrop pixels and removed, so the old
-  white backdrop does not leave a light fringe on the new background;
-- **matte erosion** by ``erode_px`` trims the generator's edge response and the last
-  fringe, at the cost of a pixel of product outline.
+- ``outside`` (default): every pixel the segmenter calls product (alpha >= 0.5) is kept
+  exactly, edge pixels included; the transition to the new background runs over the
+  outer half of the feather, i.e. over old backdrop pixels. Their colour is the product's
+  own colour extended outward (a normalised convolution of nearby product pixels), so no
+  light fringe of the old backdrop survives and the product keeps its whole outline;
+- ``straddle``: the transition follows the matte on both sides of the outline, with
+  **edge decontamination**: a soft-edge pixel of the original is ``a*F + (1-a)*B`` with B
+  the old backdrop; B is estimated from nearby backdrop pixels and removed. This changes
+  the product's outermost pixels (by ``(1-a)`` times the backdrop change).
+
+``erode_px`` shrinks the matte first (0 by default) when a segmenter's masks run large.
 
 ``shadow_multiplier`` measures how much the original backdrop is darkened (the contact
 shadow) so that the new background can be darkened the same way.
@@ -34,8 +40,9 @@ Region = Literal["background", "product", "all"]
 @dataclass(frozen=True)
 class CompositeConfig:
     region: Region = "background"
-    erode_px: float = 1.0  # shrink the product matte before compositing
-    decontaminate: bool = True
+    edge: Literal["outside", "straddle"] = "outside"  # where the soft edge lies
+    erode_px: float = 0.0  # shrink the product matte before compositing
+    decontaminate: bool = True  # straddle mode only
     keep_shadow: bool = True
     shadow_floor: float = 0.35  # never darken the new background below this factor
 
@@ -70,6 +77,24 @@ def decontaminate(img: np.ndarray, alpha: np.ndarray, radius: int = 6) -> np.nda
     b = _local_backdrop(img, alpha, radius)
     pure = np.clip((f - (1.0 - a) * b) / np.maximum(a, 0.02), 0, 255)
     return np.where(band[..., None], pure, f)
+
+
+def extend_colours(img: np.ndarray, solid: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """Colours of the ``solid`` pixels spread outward: a Gaussian-weighted mean of nearby
+    solid pixels at every pixel (the image itself where none is near), float32."""
+    w = solid.astype(np.float32)
+    num = cv2.GaussianBlur(img.astype(np.float32) * w[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)[..., None]
+    return np.where(den > 1e-3, num / np.maximum(den, 1e-3), img.astype(np.float32))
+
+
+def composite_matte(alpha: np.ndarray, cfg: CompositeConfig = CompositeConfig()) -> np.ndarray:
+    """The matte ``composite`` uses in ``background`` mode: 1 where the output pixel is the
+    input's exactly, 0 where it is the restyled background's."""
+    a = erode_matte(alpha, cfg.erode_px)
+    if cfg.edge == "outside":
+        return np.clip(a * 2.0, 0.0, 1.0)
+    return a
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -114,7 +139,7 @@ def composite(
         a = alpha.astype(np.float32)[..., None]
         out = styled.astype(np.float32) * a + original.astype(np.float32) * (1 - a)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    a2 = erode_matte(alpha, cfg.erode_px)
+    a2 = composite_matte(alpha, cfg)
     out = styled.copy()
     if cfg.keep_shadow and shadow is not None:
         dark = shadow < 0.999
@@ -126,7 +151,16 @@ def composite(
         y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, alpha.shape[0])
         x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, alpha.shape[1])
         orig_c, a_c = original[y0:y1, x0:x1], a2[y0:y1, x0:x1]
-        fg = decontaminate(orig_c, a_c) if cfg.decontaminate else orig_c.astype(np.float32)
+        if cfg.edge == "outside":
+            # Spread from one pixel inside the outline: the outline pixels themselves are
+            # often anti-aliased with the old backdrop.
+            solid = (a_c >= 1.0).astype(np.uint8)
+            inner = cv2.erode(solid, np.ones((3, 3), np.uint8))
+            fg = extend_colours(orig_c, inner if inner.any() else solid)
+        elif cfg.decontaminate:
+            fg = decontaminate(orig_c, a_c)
+        else:
+            fg = orig_c.astype(np.float32)
         b = band[y0:y1, x0:x1]
         bg = out[y0:y1, x0:x1][b].astype(np.float32)
         av = a_c[b][:, None]
