@@ -7,14 +7,14 @@ import logging
 import os
 import sys
 
-from jobs import apply, sample_catalogue, segmentation, style
+from jobs import apply, nightly, sample_catalogue, segmentation, style
 from stylecore.config import ConfigError
 from stylecore.runlog import ContextFilter
 
 log = logging.getLogger("restyle")
 
 # Each module registers one subcommand. Only working jobs are listed here.
-_JOBS = (sample_catalogue, segmentation, style, apply)
+_JOBS = (sample_catalogue, segmentation, style, apply, nightly)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Restyle learns a look from a few reference images and applies it to product "
             "photos, keeping the product recognisable. This version has the sample "
-            "catalogue, product segmentation (edge-based and U-Net) and style-model "
-            "training and evaluation. Run 'restyle COMMAND --help' for each command's "
+            "catalogue, product segmentation (edge-based and U-Net), style-model "
+            "training and evaluation, restyling by hand, and the nightly catalogue restyle "
+            "on Ray Data with re-runs. Run 'restyle COMMAND --help' for each command's "
             "options."
         ),
     )

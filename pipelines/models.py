@@ -76,3 +76,22 @@ def load_style_model(uri: str | None = None, device: str = "cpu"):
     if storage.exists(storage.join(uri, STATS)):
         files[STATS] = storage.read_bytes(storage.join(uri, STATS))
     return StyleModel.from_files(files, device=device)
+
+
+def resolve_model_version(uri: str) -> tuple[str, str]:
+    """``(version folder URI, version)`` for a model folder: a ``LATEST`` file names the
+    version sub-folder; otherwise ``uri`` is the version folder itself and its
+    ``model.json`` names the version."""
+    import json
+
+    latest = storage.join(uri, "LATEST")
+    if storage.exists(latest):
+        uri = storage.join(uri, storage.read_bytes(latest).decode().strip())
+    meta_uri = storage.join(uri, "model.json")
+    if not storage.exists(meta_uri):
+        raise FileNotFoundError(f"style model {uri}: no model.json (and no LATEST file)")
+    meta = json.loads(storage.read_bytes(meta_uri))
+    version = str(meta.get("version") or "")
+    if not version:
+        raise ValueError(f"style model {uri}: model.json has no version")
+    return uri, version

@@ -11,12 +11,19 @@ and ``os.replace``; on object stores one PUT, which is atomic by nature.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
+import random
+import re
 import tempfile
+import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import fsspec
+
+log = logging.getLogger(__name__)
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -104,3 +111,165 @@ def write_bytes(uri: str, data: bytes) -> None:
             raise
         return
     filesystem(uri).pipe_file(path, data)
+
+
+# --- listing, metadata, deletes -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    uri: str  # with the scheme for object stores, an absolute path for local files
+    size: int
+    etag: str  # the store's entity tag (S3 ETag), "" where the store has none
+
+
+def _with_scheme(proto: str, path: str) -> str:
+    return path if proto == "file" else f"{proto}://{path}"
+
+
+def _etag(info: dict) -> str:
+    for key in ("ETag", "etag", "md5Hash"):
+        if info.get(key):
+            return str(info[key]).strip('"')
+    return ""
+
+
+def list_files(prefix: str, extensions: tuple[str, ...] | None = None) -> list[FileInfo]:
+    """Every file under ``prefix`` (recursively), sorted by URI, with size and etag.
+    Folder marker objects (keys ending in '/') are ignored."""
+    proto, root = _split(prefix)
+    fs = filesystem(prefix)
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"{prefix}: not a folder or prefix")
+    found = fs.find(root, detail=True)
+    out = []
+    for path, info in sorted(found.items()):
+        if info.get("type") == "directory" or path.endswith("/"):
+            continue
+        if extensions and not path.lower().endswith(extensions):
+            continue
+        out.append(FileInfo(_with_scheme(proto, path), int(info.get("size") or 0), _etag(info)))
+    return out
+
+
+def info(uri: str) -> FileInfo:
+    _proto, path = _split(uri)
+    i = filesystem(uri).info(path)
+    return FileInfo(uri, int(i.get("size") or 0), _etag(i))
+
+
+def delete(uri: str, recursive: bool = False) -> None:
+    """Remove ``uri`` (a folder too with ``recursive``); a missing path is not an error."""
+    _proto, path = _split(uri)
+    fs = filesystem(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=recursive)
+
+
+def list_dirs(uri: str) -> list[str]:
+    """Names of the immediate sub-folders of ``uri`` (empty when it does not exist)."""
+    _proto, path = _split(uri)
+    fs = filesystem(uri)
+    if not fs.exists(path):
+        return []
+    return sorted(
+        posixpath.basename(e["name"].rstrip("/"))
+        for e in fs.ls(path, detail=True)
+        if e.get("type") == "directory"
+    )
+
+
+# --- retries for transient errors --------------------------------------------------------
+
+# Errors that retrying cannot fix: the object is not there, or we may not read it.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+
+
+def with_retries(fn, *args, attempts: int = 4, base_delay_s: float = 0.2, what: str = ""):
+    """Call ``fn(*args)``, retrying transient errors (anything but ``PERMANENT_ERRORS``) with
+    exponential backoff and jitter: ``base_delay_s`` x 2^k. The last error is raised."""
+    for k in range(attempts):
+        try:
+            return fn(*args)
+        except PERMANENT_ERRORS:
+            raise
+        except Exception as e:
+            if k == attempts - 1:
+                raise
+            delay = base_delay_s * (2**k) * (0.5 + random.random())
+            log.warning(
+                "%s: %s (%s); retry %d/%d in %.2f s",
+                what or getattr(fn, "__name__", "call"),
+                type(e).__name__,
+                redact(str(e))[:200],
+                k + 1,
+                attempts - 1,
+                delay,
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+# --- keys that stay inside their base -----------------------------------------------------
+
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\:*?\"<>|]")
+
+
+def safe_key(key: str) -> str:
+    """``key`` as a relative path that cannot leave the folder it is joined onto.
+
+    Accepts '/'-separated segments of ordinary characters (spaces and non-ASCII letters
+    included). Rejects, with ``ValueError``, absolute paths, URI schemes, '..' or '.'
+    segments, empty segments, backslashes, control and reserved characters, and keys over
+    512 characters."""
+    if not key or len(key) > 512:
+        raise ValueError(f"unsafe key {key[:80]!r}: empty or longer than 512 characters")
+    if key.startswith("/") or "://" in key or _UNSAFE_CHARS.search(key):
+        raise ValueError(
+            f"unsafe key {key!r}: absolute paths, schemes, backslashes and control or "
+            'reserved characters (:*?"<>|) are not allowed'
+        )
+    parts = key.split("/")
+    if any(p in ("", ".", "..") or p != p.strip() for p in parts):
+        raise ValueError(f"unsafe key {key!r}: empty, '.', '..' or space-padded segments")
+    return key
+
+
+# --- credentials never leave the process --------------------------------------------------
+
+_SECRET_ENV = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+# (pattern, replacement): key=value credentials, signed-URL parameters, URL passwords and
+# AWS access key ids.
+_SECRET_PATTERNS = [
+    (
+        re.compile(
+            r"(?i)\b(aws_secret_access_key|aws_session_token|secret|token|password"
+            r"|x-amz-credential|x-amz-signature|x-amz-security-token)=[^&\s]+"
+        ),
+        r"\1=***",
+    ),
+    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1***@"),
+    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), "***"),
+]
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials removed: the values of the credential variables in this
+    process's environment, signed-URL parameters, URL passwords and access key ids."""
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    for pat, repl in _SECRET_PATTERNS:
+        text = pat.sub(repl, text)
+    return text

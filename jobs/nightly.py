@@ -1,0 +1,284 @@
+"""`restyle nightly` and `restyle rerun`: the catalogue restyle on Ray Data."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+
+from jobs.config import add_config_args, load_config
+from pipelines import manifest, storage
+from pipelines.nightly import execute, init_ray, write_json
+from pipelines.plan import build_plan, read_plan, write_plan
+from pipelines.report import write_report
+from pipelines.runconfig import (
+    NightlyConfig,
+    RunContext,
+    context_from_json,
+    context_to_json,
+    load_styles,
+    resolve_style,
+)
+from stylecore.config import ConfigError, build
+from stylecore.runlog import log_context
+
+log = logging.getLogger(__name__)
+
+EXIT_TOO_MANY_FAILURES = 3
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output root: a folder or URI (s3://, gs://)")
+    p.add_argument(
+        "--address",
+        help="Ray cluster address (default: RAY_ADDRESS, else start a local Ray)",
+    )
+    p.add_argument(
+        "--max-failure-ratio",
+        type=float,
+        help="exit with code 3 when failed rows exceed this fraction of the plan (default 0.02)",
+    )
+    add_config_args(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "nightly",
+        help="restyle a whole catalogue on Ray Data (plan, manifest, report)",
+        description="List the catalogue and write the plan, then stream every image "
+        "through decode, segmentation, transfer and the quality gate on Ray Data, writing "
+        "styled images at deterministic keys and one Parquet manifest part per shard. "
+        "Images unchanged since the last finished run (same bytes, style, model version "
+        "and config) are skipped. Writes OUT/runs/RUN_ID/summary.json and report.html. "
+        "Exit code 0, or 3 when failed images exceed --max-failure-ratio. On a cluster: "
+        "ray job submit --address http://HEAD:8265 -- restyle nightly ...",
+    )
+    p.add_argument(
+        "--catalogue",
+        required=True,
+        metavar="URI_OR_TABLE",
+        help="a prefix of images, or a CSV / Parquet table: image_id, uri[, style_id, "
+        "category, size, etag]",
+    )
+    p.add_argument("--styles", required=True, metavar="STYLES.yaml", help="styles file")
+    p.add_argument("--run-id", help="run id (default: UTC time plus a random suffix)")
+    p.add_argument("--shards", type=int, help="manifest shards (default 16)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue --run-id after a stopped driver: finished shards are kept",
+    )
+    p.add_argument("--full", action="store_true", help="no incremental skips: process every image")
+    _common(p)
+    p.set_defaults(func=run_nightly)
+
+    r = sub.add_parser(
+        "rerun",
+        help="re-process one run's shard(s) or failed images, in place",
+        description="Re-process images of an earlier run with the same plan, pinned models "
+        "and config: every image of --shard N, or every failed image (--failed-only). "
+        "Outputs are overwritten at the same keys and each affected shard's manifest part "
+        "is replaced atomically; summary.json and report.html are rewritten.",
+    )
+    r.add_argument("--run-id", required=True)
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shard", type=int, action="append", help="shard number (repeatable)")
+    which.add_argument("--failed-only", action="store_true", help="every failed image")
+    _common(r)
+    r.set_defaults(func=run_rerun)
+
+
+def _new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _load_cfg(args, base: dict | None = None) -> NightlyConfig:
+    flags = {
+        "shards": getattr(args, "shards", None),
+        "max_failure_ratio": args.max_failure_ratio,
+    }
+    cfg = load_config(NightlyConfig, args.config, args.set_, flags)
+    if base is None:
+        return cfg
+    # Re-runs keep the run's recorded config; only resources, retries and the failure
+    # ratio may change.
+    recorded = build(NightlyConfig, base)
+    return dataclasses.replace(
+        recorded,
+        resources=cfg.resources,
+        read_attempts=cfg.read_attempts,
+        max_failure_ratio=cfg.max_failure_ratio,
+        progress_every_s=cfg.progress_every_s,
+    )
+
+
+def _read_run(out: str, run_id: str) -> dict:
+    uri = storage.join(manifest.run_dir(out, run_id), "run.json")
+    if not storage.exists(uri):
+        raise FileNotFoundError(f"run {run_id!r}: no run.json under {out}/runs/{run_id}")
+    return json.loads(storage.read_bytes(uri))
+
+
+def run_nightly(args) -> int:
+    storage.safe_key(args.run_id or "x")  # run ids become key segments
+    if args.resume and not args.run_id:
+        raise ConfigError("--resume needs the --run-id of the run to continue")
+    run_id = args.run_id or _new_run_id()
+    with log_context(run_id=run_id):
+        rundir = manifest.run_dir(args.out, run_id)
+        if args.resume:
+            record = _read_run(args.out, run_id)
+            cfg = _load_cfg(args, record["config"])
+            ctx = context_from_json(record["context"])
+            plan = read_plan(args.out, run_id)
+            done = manifest.finished_shards(args.out, run_id)
+            todo = plan.filter([s not in done for s in plan.column("shard").to_pylist()])
+            log.info("resuming: %d shard(s) finished, %d image(s) to go", len(done), todo.num_rows)
+            incremental = not record.get("full", False)
+        else:
+            if storage.exists(storage.join(rundir, "run.json")):
+                raise ConfigError(
+                    f"run {run_id!r} already exists under {args.out}; use --resume to "
+                    "continue it, or restyle rerun"
+                )
+            cfg = _load_cfg(args)
+            styles = load_styles(args.styles)
+            resolved = {n: resolve_style(n, e, cfg) for n, e in styles.styles.items()}
+            ctx = RunContext(
+                run_id=run_id,
+                out=args.out,
+                styles=resolved,
+                segmenter=cfg.segmenter,
+                segmenter_model=cfg.segmenter_model,
+                limits=cfg.limits,
+                output=cfg.output,
+                read_attempts=cfg.read_attempts,
+            )
+            incremental = not args.full
+            t_plan = time.time()
+            plan = build_plan(args.catalogue, styles, ctx, cfg.shards, incremental)
+            if plan.num_rows == 0:
+                raise ValueError(f"catalogue {args.catalogue}: no images found")
+            record = {
+                "run_id": run_id,
+                "created_at": datetime.now(UTC).isoformat(),
+                "catalogue": storage.redact(args.catalogue),
+                "styles_file": storage.redact(args.styles),
+                "full": args.full,
+                "planned": plan.num_rows,
+                "config": dataclasses.asdict(cfg),
+                "context": context_to_json(ctx),
+            }
+            write_json(storage.join(rundir, "run.json"), record)
+            write_plan(args.out, run_id, plan)
+            log.info("plan written in %.1f s: %d images", time.time() - t_plan, plan.num_rows)
+            todo = plan
+        started = init_ray(args.address)
+        try:
+            t0 = time.time()
+            result = execute(todo, ctx, cfg, incremental)
+            wall = time.time() - t0
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+        return _finish(args.out, run_id, record, cfg, wall, result, todo.num_rows, "nightly")
+
+
+def run_rerun(args) -> int:
+    with log_context(run_id=args.run_id):
+        record = _read_run(args.out, args.run_id)
+        cfg = _load_cfg(args, record["config"])
+        ctx = context_from_json(record["context"])
+        plan = read_plan(args.out, args.run_id)
+        existing: dict[int, list[dict]] = {}
+        if args.failed_only:
+            m = manifest.read_manifest(args.out, args.run_id, ["image_id", "status"])
+            failed = {i for i, s in zip(*m.to_pydict().values(), strict=True) if s == "failed"}
+            todo = plan.filter([i in failed for i in plan.column("image_id").to_pylist()])
+            for shard in set(todo.column("shard").to_pylist()):
+                keep = manifest.read_part(args.out, args.run_id, shard).to_pylist()
+                existing[shard] = [r for r in keep if r["image_id"] not in failed]
+        else:
+            wanted = set(args.shard)
+            unknown = wanted - set(plan.column("shard").to_pylist())
+            if unknown:
+                raise ValueError(
+                    f"run {args.run_id}: no planned images in shard(s) {sorted(unknown)}"
+                )
+            todo = plan.filter([s in wanted for s in plan.column("shard").to_pylist()])
+        log.info("re-running %d image(s) of run %s", todo.num_rows, args.run_id)
+        if todo.num_rows == 0:
+            print(f"run {args.run_id}: nothing to re-run")
+            return 0
+        started = init_ray(args.address)
+        try:
+            t0 = time.time()
+            result = execute(todo, ctx, cfg, incremental=False, existing=existing)
+            wall = time.time() - t0
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+        reruns = record.setdefault("reruns", [])
+        reruns.append(
+            {
+                "at": datetime.now(UTC).isoformat(),
+                "images": todo.num_rows,
+                "shards": sorted(set(todo.column("shard").to_pylist())),
+                "wall_s": wall,
+            }
+        )
+        write_json(storage.join(manifest.run_dir(args.out, args.run_id), "run.json"), record)
+        return _finish(args.out, args.run_id, record, cfg, wall, result, todo.num_rows, "rerun")
+
+
+def _finish(out, run_id, record, cfg, wall, result, processed, kind) -> int:
+    rundir = manifest.run_dir(out, run_id)
+    summary = manifest.summarise(
+        out,
+        run_id,
+        record["planned"],
+        wall,
+        {
+            "kind": kind,
+            "processed_now": processed,
+            "not_returned": result["missing"],
+            "pipeline_error": result["error"],
+            "max_failure_ratio": cfg.max_failure_ratio,
+            "styles": {
+                k: {"model_version": v["model_version"], "config_hash": v["config_hash"]}
+                for k, v in record["context"]["styles"].items()
+            },
+            "reruns": record.get("reruns", []),
+        },
+    )
+    ok = summary["failed_ratio"] <= cfg.max_failure_ratio
+    summary["verdict"] = "ok" if ok else "too many failures"
+    write_json(storage.join(rundir, "summary.json"), summary)
+    report = write_report(out, run_id, summary, cfg.report_samples)
+    if summary["rows"] == record["planned"]:
+        storage.write_bytes(storage.join(out, "runs", "LATEST"), run_id.encode())
+    c = summary["counts"]
+    print(
+        f"run {run_id}: {summary['planned']} planned; ok {c['ok']}, rejected {c['rejected']}, "
+        f"failed {c['failed']}, skipped {c['skipped']}; "
+        f"{summary['images_per_s'] or 0:.2f} images/s over {wall:.1f} s"
+    )
+    if summary["failures_by_type"]:
+        print("failures: " + ", ".join(f"{k} {v}" for k, v in summary["failures_by_type"].items()))
+    print(f"summary: {storage.join(rundir, 'summary.json')}")
+    print(f"report:  {report}")
+    if not ok:
+        print(
+            f"FAILED: {summary['failed_ratio']:.1%} of images failed "
+            f"(--max-failure-ratio {cfg.max_failure_ratio:.1%})"
+        )
+        return EXIT_TOO_MANY_FAILURES
+    return 0

@@ -1,0 +1,205 @@
+"""The run's record: one Parquet part per shard, the summary and the report.
+
+Layout under ``--out``::
+
+    images/<style_id>/<model_version>/<image_id>.<ext>   published (status ok) images
+    runs/<run_id>/run.json                               the resolved context (styles,
+                                                         pinned model versions, config)
+    runs/<run_id>/plan.parquet                           every planned image, written first
+    runs/<run_id>/manifest/shard=NNNNN/part.parquet      one row per planned image
+    runs/<run_id>/rejected/<style_id>/<image_id>.<ext>   rejected results, for review
+    runs/<run_id>/summary.json                           counts, throughput, consistency
+    runs/<run_id>/report.html                            before/after sheet, failures
+    runs/LATEST                                          the last finished run (incremental)
+
+Every part is written whole, in one atomic write, so a reader never sees half a shard and
+a re-run replaces a shard's part in one step.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import Counter
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import storage
+
+# Quality scores promoted to their own columns (all scores are also in scores_json).
+SCORE_COLUMNS = (
+    "product_ssim",
+    "product_de_mean",
+    "product_de_p95",
+    "style_ratio",
+    "colour_ratio",
+    "style_spread",
+    "colour_spread",
+    "luma_std",
+    "clipped_fraction",
+)
+TIMING_COLUMNS = ("t_read", "t_decode", "t_segment", "t_transfer", "t_check", "t_write")
+STATUSES = ("ok", "rejected", "failed", "skipped")
+
+_ts = pa.timestamp("ms", tz="UTC")
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("shard", pa.int32()),
+        ("image_id", pa.string()),
+        ("source_uri", pa.string()),
+        ("source_size", pa.int64()),
+        ("source_etag", pa.string()),
+        ("source_sha256", pa.string()),
+        ("source_format", pa.string()),
+        ("source_mode", pa.string()),
+        ("category", pa.string()),
+        ("style_id", pa.string()),
+        ("model_version", pa.string()),
+        ("config_hash", pa.string()),
+        ("output_uri", pa.string()),
+        ("status", pa.string()),
+        ("error_type", pa.string()),
+        ("error_message", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("mask_coverage", pa.float32()),
+        ("mask_confidence", pa.float32()),
+        ("mask_flags", pa.string()),
+        ("passed", pa.bool_()),
+        ("reasons", pa.string()),
+        *[(c, pa.float32()) for c in SCORE_COLUMNS],
+        ("scores_json", pa.string()),
+        *[(c, pa.float32()) for c in TIMING_COLUMNS],
+        ("node_id", pa.string()),
+        ("worker_id", pa.string()),
+        ("started_at", _ts),
+        ("finished_at", _ts),
+        ("prev_run_id", pa.string()),
+    ]
+)
+
+
+def run_dir(out: str, run_id: str) -> str:
+    return storage.join(out, "runs", run_id)
+
+
+def part_uri(out: str, run_id: str, shard: int) -> str:
+    return storage.join(run_dir(out, run_id), "manifest", f"shard={shard:05d}", "part.parquet")
+
+
+def _when(t: float):
+    return datetime.fromtimestamp(t, UTC) if t and t > 0 else None
+
+
+def to_record(row: dict) -> dict:
+    """A pipeline row -> a manifest record (SCHEMA's columns)."""
+    scores = json.loads(row.get("scores_json") or "{}")
+    rec = {name: row.get(name) for name in SCHEMA.names if name in row}
+    for c in SCORE_COLUMNS:
+        v = scores.get(c)
+        rec[c] = float(v) if v is not None else None
+    for c in TIMING_COLUMNS:
+        v = row.get(c)
+        rec[c] = float(v) if v is not None and math.isfinite(v) else None
+    for c in ("mask_coverage", "mask_confidence"):
+        v = row.get(c)
+        rec[c] = float(v) if v is not None and math.isfinite(v) else None
+    rec["started_at"] = _when(row.get("started_at", 0.0))
+    rec["finished_at"] = _when(row.get("finished_at", 0.0))
+    rec["source_uri"] = row["source_uri"]
+    rec["prev_run_id"] = row.get("prev_run_id", "") if row["status"] == "skipped" else ""
+    return rec
+
+
+def write_part(out: str, run_id: str, shard: int, records: list[dict]) -> str:
+    """Write one shard's records (sorted by image_id) as its part, atomically."""
+    records = sorted(records, key=lambda r: r["image_id"])
+    table = pa.Table.from_pylist(records, schema=SCHEMA)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    uri = part_uri(out, run_id, shard)
+    storage.write_bytes(uri, buf.getvalue())
+    return uri
+
+
+def finished_shards(out: str, run_id: str) -> set[int]:
+    names = storage.list_dirs(storage.join(run_dir(out, run_id), "manifest"))
+    done = set()
+    for n in names:
+        if n.startswith("shard=") and storage.exists(part_uri(out, run_id, int(n[6:]))):
+            done.add(int(n[6:]))
+    return done
+
+
+def read_part(out: str, run_id: str, shard: int, columns: list[str] | None = None) -> pa.Table:
+    data = storage.read_bytes(part_uri(out, run_id, shard))
+    return pq.read_table(io.BytesIO(data), columns=columns)
+
+
+def read_manifest(out: str, run_id: str, columns: list[str] | None = None) -> pa.Table:
+    """All parts of a run as one table (for tests, reports and small catalogues)."""
+    parts = [read_part(out, run_id, s, columns) for s in sorted(finished_shards(out, run_id))]
+    if not parts:
+        return SCHEMA.empty_table() if columns is None else SCHEMA.empty_table().select(columns)
+    return pa.concat_tables(parts)
+
+
+def _spread(vals: list[float]) -> dict[str, float]:
+    a = np.array([v for v in vals if v is not None and math.isfinite(v)], np.float64)
+    if a.size == 0:
+        return {}
+    q1, q3 = np.percentile(a, [25, 75])
+    return {"median": float(np.median(a)), "std": float(a.std()), "iqr": float(q3 - q1)}
+
+
+def summarise(out: str, run_id: str, planned: int, wall_s: float, extra: dict) -> dict:
+    """Counts by status and error, throughput, stage timings and the style-consistency
+    spread, read part by part (only the columns needed)."""
+    cols = [
+        "status",
+        "error_type",
+        "style_id",
+        "style_ratio",
+        "colour_ratio",
+        *TIMING_COLUMNS,
+    ]
+    counts: Counter = Counter()
+    errors: Counter = Counter()
+    timings: dict[str, list] = {c: [] for c in TIMING_COLUMNS}
+    ratios: dict[str, dict[str, list]] = {}
+    rows = 0
+    for shard in sorted(finished_shards(out, run_id)):
+        t = read_part(out, run_id, shard, cols).to_pydict()
+        n = len(t["status"])
+        rows += n
+        counts.update(t["status"])
+        errors.update(e for e, s in zip(t["error_type"], t["status"], strict=True) if s == "failed")
+        for c in TIMING_COLUMNS:
+            timings[c].extend(v for v in t[c] if v is not None)
+        for i in range(n):
+            if t["status"][i] == "ok":
+                r = ratios.setdefault(t["style_id"][i], {"style_ratio": [], "colour_ratio": []})
+                r["style_ratio"].append(t["style_ratio"][i])
+                r["colour_ratio"].append(t["colour_ratio"][i])
+    processed = counts["ok"] + counts["rejected"] + counts["failed"]
+    failed_ratio = counts["failed"] / planned if planned else 0.0
+    return {
+        "run_id": run_id,
+        "planned": planned,
+        "rows": rows,
+        "counts": {s: counts.get(s, 0) for s in STATUSES},
+        "failures_by_type": dict(errors.most_common()),
+        "failed_ratio": failed_ratio,
+        "wall_s": wall_s,
+        "images_per_s": processed / wall_s if wall_s > 0 else None,
+        "stage_median_s": {c[2:]: (float(np.median(v)) if v else None) for c, v in timings.items()},
+        "consistency": {
+            style: {k: _spread(v) for k, v in r.items()} for style, r in sorted(ratios.items())
+        },
+        **extra,
+    }

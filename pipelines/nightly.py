@@ -1,0 +1,290 @@
+"""The nightly restyle on Ray Data: plan -> stages -> one manifest part per shard.
+
+The driver writes the plan first, then streams the plan's rows through
+
+    decode (tasks) -> segment -> transfer -> check (actors) -> write (tasks)
+
+or, in the ``fused`` layout (the default without GPUs), decode tasks then one actor pool
+that runs segment, transfer, check and write in one process. Result rows (no pixels) come
+back to the driver, which buffers them per shard and writes a shard's part as soon as all
+of its planned rows are in. A row the pipeline never returned (the job stopped) still gets
+a ``failed`` row, so every planned image ends as exactly one manifest row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipelines import manifest, storage
+from pipelines.rows import ROW_DEFAULTS, batch_to_rows, new_row
+from pipelines.runconfig import NightlyConfig, ResourceConfig, RunContext
+from pipelines.stages.check import CheckStage
+from pipelines.stages.decode import decode_batch
+from pipelines.stages.fused import FusedStage
+from pipelines.stages.segment import SegmentStage
+from pipelines.stages.transfer import TransferStage
+from pipelines.stages.write import write_batch
+
+log = logging.getLogger(__name__)
+
+
+def init_ray(address: str | None) -> bool:
+    """Connect to ``address`` (or ``RAY_ADDRESS``), else start a local Ray. Returns whether
+    this call started Ray (and so should stop it). A Ray already initialised in this
+    process (tests, notebooks) is used as it is."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        log.info("connecting to the Ray cluster at %s", address)
+    else:
+        log.info("no --address or RAY_ADDRESS: starting a local Ray")
+    ray.init(address=address, include_dashboard=False, log_to_driver=True)
+    return True
+
+
+@dataclass(frozen=True)
+class Placement:
+    layout: str
+    actors: int
+    actor_cpus: float
+    actor_gpus: float  # per transfer (or fused) actor
+    segment_gpus: float  # per segment actor in the split layout
+    threads: int
+    read_cpus: float
+    gpus: int
+
+
+def plan_placement(res: ResourceConfig) -> Placement:
+    """Size the actor pools from the cluster, keeping CPUs free for the read and write
+    tasks (actors that take every CPU starve the reads: a silent deadlock)."""
+    import ray
+
+    total = ray.cluster_resources()
+    cpus = float(total.get("CPU", 1.0))
+    gpus = int(total.get("GPU", 0))
+    node_cpus = max(
+        [float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")] or [cpus]
+    )
+    layout = res.layout if res.layout != "auto" else ("split" if gpus else "fused")
+    actor_gpus = res.gpus_per_actor if res.gpus_per_actor >= 0 else (1.0 if gpus else 0.0)
+    if res.actors:
+        actors = res.actors
+    elif actor_gpus > 0:
+        actors = max(1, int(gpus / actor_gpus))
+    else:
+        actors = max(1, round(cpus / 2))
+    reserve = 2 * res.read_cpus
+    if res.actor_cpus > 0:
+        actor_cpus = res.actor_cpus
+    else:
+        stages = 3 if layout == "split" else 1
+        actor_cpus = (cpus - reserve) / (actors * stages)
+        actor_cpus = max(0.25, min(actor_cpus, node_cpus - res.read_cpus))
+    if layout == "fused" and actors * actor_cpus > cpus - res.read_cpus + 1e-6:
+        raise ValueError(
+            f"resources: {actors} actors x {actor_cpus} CPUs leave no CPU for the read tasks "
+            f"on a {cpus:g}-CPU cluster; lower resources.actors or resources.actor_cpus"
+        )
+    threads = res.torch_threads or max(1, round(actor_cpus))
+    seg_gpus = min(0.25, actor_gpus) if layout == "split" and gpus else 0.0
+    return Placement(layout, actors, actor_cpus, actor_gpus, seg_gpus, threads, res.read_cpus, gpus)
+
+
+def build_dataset(plan: pa.Table, ctx: RunContext, cfg: NightlyConfig, incremental: bool):
+    """The Ray Data pipeline over ``plan``'s rows (lazy; nothing runs until consumed)."""
+    import ray
+
+    res = cfg.resources
+    pl = plan_placement(res)
+    dctx = ray.data.DataContext.get_current()
+    dctx.execution_no_progress_timeout_s = res.no_progress_timeout_s
+    dctx.enable_progress_bars = sys.stderr.isatty()
+    log.info(
+        "layout %s: %d actor(s) x %.2f CPU, %.2f GPU, %d torch thread(s); reads %.2f CPU",
+        pl.layout,
+        pl.actors,
+        pl.actor_cpus,
+        pl.actor_gpus,
+        pl.threads,
+        pl.read_cpus,
+    )
+    gpu_ctx = ctx.with_device("cuda" if pl.actor_gpus > 0 else "cpu", pl.threads)
+    cpu_ctx = ctx.with_device("cpu", pl.threads)
+    bs = res.batch_size
+    # Small blocks so that work spreads and streams (a single block would be one task).
+    rows = plan.num_rows
+    blocks = [plan.slice(i, bs) for i in range(0, rows, bs)]
+    ds = ray.data.from_arrow(blocks)
+    ds = ds.map_batches(
+        decode_batch,
+        fn_kwargs={"ctx": cpu_ctx, "incremental": incremental},
+        batch_size=bs,
+        num_cpus=pl.read_cpus,
+        batch_format="numpy",
+    )
+    pool = ray.data.ActorPoolStrategy(size=pl.actors)
+    if pl.layout == "fused":
+        ds = ds.map_batches(
+            FusedStage,
+            fn_constructor_kwargs={"ctx": gpu_ctx},
+            compute=pool,
+            batch_size=bs,
+            num_cpus=pl.actor_cpus,
+            num_gpus=pl.actor_gpus,
+            batch_format="numpy",
+        )
+        return ds
+    seg_ctx = ctx.with_device("cuda" if pl.segment_gpus > 0 else "cpu", pl.threads)
+    for cls, c, gpus in (
+        (SegmentStage, seg_ctx, pl.segment_gpus),
+        (TransferStage, gpu_ctx, pl.actor_gpus),
+        (CheckStage, cpu_ctx, 0.0),
+    ):
+        ds = ds.map_batches(
+            cls,
+            fn_constructor_kwargs={"ctx": c},
+            compute=ray.data.ActorPoolStrategy(size=pl.actors),
+            batch_size=bs,
+            num_cpus=pl.actor_cpus,
+            num_gpus=gpus,
+            batch_format="numpy",
+        )
+    return ds.map_batches(
+        write_batch,
+        fn_kwargs={"ctx": cpu_ctx},
+        batch_size=bs,
+        num_cpus=pl.read_cpus,
+        batch_format="numpy",
+    )
+
+
+class ShardWriter:
+    """Buffers result rows per shard and writes a shard's part once all its planned rows
+    are in; ``close`` fills in any row the pipeline never returned."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        plan: pa.Table,
+        progress_every_s: float = 10.0,
+        existing: dict[int, list[dict]] | None = None,
+    ):
+        self.ctx = ctx
+        # Records kept from an earlier part of the same shard (re-runs of failed rows).
+        self.existing = existing or {}
+        self.expected: dict[int, set[str]] = defaultdict(set)
+        self.plan_rows: dict[tuple[int, str], dict] = {}
+        for r in plan.to_pylist():
+            self.expected[r["shard"]].add(r["image_id"])
+            self.plan_rows[(r["shard"], r["image_id"])] = r
+        self.buffers: dict[int, dict[str, dict]] = defaultdict(dict)
+        self.written: list[int] = []
+        self.counts: dict[str, int] = defaultdict(int)
+        self.done = 0
+        self.total = plan.num_rows
+        self.t0 = time.time()
+        self.every = progress_every_s
+        self.last_log = self.t0
+
+    def add(self, row: dict) -> None:
+        shard, image_id = row["shard"], row["image_id"]
+        if image_id not in self.expected.get(shard, ()):
+            log.error("a row nobody planned came back: shard %s image %r", shard, image_id)
+            return
+        buf = self.buffers[shard]
+        if image_id in buf:
+            log.warning("image %r came back twice (a retried batch); keeping the last", image_id)
+        else:
+            self.done += 1
+            self.counts[row["status"]] += 1
+        buf[image_id] = manifest.to_record(row)
+        if len(buf) == len(self.expected[shard]):
+            self._write(shard)
+        self._progress()
+
+    def _write(self, shard: int) -> None:
+        records = self.existing.get(shard, []) + list(self.buffers[shard].values())
+        manifest.write_part(self.ctx.out, self.ctx.run_id, shard, records)
+        self.written.append(shard)
+        del self.buffers[shard]
+
+    def _progress(self, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self.last_log < self.every:
+            return
+        self.last_log = now
+        rate = self.done / max(now - self.t0, 1e-6)
+        eta = (self.total - self.done) / rate if rate > 0 else math.inf
+        log.info(
+            "%d/%d images (%s), %.2f img/s, %d shard(s) written, ETA %s",
+            self.done,
+            self.total,
+            ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())),
+            rate,
+            len(self.written),
+            f"{eta:.0f} s" if math.isfinite(eta) else "-",
+        )
+
+    def close(self, error: BaseException | None = None) -> int:
+        """Write every shard still open, with a ``failed`` row for each planned image that
+        never came back. Returns how many such rows were filled in."""
+        missing = 0
+        for shard, ids in self.expected.items():
+            if shard in self.written:
+                continue
+            buf = self.buffers[shard]
+            for image_id in ids - set(buf):
+                plan_row = self.plan_rows[(shard, image_id)]
+                row = new_row(**{k: v for k, v in plan_row.items() if k in ROW_DEFAULTS})
+                row["status"] = "failed"
+                row["error_type"] = "NotProcessed"
+                why = f"{type(error).__name__}: {error}" if error else "no result came back"
+                row["error_message"] = storage.redact(f"pipeline: {why}")[:1000]
+                buf[image_id] = manifest.to_record(row)
+                self.counts["failed"] += 1
+                missing += 1
+            self._write(shard)
+        self._progress(force=True)
+        return missing
+
+
+def execute(
+    plan: pa.Table,
+    ctx: RunContext,
+    cfg: NightlyConfig,
+    incremental: bool,
+    existing: dict[int, list[dict]] | None = None,
+) -> dict:
+    """Run ``plan`` through the pipeline and write its shards' parts (with ``existing``
+    records of those shards kept). Returns counters."""
+    writer = ShardWriter(ctx, plan, cfg.progress_every_s, existing)
+    error: BaseException | None = None
+    if plan.num_rows:
+        ds = build_dataset(plan, ctx, cfg, incremental)
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for row in batch_to_rows(batch):
+                    writer.add(row)
+        except Exception as e:  # the job stopped: record what never came back
+            error = e
+            log.error("the pipeline stopped: %s", storage.redact(str(e))[:2000])
+    missing = writer.close(error)
+    if missing:
+        log.error("%d planned image(s) got no result; they are recorded as failed", missing)
+    return {"missing": missing, "error": storage.redact(repr(error)) if error else None}
+
+
+def write_json(uri: str, obj: dict) -> None:
+    storage.write_bytes(uri, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())

@@ -1,0 +1,146 @@
+"""``report.html``: what a merchandiser opens in the morning. The run's counts and
+consistency, a before/after sheet of published images with their scores, a sample of
+rejected images with the gate's reasons, and every failure with its error. Thumbnails are
+embedded, so the file is self-contained wherever it is stored."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+
+import cv2
+
+from pipelines import manifest, storage
+from stylecore.io.codec import decode_untrusted
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES_LISTED = 500
+_COLS = [
+    "image_id",
+    "status",
+    "style_id",
+    "source_uri",
+    "output_uri",
+    "error_type",
+    "error_message",
+    "reasons",
+    "product_ssim",
+    "style_ratio",
+    "colour_ratio",
+    "mask_coverage",
+]
+
+
+def _thumb(uri: str, side: int = 200) -> str:
+    """A base64 JPEG data URI of the image at ``uri``, or "" when it cannot be read."""
+    try:
+        img = decode_untrusted(storage.read_bytes(uri)).image[..., :3]
+    except Exception as e:
+        log.warning("report: no thumbnail for %s: %s", storage.redact(uri), type(e).__name__)
+        return ""
+    h, w = img.shape[:2]
+    s = side / max(h, w)
+    small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+    )
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
+
+
+def _img(src: str, alt: str) -> str:
+    return f'<img src="{src}" alt="{html.escape(alt)}">' if src else "<i>unavailable</i>"
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _pair(r: dict) -> str:
+    e = html.escape
+    scores = (
+        f"product SSIM {_fmt(r['product_ssim'])}, style ratio {_fmt(r['style_ratio'])}, "
+        f"colour ratio {_fmt(r['colour_ratio'])}"
+    )
+    reasons = f"<div class=reasons>{e(r['reasons'])}</div>" if r["reasons"] else ""
+    return (
+        f"<figure>{_img(_thumb(r['source_uri']), 'before')}"
+        f"{_img(_thumb(r['output_uri']), 'after')}"
+        f"<figcaption><b>{e(r['image_id'])}</b> [{e(r['style_id'])}]<br>{scores}{reasons}"
+        "</figcaption></figure>"
+    )
+
+
+def render(summary: dict, ok: list[dict], rejected: list[dict], failed: list[dict]) -> str:
+    e = html.escape
+    c = summary["counts"]
+    cons_rows = "".join(
+        f"<tr><td>{e(style)}</td><td>{_fmt(v.get('style_ratio', {}).get('median'))}</td>"
+        f"<td>{_fmt(v.get('style_ratio', {}).get('iqr'))}</td>"
+        f"<td>{_fmt(v.get('colour_ratio', {}).get('median'))}</td>"
+        f"<td>{_fmt(v.get('colour_ratio', {}).get('iqr'))}</td></tr>"
+        for style, v in summary.get("consistency", {}).items()
+    )
+    fail_rows = "".join(
+        f"<tr><td>{e(r['image_id'])}</td><td>{e(r['error_type'])}</td>"
+        f"<td>{e(r['error_message'])}</td></tr>"
+        for r in failed[:MAX_FAILURES_LISTED]
+    )
+    more = (
+        f"<p>... and {c['failed'] - MAX_FAILURES_LISTED} more (see the manifest).</p>"
+        if c["failed"] > MAX_FAILURES_LISTED
+        else ""
+    )
+    rate = summary.get("images_per_s") or 0.0
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Restyle run {e(summary["run_id"])}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
+figure {{ display: inline-block; margin: 8px; width: 420px; vertical-align: top; }}
+figure img {{ width: 200px; height: 200px; object-fit: contain; background: #eee;
+  margin-right: 4px; }}
+figcaption {{ font-size: 12px; }} .reasons {{ color: #a30; }}
+.verdict-ok {{ color: #070; }} .verdict-bad {{ color: #b00; }}
+</style></head><body>
+<h1>Restyle run {e(summary["run_id"])}</h1>
+<p class="{"verdict-ok" if summary.get("verdict") == "ok" else "verdict-bad"}">
+Verdict: <b>{e(str(summary.get("verdict", "")))}</b></p>
+<table><tr><th>planned</th><th>ok (published)</th><th>rejected</th><th>failed</th>
+<th>skipped (unchanged)</th><th>images/s</th><th>wall</th></tr>
+<tr><td>{summary["planned"]}</td><td>{c["ok"]}</td><td>{c["rejected"]}</td>
+<td>{c["failed"]}</td><td>{c["skipped"]}</td><td>{rate:.2f}</td>
+<td>{summary["wall_s"]:.1f} s</td></tr></table>
+<h2>Does the catalogue read as one campaign?</h2>
+<p>Style and colour distance ratios of published images (after / before; lower is closer
+to the references). A small interquartile range means a consistent look.</p>
+<table><tr><th>style</th><th>style ratio, median</th><th>IQR</th>
+<th>colour ratio, median</th><th>IQR</th></tr>{cons_rows}</table>
+<h2>Before / after (a sample of published images)</h2>
+{"".join(_pair(r) for r in ok) or "<p>none</p>"}
+<h2>Rejected by the quality gate (a sample; not published)</h2>
+{"".join(_pair(r) for r in rejected) or "<p>none</p>"}
+<h2>Failures ({c["failed"]})</h2>
+<table><tr><th>image</th><th>error</th><th>message</th></tr>{fail_rows}</table>{more}
+<h2>Run details</h2><pre>{e(json.dumps(summary, indent=2, sort_keys=True))}</pre>
+</body></html>
+"""
+
+
+def write_report(out: str, run_id: str, summary: dict, samples: int = 12) -> str:
+    """Collect the samples part by part (bounded memory) and write the report."""
+    ok, rejected, failed = [], [], []
+    for shard in sorted(manifest.finished_shards(out, run_id)):
+        for r in manifest.read_part(out, run_id, shard, _COLS).to_pylist():
+            if r["status"] == "ok" and len(ok) < samples:
+                ok.append(r)
+            elif r["status"] == "rejected" and len(rejected) < samples:
+                rejected.append(r)
+            elif r["status"] == "failed" and len(failed) < MAX_FAILURES_LISTED:
+                failed.append(r)
+    uri = storage.join(manifest.run_dir(out, run_id), "report.html")
+    storage.write_bytes(uri, render(summary, ok, rejected, failed).encode("utf-8"))
+    return uri

@@ -1,0 +1,218 @@
+"""Configuration of a nightly run: the typed config (YAML / ``--set`` / flags), the styles
+file, and the resolved, picklable ``RunContext`` every stage receives.
+
+The styles file (``--styles STYLES.yaml``)::
+
+    default: wood                 # style for images with no style_id and no category rule
+    categories:                   # optional: a style per catalogue category
+      mug: watercolour
+    styles:
+      wood:
+        model: models/style/multi # model folder (a LATEST file picks the version) or URI
+        style: wood               # style id inside the model (default: this entry's name)
+        region: background        # background | product | all
+        alpha: 1.0
+        preserve_colour: false
+        quality:                  # thresholds, see stylecore.quality.checks.QualityConfig
+          max_style_ratio: 0.5
+
+A catalogue table's ``style_id`` column wins over ``categories``, which wins over
+``default``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import yaml
+
+from pipelines import storage
+from stylecore.config import ConfigError, build
+from stylecore.io.codec import DecodeLimits
+from stylecore.quality.checks import QualityConfig
+from stylecore.segmentation import SegmenterConfig
+from stylecore.transfer.composite import Region
+from stylecore.transfer.restyle import TransferConfig
+
+
+@dataclass(frozen=True)
+class StyleEntry:
+    model: str = ""  # model folder or URI; "" = the committed demo model
+    style: str = ""  # style id inside the model; "" = the entry's name
+    region: Region = "background"
+    alpha: float = 1.0
+    preserve_colour: bool = False
+    quality: QualityConfig = field(default_factory=QualityConfig)
+
+
+@dataclass(frozen=True)
+class StylesFile:
+    styles: dict[str, StyleEntry] = field(default_factory=dict)
+    default: str = ""
+    categories: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.styles:
+            raise ValueError("styles: at least one style is needed")
+        for name in self.styles:
+            storage.safe_key(name)  # style ids become key segments
+        for where, name in [("default", self.default), *self.categories.items()]:
+            if name and name not in self.styles:
+                raise ValueError(
+                    f"{where}: style {name!r} is not defined; styles: {sorted(self.styles)}"
+                )
+
+    def style_for(self, style_id: str, category: str) -> str:
+        return style_id or self.categories.get(category, "") or self.default
+
+
+def load_styles(uri: str) -> StylesFile:
+    try:
+        data = yaml.safe_load(storage.read_bytes(uri).decode("utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"--styles {uri}: file not found") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--styles {uri}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"--styles {uri}: expected a mapping with a 'styles' section")
+    return build(StylesFile, data)
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    """How the stages map onto the cluster. 0 / -1 mean "decide from the cluster"."""
+
+    layout: Literal["auto", "fused", "split"] = "auto"  # auto: split when GPUs, else fused
+    actors: int = 0  # actors per actor stage; 0 = one per GPU, else one per ~2 CPUs
+    actor_cpus: float = 0.0  # CPUs each actor reserves; 0 = share what reads leave
+    gpus_per_actor: float = -1.0  # -1 = 1 for the GPU stages when the cluster has GPUs
+    torch_threads: int = 0  # 0 = the actor's CPUs, rounded, at least 1
+    batch_size: int = 2  # images per batch
+    read_cpus: float = 0.25  # CPUs each read/decode/write task reserves
+    no_progress_timeout_s: float = 900.0  # a stalled pipeline fails loudly after this
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.actors < 0 or self.read_cpus <= 0:
+            raise ValueError("batch_size >= 1, actors >= 0 and read_cpus > 0 are required")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    format: Literal["jpg", "png", "webp"] = "jpg"
+    quality: int = 92
+
+
+@dataclass(frozen=True)
+class NightlyConfig:
+    shards: int = 16
+    max_failure_ratio: float = 0.02
+    segmenter: SegmenterConfig = field(default_factory=lambda: SegmenterConfig(method="unet"))
+    segmenter_model: str = ""  # "" = the committed demo U-Net
+    transfer: TransferConfig = field(default_factory=TransferConfig)  # scales, tiles, ...
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    resources: ResourceConfig = field(default_factory=ResourceConfig)
+    read_attempts: int = 4  # transient storage errors are retried with backoff
+    report_samples: int = 12
+    progress_every_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.shards <= 100_000:
+            raise ValueError(f"shards={self.shards}: must be between 1 and 100000")
+        if not 0.0 <= self.max_failure_ratio <= 1.0:
+            raise ValueError(f"max_failure_ratio={self.max_failure_ratio}: must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class ResolvedStyle:
+    """One style of a run, with its model pinned to a version folder."""
+
+    name: str
+    model_uri: str  # the version folder
+    model_version: str
+    transfer: TransferConfig
+    quality: QualityConfig
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a stage needs, resolved by the driver and shipped to the workers."""
+
+    run_id: str
+    out: str
+    styles: dict[str, ResolvedStyle]
+    segmenter: SegmenterConfig
+    segmenter_model: str
+    limits: DecodeLimits
+    output: OutputConfig
+    read_attempts: int = 4
+    device: str = "cpu"  # "cuda" on GPU actors
+    torch_threads: int = 1
+
+    def with_device(self, device: str, threads: int) -> RunContext:
+        return dataclasses.replace(self, device=device, torch_threads=threads)
+
+
+def _hash(obj) -> str:
+    blob = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def resolve_style(name: str, entry: StyleEntry, cfg: NightlyConfig) -> ResolvedStyle:
+    """Pin ``entry``'s model to a version folder and fold the entry into a TransferConfig.
+    The config hash covers everything that changes the output bytes."""
+    from pipelines.models import DEFAULT_STYLE_MODEL, resolve_model_version
+
+    model_uri, version = resolve_model_version(entry.model or DEFAULT_STYLE_MODEL)
+    transfer = dataclasses.replace(
+        cfg.transfer,
+        style=entry.style or name,
+        alpha=entry.alpha,
+        preserve_colour=entry.preserve_colour,
+        composite=dataclasses.replace(cfg.transfer.composite, region=entry.region),
+    )
+    h = _hash(
+        {
+            "transfer": dataclasses.asdict(transfer),
+            "quality": dataclasses.asdict(entry.quality),
+            "segmenter": dataclasses.asdict(cfg.segmenter),
+            "segmenter_model": cfg.segmenter_model,
+            "limits": dataclasses.asdict(cfg.limits),
+            "output": dataclasses.asdict(cfg.output),
+        }
+    )
+    return ResolvedStyle(name, model_uri, version, transfer, entry.quality, h)
+
+
+def context_to_json(ctx: RunContext) -> dict:
+    return dataclasses.asdict(ctx)
+
+
+def context_from_json(data: dict) -> RunContext:
+    """The inverse of ``context_to_json`` (for re-runs: the run's own recorded context)."""
+    styles = {
+        k: ResolvedStyle(
+            name=v["name"],
+            model_uri=v["model_uri"],
+            model_version=v["model_version"],
+            transfer=build(TransferConfig, v["transfer"]),
+            quality=build(QualityConfig, v["quality"]),
+            config_hash=v["config_hash"],
+        )
+        for k, v in data["styles"].items()
+    }
+    return RunContext(
+        run_id=data["run_id"],
+        out=data["out"],
+        styles=styles,
+        segmenter=build(SegmenterConfig, data["segmenter"]),
+        segmenter_model=data["segmenter_model"],
+        limits=build(DecodeLimits, data["limits"]),
+        output=build(OutputConfig, data["output"]),
+        read_attempts=data.get("read_attempts", 4),
+    )
