@@ -1,0 +1,354 @@
+"""The nightly job end to end on a real local Ray, against local folders and a real
+S3-compatible server: exactly one manifest row per planned image, whatever happens."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.cli import main
+from pipelines import manifest, storage
+from pipelines.plan import read_plan
+from stylecore.io.codec import encode_image
+from stylecore.synth.products import ShotSpec, render_shot
+from tests.conftest import TEST_KEY_ID, TEST_SECRET
+from tests.corpus import bad_files, good_files
+
+CATEGORIES = ("mug", "box", "bottle", "sneaker")
+STYLES_YAML = """\
+default: wood
+categories:
+  mug: watercolour
+styles:
+  wood: {}
+  watercolour: {region: background, alpha: 0.9}
+"""
+FAST = ["--set", "resources.batch_size=2", "--set", "progress_every_s=1"]
+
+
+def photo(i: int, seed: int = 0) -> bytes:
+    cat = CATEGORIES[i % len(CATEGORIES)]
+    w, h = 96 + 16 * (i % 3), 96 + 16 * ((i + 1) % 3)
+    shot = render_shot(ShotSpec(cat, w, h, "white"), np.random.default_rng(seed * 1000 + i))
+    return encode_image(shot.image, "jpg", 90)
+
+
+def write_catalogue(root: str, n: int, seed: int = 0) -> list[str]:
+    """``n`` small photos under ``root/<category>/NNNN.jpg``; returns the image ids."""
+    ids = []
+    for i in range(n):
+        image_id = f"{CATEGORIES[i % len(CATEGORIES)]}/{i:04d}"
+        storage.write_bytes(storage.join(root, image_id + ".jpg"), photo(i, seed))
+        ids.append(image_id)
+    return ids
+
+
+@pytest.fixture
+def styles_file(tmp_path) -> str:
+    p = tmp_path / "styles.yaml"
+    p.write_text(STYLES_YAML)
+    return str(p)
+
+
+def nightly(catalogue, styles, out, run_id, *extra) -> int:
+    return main(
+        [
+            *("-q", "nightly", "--catalogue", catalogue, "--styles", styles, "--out", out),
+            *("--run-id", run_id, "--max-failure-ratio", "1", *FAST, *extra),
+        ]
+    )
+
+
+def rows(out: str, run_id: str) -> dict[str, dict]:
+    table = manifest.read_manifest(out, run_id).to_pylist()
+    ids = [r["image_id"] for r in table]
+    assert len(ids) == len(set(ids)), "an image has more than one manifest row"
+    return {r["image_id"]: r for r in table}
+
+
+def check_exactly_once(out: str, run_id: str) -> dict[str, dict]:
+    """Every planned image has exactly one row, in the shard the plan gave it."""
+    plan = read_plan(out, run_id).to_pylist()
+    got = rows(out, run_id)
+    assert set(got) == {p["image_id"] for p in plan}
+    for p in plan:
+        assert got[p["image_id"]]["shard"] == p["shard"]
+    for shard in manifest.finished_shards(out, run_id):
+        part = manifest.read_part(out, run_id, shard, ["shard"]).column("shard").to_pylist()
+        assert set(part) == {shard}
+    return got
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_nightly_local_prefix(tmp_path, styles_file, capsys):
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    ids = write_catalogue(cat, 10)
+    assert nightly(cat, styles_file, out, "r1", "--shards", "3") == 0
+    got = check_exactly_once(out, "r1")
+    assert set(got) == set(ids)
+    for image_id, r in got.items():
+        assert r["status"] in ("ok", "rejected"), (image_id, r["error_message"])
+        style = "watercolour" if image_id.startswith("mug/") else "wood"
+        assert r["style_id"] == style
+        if r["status"] == "ok":
+            expected = os.path.join(out, "images", style, r["model_version"], image_id + ".jpg")
+            assert r["output_uri"] == expected
+        assert os.path.exists(r["output_uri"])
+        assert r["width"] > 0 and r["t_transfer"] > 0 and r["node_id"] and r["worker_id"]
+        assert r["started_at"] <= r["finished_at"]
+    summary = json.loads(storage.read_bytes(os.path.join(out, "runs", "r1", "summary.json")))
+    assert summary["planned"] == summary["rows"] == 10
+    assert sum(summary["counts"].values()) == 10
+    report = storage.read_bytes(os.path.join(out, "runs", "r1", "report.html")).decode()
+    assert "Before / after" in report and "data:image/jpeg;base64," in report
+    text = capsys.readouterr().out
+    assert "report:" in text and "summary:" in text
+    # The published set holds only ok images, at deterministic keys.
+    published = {
+        os.path.relpath(os.path.join(d, f), os.path.join(out, "images"))
+        for d, _, fs in os.walk(os.path.join(out, "images"))
+        for f in fs
+    }
+    assert len(published) == sum(r["status"] == "ok" for r in got.values())
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_nightly_on_s3_incremental_then_shard_rerun(s3_bucket, styles_file, tmp_path, caplog):
+    cat, out = f"{s3_bucket}/catalogue", f"{s3_bucket}/restyled"
+    ids = write_catalogue(cat, 8)
+    assert nightly(cat, styles_file, out, "night1", "--shards", "3") == 0
+    first = check_exactly_once(out, "night1")
+    assert all(r["status"] in ("ok", "rejected") for r in first.values())
+    assert all(r["source_etag"] for r in first.values())  # S3 gives etags
+    for r in first.values():
+        assert storage.exists(r["output_uri"]) and r["output_uri"].startswith(out)
+
+    # Night 2: one photo changed, one added, one removed from the catalogue.
+    changed, removed = ids[1], ids[2]
+    storage.write_bytes(storage.join(cat, changed + ".jpg"), photo(1, seed=9))
+    storage.write_bytes(storage.join(cat, "box/new-0100.jpg"), photo(5, seed=3))
+    storage.delete(storage.join(cat, removed + ".jpg"))
+    assert nightly(cat, styles_file, out, "night2", "--shards", "3") == 0
+    second = check_exactly_once(out, "night2")
+    assert removed not in second
+    ok_before = {i for i, r in first.items() if r["status"] == "ok"}
+    for image_id, r in second.items():
+        if image_id in (changed, "box/new-0100"):
+            assert r["status"] in ("ok", "rejected")
+        elif image_id in ok_before:
+            assert r["status"] == "skipped", image_id
+            assert r["output_uri"] == first[image_id]["output_uri"]
+            assert r["prev_run_id"] == "night1"
+            assert r["t_read"] is None  # unchanged by etag and size: not even read
+        else:  # rejected last night: tried again
+            assert r["status"] == "rejected"
+
+    # Re-run one shard of night 2: exactly its images, same keys, no duplicates.
+    shard = second[changed]["shard"]
+    code = main(["-q", "rerun", "--out", out, "--run-id", "night2", "--shard", str(shard), *FAST])
+    assert code == 0
+    third = check_exactly_once(out, "night2")
+    for image_id, r in third.items():
+        if r["shard"] == shard:
+            assert r["status"] in ("ok", "rejected")  # re-processed, never skipped
+            assert r["finished_at"] > second[image_id]["finished_at"]
+        else:
+            assert r == second[image_id]
+    keys = storage.list_files(storage.join(out, "images"))
+    assert len(keys) == len({k.uri for k in keys})
+
+    # Credentials never appear in anything the runs wrote or logged.
+    blobs = [caplog.text]
+    for f in storage.list_files(storage.join(out, "runs")):
+        data = storage.read_bytes(f.uri)
+        if f.uri.endswith(".parquet"):
+            data = str(pq.read_table(io.BytesIO(data)).to_pylist()).encode()
+        blobs.append(data.decode("utf-8", "replace"))
+    for text in blobs:
+        assert TEST_SECRET not in text and TEST_KEY_ID not in text
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_bad_inputs_become_rows_and_keys_cannot_escape(tmp_path, styles_file):
+    src = tmp_path / "src"
+    src.mkdir()
+    lines = ["image_id,uri,category"]
+    good, bad = good_files(), bad_files()
+    for i, (name, (data, _)) in enumerate(sorted(good.items())):
+        (src / name).write_bytes(data)
+        lines.append(f'"good {i} {os.path.splitext(name)[0]}","{name}",')
+    for name, (data, _) in sorted(bad.items()):
+        (src / name).write_bytes(data)
+        lines.append(f'"{os.path.splitext(name)[0]}","{name}",')
+    (src / "gone.jpg").write_bytes(good["gray.png"][0])
+    lines.append("gone,gone.jpg,")
+    escapes = ["../../escaped", "/etc/escaped", "s3://other-bucket/escaped", "a/../../up"]
+    for e in escapes:
+        lines.append(f'"{e}",gray.png,')
+    table = src / "catalogue.csv"
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # Plan first, then delete an object between listing and reading.
+    out = str(tmp_path / "out")
+    from pipelines.nightly import execute
+    from pipelines.plan import build_plan, write_plan
+    from pipelines.runconfig import NightlyConfig, RunContext, load_styles, resolve_style
+
+    cfg = NightlyConfig(shards=2)
+    styles = load_styles(styles_file)
+    ctx = RunContext(
+        run_id="bad",
+        out=out,
+        styles={n: resolve_style(n, e, cfg) for n, e in styles.styles.items()},
+        segmenter=cfg.segmenter,
+        segmenter_model="",
+        limits=cfg.limits,
+        output=cfg.output,
+        read_attempts=2,
+    )
+    plan = build_plan(str(table), styles, ctx, cfg.shards)
+    write_plan(out, "bad", plan)
+    os.unlink(src / "gone.jpg")
+    execute(plan, ctx, cfg, incremental=True)
+    got = check_exactly_once(out, "bad")
+
+    for i, name in enumerate(sorted(good)):
+        r = got[f"good {i} {os.path.splitext(name)[0]}"]
+        assert r["status"] in ("ok", "rejected"), (name, r["error_type"], r["error_message"])
+    for name, (_, kind) in bad.items():
+        r = got[os.path.splitext(name)[0]]
+        assert r["status"] == "failed" and r["error_type"] == f"DecodeError:{kind}", name
+        assert r["error_message"].startswith("decode: ")
+    assert got["gone"]["status"] == "failed"
+    assert got["gone"]["error_type"] == "FileNotFoundError"
+    for e in escapes:
+        assert got[e]["status"] == "failed" and "unsafe key" in got[e]["error_message"]
+    # Nothing was written outside --out.
+    assert not (tmp_path / "escaped").exists() and not os.path.exists("/etc/escaped")
+    written = {os.path.join(d, f) for d, _, fs in os.walk(tmp_path) for f in fs}
+    assert all(p.startswith((out, str(src))) for p in written if "escaped" in p)
+    assert not any("escaped" in p for p in written)
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_failed_only_rerun_and_resume(tmp_path, styles_file):
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    ids = write_catalogue(cat, 6)
+    broken = ids[3]
+    good_bytes = photo(3)
+    storage.write_bytes(storage.join(cat, broken + ".jpg"), good_bytes[: len(good_bytes) // 3])
+    assert nightly(cat, styles_file, out, "r", "--shards", "3") == 0
+    before = check_exactly_once(out, "r")
+    assert before[broken]["status"] == "failed"
+    assert before[broken]["error_type"] == "DecodeError:truncated"
+
+    # The file is fixed upstream; re-run only the failures.
+    storage.write_bytes(storage.join(cat, broken + ".jpg"), good_bytes)
+    assert main(["-q", "rerun", "--out", out, "--run-id", "r", "--failed-only", *FAST]) == 0
+    after = check_exactly_once(out, "r")
+    assert after[broken]["status"] in ("ok", "rejected")
+    for image_id in ids:
+        if image_id != broken:
+            assert after[image_id] == before[image_id]
+
+    # A driver that died before writing two shards: --resume does only those shards.
+    shards = sorted(manifest.finished_shards(out, "r"))
+    lost = shards[:2]
+    for s in lost:
+        storage.delete(storage.dirname(manifest.part_uri(out, "r", s)), recursive=True)
+    assert nightly(cat, styles_file, out, "r", "--resume") == 0
+    resumed = check_exactly_once(out, "r")
+    for image_id, r in resumed.items():
+        if r["shard"] in lost:
+            assert r["finished_at"] > after[image_id]["finished_at"]
+        else:
+            assert r == after[image_id]
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_an_actor_killed_mid_run_loses_no_row(tmp_path, styles_file):
+    import signal
+
+    import ray
+    from ray._private import state
+
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    write_catalogue(cat, 12)
+    result = {}
+
+    def run():
+        result["code"] = nightly(cat, styles_file, out, "k", "--shards", "2")
+
+    t = threading.Thread(target=run)
+    t.start()
+    killed = None
+    deadline = time.time() + 240
+    while killed is None and t.is_alive() and time.time() < deadline:
+        outputs = storage.list_files(out) if os.path.isdir(out) else []
+        if sum("/images/" in f.uri for f in outputs) >= 2:
+            for info in state.actors().values():
+                if "FusedStage" in info["ActorClassName"] and info["State"] == "ALIVE":
+                    os.kill(info["Pid"], signal.SIGKILL)
+                    killed = info["Pid"]
+                    break
+        time.sleep(0.2)
+    t.join(300)
+    assert killed is not None, "the run ended before an actor could be killed"
+    assert result["code"] == 0
+    got = check_exactly_once(out, "k")
+    assert all(r["status"] in ("ok", "rejected") for r in got.values())
+    assert ray.is_initialized()
+
+
+def test_retries_transient_errors_but_not_missing_objects():
+    calls = []
+
+    def flaky(x):
+        calls.append(x)
+        if len(calls) < 3:
+            raise ConnectionError("connection reset by peer")
+        return x * 2
+
+    assert storage.with_retries(flaky, 21, attempts=4, base_delay_s=0.001) == 42
+    assert len(calls) == 3
+    calls.clear()
+
+    def missing(x):
+        calls.append(x)
+        raise FileNotFoundError(x)
+
+    with pytest.raises(FileNotFoundError):
+        storage.with_retries(missing, "k", attempts=4, base_delay_s=0.001)
+    assert len(calls) == 1
+    calls.clear()
+
+    def down(x):
+        calls.append(x)
+        raise TimeoutError("read timed out")
+
+    with pytest.raises(TimeoutError):
+        storage.with_retries(down, "k", attempts=3, base_delay_s=0.001)
+    assert len(calls) == 3
+
+
+def test_styles_file_errors_are_clear(tmp_path, capsys):
+    bad = tmp_path / "styles.yaml"
+    bad.write_text("default: nope\nstyles:\n  wood: {}\n")
+    code = main(["nightly", "--catalogue", str(tmp_path), "--styles", str(bad), "--out", "x"])
+    assert code == 2
+    assert "style 'nope' is not defined" in capsys.readouterr().err
+    code = main(
+        [
+            *("nightly", "--catalogue", str(tmp_path)),
+            *("--styles", str(tmp_path / "no.yaml"), "--out", "x"),
+        ]
+    )
+    assert code == 2
+    assert "file not found" in capsys.readouterr().err
