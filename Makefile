@@ -30,9 +30,12 @@ demo: install
 	$(BIN)/restyle -q apply $(DEMO)/catalogue/images/0000-bottle.jpg \
 		$(DEMO)/catalogue/images/0001-mug.png $(DEMO)/catalogue/images/0003-handbag.png \
 		--style wood -o $(DEMO)/apply
+	$(BIN)/restyle nightly --catalogue $(DEMO)/catalogue/catalogue.csv \
+		--styles configs/styles-demo.yaml --out $(DEMO)/nightly --shards 4
 	@echo "Open $(DEMO)/catalogue/contact_sheet.png (the sample catalogue),"
 	@echo "$(DEMO)/masks/*.overlay.jpg (U-Net masks), $(DEMO)/style/before_after.png"
-	@echo "(whole-photo restyle) and $(DEMO)/apply/ (background restyled, product kept)."
+	@echo "(whole-photo restyle), $(DEMO)/apply/ (background restyled, product kept)"
+	@echo "and the nightly run's report.html (its path is printed above)."
 
 test: install
 	$(BIN)/ruff check .

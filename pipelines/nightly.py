@@ -28,7 +28,7 @@ from pipelines import manifest, storage
 from pipelines.rows import ROW_DEFAULTS, batch_to_rows, new_row
 from pipelines.runconfig import NightlyConfig, ResourceConfig, RunContext
 from pipelines.stages.check import CheckStage
-from pipelines.stages.decode import decode_batch
+from pipelines.stages.decode import DecodeContext, decode_batch
 from pipelines.stages.fused import FusedStage
 from pipelines.stages.segment import SegmentStage
 from pipelines.stages.transfer import TransferStage
@@ -129,7 +129,7 @@ def build_dataset(plan: pa.Table, ctx: RunContext, cfg: NightlyConfig, increment
     ds = ray.data.from_arrow(blocks)
     ds = ds.map_batches(
         decode_batch,
-        fn_kwargs={"ctx": cpu_ctx, "incremental": incremental},
+        fn_kwargs={"ctx": DecodeContext.of(ctx), "incremental": incremental},
         batch_size=bs,
         num_cpus=pl.read_cpus,
         batch_format="numpy",

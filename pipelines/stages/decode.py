@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pipelines import storage
 from pipelines.rows import RowStage, batch_to_rows, rows_to_batch, worker_identity
-from pipelines.runconfig import RunContext
-from stylecore.io.codec import decode_untrusted
+from stylecore.io.codec import DecodeLimits, decode_untrusted
+
+
+@dataclass(frozen=True)
+class DecodeContext:
+    """What reading and decoding need: deliberately free of torch, so that read tasks
+    start fast (a worker that unpickles a ``RunContext`` imports torch, ~1 s)."""
+
+    styles: tuple[str, ...]
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    read_attempts: int = 4
+
+    @classmethod
+    def of(cls, ctx) -> DecodeContext:
+        """From a ``pipelines.runconfig.RunContext``."""
+        return cls(tuple(sorted(ctx.styles)), ctx.limits, ctx.read_attempts)
 
 
 class UnknownStyleError(ValueError):
@@ -25,7 +40,7 @@ class UnknownStyleError(ValueError):
 class DecodeStage(RowStage):
     name = "decode"
 
-    def __init__(self, ctx: RunContext, incremental: bool = True):
+    def __init__(self, ctx: DecodeContext, incremental: bool = True):
         self.ctx = ctx
         self.incremental = incremental
         self.node_id, self.worker_id = worker_identity()
@@ -34,7 +49,7 @@ class DecodeStage(RowStage):
         row["started_at"] = time.time()
         row["node_id"], row["worker_id"] = self.node_id, self.worker_id
         if row["style_id"] not in self.ctx.styles:
-            known = ", ".join(sorted(self.ctx.styles))
+            known = ", ".join(self.ctx.styles)
             raise UnknownStyleError(
                 f"style {row['style_id']!r} is not in the styles file (known: {known})"
                 if row["style_id"]
@@ -79,7 +94,7 @@ class DecodeStage(RowStage):
 
 
 def decode_batch(
-    batch: dict[str, np.ndarray], ctx: RunContext, incremental: bool = True
+    batch: dict[str, np.ndarray], ctx: DecodeContext, incremental: bool = True
 ) -> dict[str, np.ndarray]:
     """Task form of ``DecodeStage`` for ``map_batches`` (reads need no actor)."""
     return rows_to_batch(DecodeStage(ctx, incremental).run_rows(batch_to_rows(batch)))

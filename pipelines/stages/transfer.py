@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from pipelines.models import load_style_model
-from pipelines.rows import RowStage
+from pipelines.rows import RowStage, worker_identity
 from pipelines.runconfig import RunContext
 from pipelines.stages.torch_setup import autocast, setup_torch
 from stylecore.transfer.restyle import restyle_image
@@ -18,6 +18,7 @@ class TransferStage(RowStage):
     def __init__(self, ctx: RunContext):
         setup_torch(ctx)
         self.ctx = ctx
+        self.node_id, self.worker_id = worker_identity()
         self.models = {}
         for s in ctx.styles.values():  # each model folder loads once per actor
             if s.model_uri not in self.models:
@@ -30,3 +31,5 @@ class TransferStage(RowStage):
         with torch.inference_mode(), autocast(self.ctx):
             res = restyle_image(rgb, row["alpha"], model, style.transfer, image_id=row["image_id"])
         row["output"] = res.image
+        # Where the expensive work ran (the decode task may have run elsewhere).
+        row["node_id"], row["worker_id"] = self.node_id, self.worker_id
