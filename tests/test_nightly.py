@@ -352,3 +352,47 @@ def test_styles_file_errors_are_clear(tmp_path, capsys):
     )
     assert code == 2
     assert "file not found" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_a_killed_driver_is_resumed(tmp_path, styles_file):
+    """A real driver process, connected to the session's Ray, killed with SIGKILL after its
+    first shard is written; ``--resume`` keeps that shard and finishes the rest."""
+    import signal
+    import subprocess
+    import sys
+
+    import ray
+
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    write_catalogue(cat, 12)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    address = ray.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "jobs.cli", "-q", "nightly", "--catalogue", cat]
+    cmd += ["--styles", styles_file, "--out", out, "--run-id", "kd", "--shards", "6"]
+    cmd += ["--address", address, *FAST]
+    proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": root})
+    manifest_dir = os.path.join(out, "runs", "kd", "manifest")
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if os.path.isdir(manifest_dir) and manifest.finished_shards(out, "kd"):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the driver finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    kept = manifest.finished_shards(out, "kd")
+    assert 0 < len(kept) < 6
+    before = {s: manifest.read_part(out, "kd", s).to_pylist() for s in kept}
+    assert not storage.exists(os.path.join(out, "runs", "kd", "summary.json"))
+
+    assert nightly(cat, styles_file, out, "kd", "--resume") == 0
+    got = check_exactly_once(out, "kd")
+    assert len(got) == 12
+    for s, part in before.items():
+        assert manifest.read_part(out, "kd", s).to_pylist() == part  # finished shards kept
+    assert all(r["status"] in ("ok", "rejected") for r in got.values())
