@@ -258,12 +258,15 @@ def _finish(out, run_id, record, cfg, wall, result, processed, kind) -> int:
             },
             "reruns": record.get("reruns", []),
         },
+        processed_now=sum(v for k, v in result["counts"].items() if k != "skipped"),
     )
     ok = summary["failed_ratio"] <= cfg.max_failure_ratio
     summary["verdict"] = "ok" if ok else "too many failures"
     write_json(storage.join(rundir, "summary.json"), summary)
     report = write_report(out, run_id, summary, cfg.report_samples)
-    if summary["rows"] == record["planned"]:
+    if kind == "nightly" and summary["rows"] == record["planned"]:
+        # The next incremental run compares against this one. Re-runs of an older run
+        # leave the pointer alone.
         storage.write_bytes(storage.join(out, "runs", "LATEST"), run_id.encode())
     c = summary["counts"]
     print(

@@ -157,9 +157,13 @@ def _spread(vals: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "std": float(a.std()), "iqr": float(q3 - q1)}
 
 
-def summarise(out: str, run_id: str, planned: int, wall_s: float, extra: dict) -> dict:
+def summarise(
+    out: str, run_id: str, planned: int, wall_s: float, extra: dict, processed_now: int = -1
+) -> dict:
     """Counts by status and error, throughput, stage timings and the style-consistency
-    spread, read part by part (only the columns needed)."""
+    spread, read part by part (only the columns needed). ``processed_now`` is how many
+    images this invocation processed (not skipped), for images/s; by default every
+    processed row of the run."""
     cols = [
         "status",
         "error_type",
@@ -187,6 +191,8 @@ def summarise(out: str, run_id: str, planned: int, wall_s: float, extra: dict) -
                 r["style_ratio"].append(t["style_ratio"][i])
                 r["colour_ratio"].append(t["colour_ratio"][i])
     processed = counts["ok"] + counts["rejected"] + counts["failed"]
+    if processed_now >= 0:
+        processed = processed_now
     failed_ratio = counts["failed"] / planned if planned else 0.0
     return {
         "run_id": run_id,

@@ -126,6 +126,8 @@ def build_plan(
     catalogue: str, styles: StylesFile, ctx: RunContext, shards: int, incremental: bool = True
 ) -> pa.Table:
     items = list_catalogue(catalogue)
+    if not items:
+        raise ValueError(f"catalogue {catalogue}: no images found")
     prev_run, prev = previous_outputs(ctx.out, ctx.run_id) if incremental else ("", {})
     rows = []
     for it in items:

@@ -87,10 +87,10 @@ class ResourceConfig:
     """How the stages map onto the cluster. 0 / -1 mean "decide from the cluster"."""
 
     layout: Literal["auto", "fused", "split"] = "auto"  # auto: split when GPUs, else fused
-    actors: int = 0  # actors per actor stage; 0 = one per GPU, else one per ~2 CPUs
+    actors: int = 0  # actors per actor stage; 0 = one per GPU, else ~one per core
     actor_cpus: float = 0.0  # CPUs each actor reserves; 0 = share what reads leave
     gpus_per_actor: float = -1.0  # -1 = 1 for the GPU stages when the cluster has GPUs
-    torch_threads: int = 0  # 0 = the actor's CPUs, rounded, at least 1
+    torch_threads: int = 0  # 0 = the actor's whole CPUs, at least 1
     batch_size: int = 2  # images per batch
     read_cpus: float = 0.25  # CPUs each read/decode/write task reserves
     no_progress_timeout_s: float = 900.0  # a stalled pipeline fails loudly after this

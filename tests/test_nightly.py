@@ -120,6 +120,17 @@ def test_nightly_local_prefix(tmp_path, styles_file, capsys):
 
 
 @pytest.mark.usefixtures("ray_local")
+def test_split_layout_runs_each_stage_in_its_own_pool(tmp_path, styles_file):
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    ids = write_catalogue(cat, 5)
+    code = nightly(cat, styles_file, out, "s", "--shards", "2", "--set", "resources.layout=split")
+    assert code == 0
+    got = check_exactly_once(out, "s")
+    assert set(got) == set(ids)
+    assert all(r["status"] in ("ok", "rejected") and r["t_check"] > 0 for r in got.values())
+
+
+@pytest.mark.usefixtures("ray_local")
 def test_nightly_on_s3_incremental_then_shard_rerun(s3_bucket, styles_file, tmp_path, caplog):
     cat, out = f"{s3_bucket}/catalogue", f"{s3_bucket}/restyled"
     ids = write_catalogue(cat, 8)
