@@ -31,7 +31,7 @@ from stylecore.quality.style_metrics import (
 )
 from stylecore.training.data import ContentStream, StyleStream
 from stylecore.training.loop import run_steps
-from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig
+from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
 from stylecore.viz import contact_sheet
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def run_train(args) -> int:
     stats = {
         sid: compute_style_stats([img for k, img in refs if k == i]) for i, sid in enumerate(ids)
     }
-    model = StyleModel(trainer.G.eval(), ids, version, card, stats)
+    model = StyleModel(core(trainer.G).eval(), ids, version, card, stats)
     write_files(storage.join(root, version), model.to_files())
     storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
     print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")

@@ -24,11 +24,14 @@ def l1_constraint(
 ) -> torch.Tensor:
     """The L1 constraint: mean |output - content|, weighted per pixel by ``weight`` (the
     product mask, typically), so the product stays true to colour while the background is
-    free to take the style. Without a weight it is plain L1."""
+    free to take the style. Without a weight it is plain L1. Each image is normalised by
+    its own weight sum, then the images are averaged (see ``content_loss``)."""
     diff = (output - content).abs()
     if weight is None:
         return diff.mean()
-    return (diff * weight).sum() / (weight.sum() * output.shape[1]).clamp_min(1e-8)
+    dims = tuple(range(1, output.ndim))
+    norm = (weight.sum(dim=dims) * output.shape[1]).clamp_min(1e-8)
+    return ((diff * weight).sum(dim=dims) / norm).mean()
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

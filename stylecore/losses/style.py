@@ -23,15 +23,21 @@ def style_loss(
 ) -> torch.Tensor:
     """Sum over layers of the mean squared difference between the features' Gram matrices
     and target Grams (``(C, C)`` or ``(B, C, C)``, broadcast over the batch), with each
-    layer's term divided by the target Gram's mean square so layers weigh alike."""
+    layer's term divided by the target Gram's mean square so layers weigh alike. With
+    per-image targets ``(B, C, C)`` each image is scaled by its own target, so a batch's
+    loss is the mean of its images' losses."""
     if len(feats) != len(target_grams):
         raise ValueError(f"style_loss: {len(feats)} feature layers but {len(target_grams)} grams")
     weights = layer_weights or [1.0] * len(feats)
     total = feats[0].new_zeros(())
     for f, g_t, w in zip(feats, target_grams, weights, strict=True):
         g = gram_matrix(f)
-        scale = (g_t.detach() ** 2).mean().clamp_min(1e-12)
-        total = total + w * ((g - g_t) ** 2).mean() / scale
+        if g_t.ndim == 3:
+            scale = (g_t.detach() ** 2).mean(dim=(1, 2)).clamp_min(1e-12)
+            total = total + w * (((g - g_t) ** 2).mean(dim=(1, 2)) / scale).mean()
+        else:
+            scale = (g_t.detach() ** 2).mean().clamp_min(1e-12)
+            total = total + w * ((g - g_t) ** 2).mean() / scale
     return total
 
 

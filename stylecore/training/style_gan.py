@@ -24,9 +24,11 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -89,8 +91,33 @@ class StyleTrainConfig:
             raise ValueError("steps must be >= 0 and batch_size >= 1")
 
 
+class Batch(NamedTuple):
+    """One training batch, on the trainer's device: content crops ``x`` and their product
+    masks, style crops ``y`` with their style ids, and the generator noise for each."""
+
+    x: torch.Tensor
+    mask: torch.Tensor
+    y: torch.Tensor
+    sid: torch.Tensor
+    noise: torch.Tensor
+    noise_y: torch.Tensor
+
+    def slice(self, start: int, stop: int) -> Batch:
+        return Batch(*(t[start:stop] for t in self))
+
+
+def core(module: torch.nn.Module) -> torch.nn.Module:
+    """The network inside a wrapper (DistributedDataParallel keeps it in ``.module``)."""
+    return getattr(module, "module", module)
+
+
 class StyleGANTrainer:
-    """Holds the four networks, two optimisers, Gram targets and data streams."""
+    """Holds the four networks, two optimisers, Gram targets and data streams.
+
+    ``wrap`` is applied to each of the four trained networks after they are built, e.g.
+    ``ray.train.torch.prepare_model`` for data-parallel training (DDP); the step below is
+    the same either way. Every loss is a mean over the batch's images, so N workers with
+    batch b compute exactly the gradients of one worker with batch N*b after all-reduce."""
 
     def __init__(
         self,
@@ -99,16 +126,24 @@ class StyleGANTrainer:
         content: ContentStream,
         styles: StyleStream,
         device: str = "cpu",
+        wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
     ) -> None:
         self.cfg = cfg
         self.device = torch.device(device)
         n_styles = styles.n_styles
         torch.manual_seed(cfg.seed)
         gcfg = dataclasses.replace(cfg.generator, n_styles=n_styles)
-        self.G = Generator(gcfg).to(self.device)
-        self.F = Generator(dataclasses.replace(cfg.reverse, n_styles=1)).to(self.device)
-        self.D_style = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
-        self.D_cat = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
+        fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        nets = [
+            Generator(gcfg),
+            Generator(dataclasses.replace(cfg.reverse, n_styles=1)),
+            MultiScaleDiscriminator(cfg.discriminator),
+            MultiScaleDiscriminator(cfg.discriminator),
+        ]
+        nets = [n.to(self.device, memory_format=fmt) for n in nets]
+        if wrap is not None:
+            nets = [wrap(n) for n in nets]
+        self.G, self.F, self.D_style, self.D_cat = nets
         self.features = features.to(self.device)
         self.content, self.styles = content, styles
         self.opt_g = torch.optim.Adam(
@@ -143,42 +178,59 @@ class StyleGANTrainer:
     def _adv(self):
         return (d_lsgan, g_lsgan) if self.cfg.gan_mode == "lsgan" else (d_hinge, g_hinge)
 
-    def train_step(self) -> dict[str, float]:
-        """One generator step and one discriminator step. Returns the loss terms."""
-        cfg, w = self.cfg, self.cfg.weights
-        d_loss_fn, g_loss_fn = self._adv()
+    def _autocast(self):
+        """bf16 autocast on GPU; full precision on CPU."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def draw_batch(self) -> Batch:
+        """The next batch from the data streams, with fresh generator noise."""
+        cfg = self.cfg
         xb, mb = self.content.next(cfg.batch_size)
         yb, ids = self.styles.next(cfg.batch_size)
         x = torch.from_numpy(xb).to(self.device)
-        mask = torch.from_numpy(mb).to(self.device)
-        y = torch.from_numpy(yb).to(self.device)
-        sid = torch.from_numpy(ids).to(self.device)
         noise = torch.randn(
-            x.shape[0], self.G.cfg.noise_channels, *x.shape[-2:], device=self.device
+            x.shape[0], core(self.G).cfg.noise_channels, *x.shape[-2:], device=self.device
         )
-        noise_y = torch.randn_like(noise)
+        return Batch(
+            x,
+            torch.from_numpy(mb).to(self.device),
+            torch.from_numpy(yb).to(self.device),
+            torch.from_numpy(ids).to(self.device),
+            noise,
+            torch.randn_like(noise),
+        )
 
-        # ---- generator step (Ds frozen) ----
+    def generator_loss(self, b: Batch) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor]:
+        """``(total, terms, fake, fake_c)`` of the generator objective on batch ``b`` (the
+        discriminators are frozen). Every term is a mean over the batch's images."""
+        w = self.cfg.weights
+        _, g_loss_fn = self._adv()
+        x, mask, y, sid, noise, noise_y = b
         self.D_style.requires_grad_(False)
         self.D_cat.requires_grad_(False)
-        fake = self.G(x, noise, sid)
-        fake_c = self.F(y)
-        rec_x = self.F(fake)
-        rec_y = self.G(fake_c, noise_y, sid)
-        feats_fake = self.features(fake)
-        with torch.no_grad():
-            content_target = self.features(x)[self.features.content_layer]
-        cw = mask + (1.0 - mask) * w.content_background
-        terms = {
-            "adv": g_loss_fn(self.D_style(fake)) + g_loss_fn(self.D_cat(fake_c)),
-            "cycle": cycle_loss(rec_x, x) + cycle_loss(rec_y, y),
-            "content": content_loss(feats_fake[self.features.content_layer], content_target, cw),
-            "style": style_loss(feats_fake, [g[sid] for g in self.grams]),
-            "l1": l1_constraint(fake, x, mask),
-            "identity": identity_loss(self.G(y, noise_y, sid), y),
-            "content_path": identity_loss(self.G(x, noise, sid, alpha=0.0), x),
-            "tv": total_variation(fake),
-        }
+        with self._autocast():
+            fake = self.G(x, noise, sid)
+            fake_c = self.F(y)
+            rec_x = self.F(fake)
+            rec_y = self.G(fake_c, noise_y, sid)
+            feats_fake = self.features(fake)
+            with torch.no_grad():
+                content_target = self.features(x)[self.features.content_layer]
+            cw = mask + (1.0 - mask) * w.content_background
+            terms = {
+                "adv": g_loss_fn(self.D_style(fake)) + g_loss_fn(self.D_cat(fake_c)),
+                "cycle": cycle_loss(rec_x, x) + cycle_loss(rec_y, y),
+                "content": content_loss(
+                    feats_fake[self.features.content_layer], content_target, cw
+                ),
+                "style": style_loss(feats_fake, [g[sid] for g in self.grams]),
+                "l1": l1_constraint(fake, x, mask),
+                "identity": identity_loss(self.G(y, noise_y, sid), y),
+                "content_path": identity_loss(self.G(x, noise, sid, alpha=0.0), x),
+                "tv": total_variation(fake),
+            }
         weights = {
             "adv": w.adversarial,
             "cycle": w.cycle,
@@ -189,17 +241,29 @@ class StyleGANTrainer:
             "content_path": w.content_path,
             "tv": w.tv,
         }
-        g_total = sum(weights[k] * v for k, v in terms.items())
+        g_total = sum(weights[k] * v.float() for k, v in terms.items())
+        return g_total, terms, fake, fake_c
+
+    def discriminator_loss(self, b: Batch, fake: torch.Tensor, fake_c: torch.Tensor):
+        d_loss_fn, _ = self._adv()
+        self.D_style.requires_grad_(True)
+        self.D_cat.requires_grad_(True)
+        with self._autocast():
+            d_total = d_loss_fn(self.D_style(b.y), self.D_style(fake.detach())) + d_loss_fn(
+                self.D_cat(b.x), self.D_cat(fake_c.detach())
+            )
+        return d_total.float()
+
+    def train_step(self, batch: Batch | None = None) -> dict[str, float]:
+        """One generator step, then one discriminator step, each with its own optimiser.
+        Returns the loss terms."""
+        b = batch if batch is not None else self.draw_batch()
+        g_total, terms, fake, fake_c = self.generator_loss(b)
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
 
-        # ---- discriminator step ----
-        self.D_style.requires_grad_(True)
-        self.D_cat.requires_grad_(True)
-        d_total = d_loss_fn(self.D_style(y), self.D_style(fake.detach())) + d_loss_fn(
-            self.D_cat(x), self.D_cat(fake_c.detach())
-        )
+        d_total = self.discriminator_loss(b, fake, fake_c)
         self.opt_d.zero_grad(set_to_none=True)
         d_total.backward()
         self.opt_d.step()
@@ -212,10 +276,10 @@ class StyleGANTrainer:
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
-            "generator": self.G.state_dict(),
-            "reverse": self.F.state_dict(),
-            "d_style": self.D_style.state_dict(),
-            "d_catalogue": self.D_cat.state_dict(),
+            "generator": core(self.G).state_dict(),
+            "reverse": core(self.F).state_dict(),
+            "d_style": core(self.D_style).state_dict(),
+            "d_catalogue": core(self.D_cat).state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "step": self.step,
@@ -238,10 +302,10 @@ class StyleGANTrainer:
         )
         if changed:
             raise ValueError(f"checkpoint config differs from this run's in: {changed}")
-        self.G.load_state_dict(state["generator"])
-        self.F.load_state_dict(state["reverse"])
-        self.D_style.load_state_dict(state["d_style"])
-        self.D_cat.load_state_dict(state["d_catalogue"])
+        core(self.G).load_state_dict(state["generator"])
+        core(self.F).load_state_dict(state["reverse"])
+        core(self.D_style).load_state_dict(state["d_style"])
+        core(self.D_cat).load_state_dict(state["d_catalogue"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
