@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import io
 import json
 import logging
+import posixpath
 import time
 
 import numpy as np
@@ -15,13 +15,13 @@ import torch
 
 from jobs.config import add_config_args, load_config
 from pipelines import datasets, storage
-from pipelines.models import find_vgg19_weights, load_vgg19_state, read_model_files
-from pipelines.models import write_model_files as write_files
+from pipelines.models import read_model_files, style_features
+from pipelines.nightly import init_ray
 from pipelines.style_data import load_content, load_style_sets
-from stylecore.features import build_features
+from pipelines.style_export import export_style_model
+from pipelines.train_dist import DistConfig, fit
 from stylecore.io.codec import encode_image
 from stylecore.models.style_model import StyleModel, stylize
-from stylecore.quality.gate import compute_style_stats
 from stylecore.quality.style_metrics import (
     edge_ssim,
     gram_distance,
@@ -41,28 +41,42 @@ CONTENT_SIDE, STYLE_SIDE = 256, 384
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a style model from a few reference images",
+        help="train a style model from a few reference images (locally or on Ray Train)",
         description="Train the style GAN (DualGAN-style: G to the style, F back, "
         "two multi-scale PatchGANs; content, Gram style, adversarial, cycle, "
         "identity and L1 constraint losses) on catalogue photos and style "
-        "folders (one folder per style; its name is the style id). Checkpoints "
-        "go to OUT/NAME/checkpoints/latest.pt; the model is exported to "
-        "OUT/NAME/VERSION/ and OUT/NAME/LATEST names the version.",
+        "folders (one folder per style; its name is the style id). --local trains in "
+        "this process (checkpoints at OUT/NAME/checkpoints/latest.pt); --workers N "
+        "trains data-parallel on Ray Train (DDP; gloo on CPU, NCCL on GPU) with "
+        "checkpoints under OUT/NAME/ray-train/, automatic restart from the latest "
+        "checkpoint after a failure, and TensorBoard events in OUT/NAME/tensorboard/. "
+        "Either way the model is exported to OUT/NAME/VERSION/ and OUT/NAME/LATEST names "
+        "the version. On a cluster: ray job submit --address http://HEAD:8265 -- restyle "
+        "train --workers 4 --gpus-per-worker 1 ...",
     )
-    p.add_argument(
-        "--local",
-        action="store_true",
-        required=True,
-        help="train in this process (the only mode in this version)",
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--local", action="store_true", help="train in this process")
+    mode.add_argument(
+        "--workers", type=int, metavar="N", help="train on Ray Train with N data-parallel workers"
     )
     p.add_argument("--content", required=True, help="catalogue table or folder of photos")
     p.add_argument("--styles", required=True, nargs="+", metavar="DIR", help="style folders")
-    p.add_argument("--out", required=True, help="models folder or URI")
+    p.add_argument("--out", required=True, help="models folder or URI (s3://, gs://)")
     p.add_argument("--name", help="model name (default: the style id, or 'multi')")
     p.add_argument("--steps", type=int, help="total training steps (default 1500)")
     p.add_argument("--checkpoint-every", type=int, default=100, metavar="K")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--seed", type=int)
+    dist = p.add_argument_group("Ray Train (--workers)")
+    dist.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
+    dist.add_argument("--cpus-per-worker", type=float, help="CPUs per worker (default 1)")
+    dist.add_argument(
+        "--max-failures",
+        type=int,
+        help="worker or node failures to survive by restarting from the latest "
+        "checkpoint (default 2)",
+    )
+    dist.add_argument("--address", help="Ray cluster (default: RAY_ADDRESS, else a local Ray)")
     add_config_args(p)
     p.set_defaults(func=run_train)
 
@@ -82,15 +96,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_eval_style)
 
 
-def _features(cfg: StyleTrainConfig):
-    vgg = None
-    if cfg.features.kind == "vgg19":
-        path = find_vgg19_weights()
-        vgg = load_vgg19_state(path) if path else None
-    return build_features(cfg.features, vgg)
+@dataclasses.dataclass(frozen=True)
+class DistTrainConfig:
+    """``restyle train --workers``'s config: the training config plus the distribution."""
+
+    train: StyleTrainConfig = dataclasses.field(default_factory=StyleTrainConfig)
+    dist: DistConfig = dataclasses.field(default_factory=DistConfig)
 
 
 def run_train(args) -> int:
+    if args.workers is not None:
+        return run_train_distributed(args)
     cfg = load_config(
         StyleTrainConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
     )
@@ -102,7 +118,7 @@ def run_train(args) -> int:
     log.info("styles %s (%d references), %d content photos", ids, len(refs), len(content))
     trainer = StyleGANTrainer(
         cfg,
-        _features(cfg),
+        style_features(cfg),
         ContentStream(content, cfg.crop, cfg.seed + 1),
         StyleStream(refs, cfg.crop, cfg.seed + 2),
     )
@@ -135,25 +151,65 @@ def run_train(args) -> int:
     if not args.checkpoint_every or trainer.step % args.checkpoint_every:
         save(trainer)
     minutes = (time.perf_counter() - t0) / 60
-    blob = json.dumps([dataclasses.asdict(cfg), hashes], sort_keys=True).encode()
-    version = f"s{trainer.step}-{hashlib.sha256(blob).hexdigest()[:8]}"
     card = {
         "features": trainer.features.kind,
-        "reference_sha256": hashes,
-        "steps": trainer.step,
-        "train_config": dataclasses.asdict(cfg),
         "final_losses": final,
         "train_minutes": round(minutes, 2),
         "content_source": args.content,
         "torch_threads": torch.get_num_threads(),
+        "workers": 1,
     }
-    stats = {
-        sid: compute_style_stats([img for k, img in refs if k == i]) for i, sid in enumerate(ids)
-    }
-    model = StyleModel(core(trainer.G).eval(), ids, version, card, stats)
-    write_files(storage.join(root, version), model.to_files())
-    storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
+    uri = export_style_model(root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card)
+    version = uri.rstrip("/").rsplit("/", 1)[-1]
     print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")
+    return 0
+
+
+def run_train_distributed(args) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: must be at least 1")
+    cfg = load_config(
+        DistTrainConfig,
+        args.config,
+        args.set_,
+        {
+            "train.steps": args.steps,
+            "train.seed": args.seed,
+            "dist.workers": args.workers,
+            "dist.gpus_per_worker": args.gpus_per_worker,
+            "dist.cpus_per_worker": args.cpus_per_worker,
+            "dist.max_failures": args.max_failures,
+            "dist.checkpoint_every": args.checkpoint_every,
+        },
+    )
+    ids = [posixpath.basename(u.rstrip("/")) for u in args.styles]
+    name = args.name or (ids[0] if len(ids) == 1 else "multi")
+    storage.safe_key(name)
+    started = init_ray(args.address)
+    try:
+        t0 = time.perf_counter()
+        res = fit(
+            dataclasses.asdict(cfg.train),
+            cfg.dist,
+            args.content,
+            list(args.styles),
+            args.out,
+            name,
+            args.resume,
+        )
+        minutes = (time.perf_counter() - t0) / 60
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    root = res["root"]
+    version = storage.read_bytes(storage.join(root, "LATEST")).decode().strip()
+    m = res["metrics"] or {}
+    print(
+        f"trained to step {m.get('step')} on {cfg.dist.workers} worker(s) in {minutes:.1f} "
+        f"min; model {root}/{version}; checkpoints {res['checkpoint']}"
+    )
     return 0
 
 

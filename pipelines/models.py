@@ -95,3 +95,15 @@ def resolve_model_version(uri: str) -> tuple[str, str]:
     if not version:
         raise ValueError(f"style model {uri}: model.json has no version")
     return uri, version
+
+
+def style_features(cfg):
+    """The training feature network of a ``StyleTrainConfig``: seeded random filters, or
+    VGG19 with local ImageNet weights when configured and present."""
+    from stylecore.features import build_features
+
+    vgg = None
+    if cfg.features.kind == "vgg19":
+        path = find_vgg19_weights()
+        vgg = load_vgg19_state(path) if path else None
+    return build_features(cfg.features, vgg)

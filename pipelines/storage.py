@@ -48,6 +48,17 @@ def filesystem(uri: str) -> fsspec.AbstractFileSystem:
     return fsspec.filesystem(proto)
 
 
+def _fresh(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The file system and path for ``uri``, with fsspec's listing cache dropped: other
+    processes (Ray workers, other jobs) write to the same store, so a cached listing
+    would be stale."""
+    proto, path = _split(uri)
+    fs = filesystem(uri)
+    if proto != "file":
+        fs.invalidate_cache()
+    return fs, path
+
+
 def _s3_options() -> dict:
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     opts: dict = {}
@@ -90,7 +101,8 @@ def exists(uri: str) -> bool:
     proto, path = _split(uri)
     if proto == "file":
         return os.path.exists(path)
-    return filesystem(uri).exists(path)
+    fs, path = _fresh(uri)
+    return fs.exists(path)
 
 
 def write_bytes(uri: str, data: bytes) -> None:
@@ -137,8 +149,8 @@ def _etag(info: dict) -> str:
 def list_files(prefix: str, extensions: tuple[str, ...] | None = None) -> list[FileInfo]:
     """Every file under ``prefix`` (recursively), sorted by URI, with size and etag.
     Folder marker objects (keys ending in '/') are ignored."""
-    proto, root = _split(prefix)
-    fs = filesystem(prefix)
+    proto, _ = _split(prefix)
+    fs, root = _fresh(prefix)
     if not fs.isdir(root):
         raise FileNotFoundError(f"{prefix}: not a folder or prefix")
     found = fs.find(root, detail=True)
@@ -153,23 +165,21 @@ def list_files(prefix: str, extensions: tuple[str, ...] | None = None) -> list[F
 
 
 def info(uri: str) -> FileInfo:
-    _proto, path = _split(uri)
-    i = filesystem(uri).info(path)
+    fs, path = _fresh(uri)
+    i = fs.info(path)
     return FileInfo(uri, int(i.get("size") or 0), _etag(i))
 
 
 def delete(uri: str, recursive: bool = False) -> None:
     """Remove ``uri`` (a folder too with ``recursive``); a missing path is not an error."""
-    _proto, path = _split(uri)
-    fs = filesystem(uri)
+    fs, path = _fresh(uri)
     if fs.exists(path):
         fs.rm(path, recursive=recursive)
 
 
 def list_dirs(uri: str) -> list[str]:
     """Names of the immediate sub-folders of ``uri`` (empty when it does not exist)."""
-    _proto, path = _split(uri)
-    fs = filesystem(uri)
+    fs, path = _fresh(uri)
     if not fs.exists(path):
         return []
     return sorted(

@@ -19,22 +19,30 @@ def _resize(img: np.ndarray, long_side: int) -> np.ndarray:
     return img if (h, w) == img.shape[:2] else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
+def content_item(
+    img: np.ndarray, mask: np.ndarray | None, long_side: int, seg: EdgeSegmenter | None = None
+) -> ContentItem:
+    """One catalogue photo with its product mask, scaled to ``long_side``. The mask is the
+    given one, else the RGBA alpha, else the edge segmenter's."""
+    if img.shape[2] == 4:
+        a = img[..., 3:4].astype(np.float32) / 255.0
+        rgb = (img[..., :3] * a + 255 * (1 - a) + 0.5).astype(np.uint8)
+        m = a[..., 0]
+    else:
+        rgb = img
+        if mask is not None:
+            m = mask.astype(np.float32) / 255.0
+        else:
+            m = (seg or EdgeSegmenter()).segment(img).alpha
+    return ContentItem(_resize(rgb, long_side), _resize(m, long_side))
+
+
 def load_content(uri: str, long_side: int, limit: int | None = None) -> list[ContentItem]:
     """Catalogue photos with product masks, scaled to ``long_side``. Masks come from the
     table's ``mask_uri`` when given, else from an RGBA alpha, else from the edge segmenter."""
     refs = datasets.refs_from(uri)[:limit]
     seg = EdgeSegmenter()
-    items = []
-    for _, img, mask in datasets.iter_loaded(refs):
-        if img.shape[2] == 4:
-            a = img[..., 3:4].astype(np.float32) / 255.0
-            rgb = (img[..., :3] * a + 255 * (1 - a) + 0.5).astype(np.uint8)
-            m = a[..., 0]
-        else:
-            rgb = img
-            m = (mask.astype(np.float32) / 255.0) if mask is not None else seg.segment(img).alpha
-        items.append(ContentItem(_resize(rgb, long_side), _resize(m, long_side)))
-    return items
+    return [content_item(img, mask, long_side, seg) for _, img, mask in datasets.iter_loaded(refs)]
 
 
 def load_style_sets(uris: list[str], long_side: int):
