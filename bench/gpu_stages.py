@@ -57,6 +57,49 @@ def _rows(n: int, side: int):
     return out
 
 
+def train_steps(device: str, batches: list[int], steps: int = 12) -> dict:
+    """Median time of a full GAN training step (generator and discriminator updates, bf16
+    autocast on GPU) with the demo model's configuration, per batch size."""
+    import dataclasses
+
+    from pipelines.models import style_features
+    from stylecore.synth.products import ShotSpec, render_shot
+    from stylecore.training.data import ContentItem, ContentStream, StyleStream
+    from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig
+
+    items = []
+    for i in range(8):
+        shot = render_shot(ShotSpec("mug", 256, 256, "white"), np.random.default_rng(i))
+        items.append(ContentItem(shot.image, shot.alpha))
+    rng = np.random.default_rng(0)
+    refs = [(k, rng.integers(0, 255, (384, 384, 3), dtype=np.uint8)) for k in range(2)]
+    out = {}
+    for b in batches:
+        cfg = dataclasses.replace(StyleTrainConfig(), batch_size=b)
+        tr = StyleGANTrainer(
+            cfg,
+            style_features(cfg),
+            ContentStream(items, cfg.crop, 1),
+            StyleStream(refs, cfg.crop, 2),
+            device=device,
+        )
+        times = []
+        for k in range(steps):
+            _sync(device)
+            t0 = time.perf_counter()
+            tr.train_step()
+            _sync(device)
+            if k >= 2:  # warm-up
+                times.append(time.perf_counter() - t0)
+        step_s = float(np.median(times))
+        out[f"batch_{b}"] = {
+            "step_s": step_s,
+            "steps_per_s": 1 / step_s,
+            "samples_per_s": b / step_s,
+        }
+    return out
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         import torch
@@ -70,8 +113,12 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=32)
     ap.add_argument("--side", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=16, help="bare generator batch")
+    ap.add_argument(
+        "--train-batches", default="4,16", help="per-step batch sizes for the training timing"
+    )
     ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", ""), "gpu.json"))
     args = ap.parse_args()
+    args.train_batches = [int(b) for b in args.train_batches.split(",")]
 
     import torch
 
@@ -162,6 +209,7 @@ def main() -> None:
         dt = time.perf_counter() - t0
     res["generator_batch"] = args.batch
     res["generator_img_per_s"] = args.batch * reps / dt
+    res["train"] = train_steps(dev, args.train_batches)
     if dev.startswith("cuda"):
         res["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     print(json.dumps(res, indent=2))

@@ -47,6 +47,7 @@ class DistConfig:
     workers: int = 2
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
+    torch_threads: int = 0  # CPU workers: 0 = the worker's whole CPUs, at least 1
     max_failures: int = 2  # worker or node failures survived by restarting from a checkpoint
     checkpoint_every: int = 100
     keep_checkpoints: int = 3  # 0 = keep all
@@ -147,7 +148,7 @@ def train_loop_per_worker(config: dict) -> None:
     cfg = dataclasses.replace(base, lr_g=base.lr_g * scale, lr_d=base.lr_d * scale)
     device = ray.train.torch.get_device()
     if device.type == "cpu":
-        torch.set_num_threads(max(1, int(d.cpus_per_worker)))
+        torch.set_num_threads(d.torch_threads or max(1, int(d.cpus_per_worker)))
     with log_context(rank=rank):
         ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE)
         items = _items_from_rows(ray.train.get_dataset_shard("content").iter_rows())
@@ -183,6 +184,7 @@ def train_loop_per_worker(config: dict) -> None:
             writer = _tensorboard(config)
         t_last, n_since = time.perf_counter(), 0
         losses: dict = {}
+        step_times: list[float] = []  # since the last report
         while trainer.step < cfg.steps:
             if d.fault_at_step and trainer.step + 1 == d.fault_at_step and rank == world - 1:
                 marker = _fault_marker(config)
@@ -192,6 +194,7 @@ def train_loop_per_worker(config: dict) -> None:
             t0 = time.perf_counter()
             losses = trainer.train_step()
             dt = time.perf_counter() - t0
+            step_times.append(dt)
             ips = cfg.batch_size / dt
             n_since += 1
             step = trainer.step
@@ -226,7 +229,15 @@ def train_loop_per_worker(config: dict) -> None:
                     dist.all_gather_object(ranks, mine)
                 else:
                     ranks = [mine]
-                metrics = {"step": step, **losses, "images_per_s_per_worker": ips}
+                step_s = float(np.median(step_times))
+                metrics = {
+                    "step": step,
+                    **losses,
+                    "step_s_median": step_s,
+                    "images_per_s_per_worker": cfg.batch_size / step_s,
+                    "images_per_s": cfg.batch_size * world / step_s,
+                }
+                step_times = []
                 if rank == 0:
                     with tempfile.TemporaryDirectory() as folder:
                         state = {"trainer": trainer.state_dict(), "ranks": ranks, "step": step}
