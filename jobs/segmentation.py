@@ -8,13 +8,14 @@ import json
 import logging
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from jobs.config import add_config_args, load_config
 from pipelines import datasets, storage
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
+from pipelines.train_dist import DistConfig
 from stylecore.io.codec import encode_image
 from stylecore.segmentation import SegmenterConfig, boundary_f, iou
 from stylecore.viz import outline
@@ -66,12 +67,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "train-segmenter",
-        help="train the U-Net segmenter (single process)",
+        help="train the U-Net segmenter (in this process, or on Ray Train)",
         description="Train the U-Net on (image, mask) pairs (--images with "
         "--masks, or a catalogue table with mask_uri) or on RGBA cut-outs "
         "(--images alone). Each product is also re-composited on random "
         "backdrops with synthetic shadows. Writes model.safetensors and "
-        "model.json to --out.",
+        "model.json to --out. With --workers N it trains data-parallel on Ray Train "
+        "(DDP), checkpointing to OUT/ray-train/ and restarting from the latest "
+        "checkpoint after a failure.",
     )
     p.add_argument("--images", required=True, help="folder/prefix of images, or catalogue table")
     p.add_argument("--masks", help="folder of masks (omit for RGBA cut-outs)")
@@ -79,6 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="training steps (default 1200)")
     p.add_argument("--batch-size", type=int, help="batch size (default 8)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
+    dist = p.add_argument_group("Ray Train")
+    dist.add_argument("--workers", type=int, metavar="N", help="data-parallel workers")
+    dist.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
+    dist.add_argument("--cpus-per-worker", type=float, help="CPUs per worker (default 1)")
+    dist.add_argument("--max-failures", type=int, help="failures survived (default 2)")
+    dist.add_argument("--checkpoint-every", type=int, metavar="K", help="default 100")
+    dist.add_argument("--resume", action="store_true", help="continue a stopped run")
+    dist.add_argument("--address", help="Ray cluster (default: RAY_ADDRESS, else local)")
     add_config_args(p)
     p.set_defaults(func=run_train)
 
@@ -173,6 +184,7 @@ class TrainSegmenterConfig:
     depth: int = 4
     input_size: int = 256
     save_half: bool = True  # store weights as float16 (half the size, same masks)
+    dist: DistConfig = field(default_factory=DistConfig)  # --workers only
 
 
 def run_train(args) -> int:
@@ -186,12 +198,25 @@ def run_train(args) -> int:
         TrainSegmenterConfig,
         args.config,
         args.set_,
-        {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed},
+        {
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "dist.workers": args.workers,
+            "dist.gpus_per_worker": args.gpus_per_worker,
+            "dist.cpus_per_worker": args.cpus_per_worker,
+            "dist.max_failures": args.max_failures,
+            "dist.checkpoint_every": args.checkpoint_every,
+        },
     )
     ucfg = UNetConfig(base_channels=cfg.base_channels, depth=cfg.depth, input_size=cfg.input_size)
     tcfg = SegTrainConfig(
         steps=cfg.steps, batch_size=cfg.batch_size, crop=cfg.crop, lr=cfg.lr, seed=cfg.seed
     )
+    if args.workers is not None:
+        return _train_distributed(args, cfg, ucfg, tcfg)
+    if args.resume:
+        raise ValueError("--resume applies to --workers runs (local runs are short)")
     refs = datasets.refs_from(args.images, args.masks)
     if not refs:
         raise SystemExit(f"train-segmenter: no images under {args.images}")
@@ -221,5 +246,38 @@ def run_train(args) -> int:
     print(
         f"trained {cfg.steps} steps in {minutes:.1f} min, final loss "
         f"{meta['training']['final_loss']:.4f}; model written to {args.out}"
+    )
+    return 0
+
+
+def _train_distributed(args, cfg, ucfg, tcfg) -> int:
+    from pipelines.nightly import init_ray
+    from pipelines.train_dist import fit_segmenter
+
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: must be at least 1")
+    started = init_ray(args.address)
+    t0 = time.perf_counter()
+    try:
+        res = fit_segmenter(
+            asdict(tcfg),
+            asdict(ucfg),
+            cfg.dist,
+            args.images,
+            args.masks,
+            args.out,
+            cfg.save_half,
+            args.resume,
+        )
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    m = res["metrics"] or {}
+    print(
+        f"trained {m.get('step')} steps on {cfg.dist.workers} worker(s) in "
+        f"{(time.perf_counter() - t0) / 60:.1f} min, loss {m.get('loss', float('nan')):.4f}; "
+        f"model written to {args.out}; checkpoints {res['checkpoint']}"
     )
     return 0

@@ -125,12 +125,60 @@ def _save_state(state: dict) -> bytes:
     return buf.getvalue()
 
 
+def _maybe_fault(d: DistConfig, config: dict, next_step: int, rank: int, world: int) -> None:
+    """The test hook: the last worker raises once, at ``fault_at_step``."""
+    if d.fault_at_step and next_step == d.fault_at_step and rank == world - 1:
+        marker = _fault_marker(config)
+        if not storage.exists(marker):
+            storage.write_bytes(marker, b"1")
+            raise RuntimeError(f"injected fault at step {d.fault_at_step} (testing)")
+
+
+def _restore(rank: int, world: int) -> tuple[dict | None, dict | None]:
+    """``(state, this rank's own state)`` from Ray Train's latest checkpoint, if any. The
+    rank's own state (its data position) is only used when the world size is unchanged."""
+    import ray.train
+    import torch
+
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is None:
+        return None, None
+    with ckpt.as_directory() as folder, open(os.path.join(folder, "state.pt"), "rb") as f:
+        saved = torch.load(io.BytesIO(f.read()), weights_only=True)
+    ranks = saved.get("ranks", [])
+    return saved, (ranks[rank] if len(ranks) == world else None)
+
+
+def _report(rank: int, world: int, metrics: dict, state_fn, mine: dict, on_save=None) -> None:
+    """Report ``metrics`` from every rank; rank 0 attaches a checkpoint holding
+    ``state_fn()`` plus every rank's own state ``mine`` (gathered)."""
+    import ray.train
+    import torch.distributed as dist
+
+    ranks = [None] * world
+    if world > 1 and dist.is_initialized():
+        dist.all_gather_object(ranks, mine)
+    else:
+        ranks = [mine]
+    if rank != 0:
+        ray.train.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        state = {**state_fn(), "ranks": ranks, "step": metrics["step"]}
+        with open(os.path.join(folder, "state.pt"), "wb") as f:
+            f.write(_save_state(state))
+        with open(os.path.join(folder, "step.txt"), "w") as f:
+            f.write(str(metrics["step"]))
+        if on_save is not None:
+            on_save()
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+
+
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train's per-worker function (must stay importable by the workers)."""
     import ray.train
     import ray.train.torch
     import torch
-    import torch.distributed as dist
 
     from pipelines.models import style_features
     from pipelines.style_data import load_style_sets
@@ -167,14 +215,10 @@ def train_loop_per_worker(config: dict) -> None:
             wrap=ray.train.torch.prepare_model,
         )
         torch.manual_seed(cfg.seed + rank)  # each rank draws its own noise
-        ckpt = ray.train.get_checkpoint()
-        if ckpt is not None:
-            with ckpt.as_directory() as folder, open(os.path.join(folder, "state.pt"), "rb") as f:
-                saved = torch.load(io.BytesIO(f.read()), weights_only=True)
+        saved, mine = _restore(rank, world)
+        if saved is not None:
             trainer.load_state_dict(saved["trainer"])
-            ranks = saved.get("ranks", [])
-            if len(ranks) == world:  # same world size: every rank continues its own data
-                mine = ranks[rank]
+            if mine is not None:  # same world size: every rank continues its own data
                 content.set_state(mine["content"])
                 styles.set_state(mine["style"])
                 torch.set_rng_state(mine["torch"])
@@ -186,11 +230,7 @@ def train_loop_per_worker(config: dict) -> None:
         losses: dict = {}
         step_times: list[float] = []  # since the last report
         while trainer.step < cfg.steps:
-            if d.fault_at_step and trainer.step + 1 == d.fault_at_step and rank == world - 1:
-                marker = _fault_marker(config)
-                if not storage.exists(marker):
-                    storage.write_bytes(marker, b"1")
-                    raise RuntimeError(f"injected fault at step {d.fault_at_step} (testing)")
+            _maybe_fault(d, config, trainer.step + 1, rank, world)
             t0 = time.perf_counter()
             losses = trainer.train_step()
             dt = time.perf_counter() - t0
@@ -219,16 +259,6 @@ def train_loop_per_worker(config: dict) -> None:
                 )
                 t_last, n_since = time.perf_counter(), 0
             if step % d.checkpoint_every == 0 or step == cfg.steps:
-                mine = {
-                    "content": content.state(),
-                    "style": styles.state(),
-                    "torch": torch.get_rng_state(),
-                }
-                ranks = [None] * world
-                if world > 1 and dist.is_initialized():
-                    dist.all_gather_object(ranks, mine)
-                else:
-                    ranks = [mine]
                 step_s = float(np.median(step_times))
                 metrics = {
                     "step": step,
@@ -238,21 +268,20 @@ def train_loop_per_worker(config: dict) -> None:
                     "images_per_s": cfg.batch_size * world / step_s,
                 }
                 step_times = []
-                if rank == 0:
-                    with tempfile.TemporaryDirectory() as folder:
-                        state = {"trainer": trainer.state_dict(), "ranks": ranks, "step": step}
-                        with open(os.path.join(folder, "state.pt"), "wb") as f:
-                            f.write(_save_state(state))
-                        with open(os.path.join(folder, "step.txt"), "w") as f:
-                            f.write(str(step))
-                        if writer is not None:
-                            writer.flush()
-                            _upload_tensorboard(config)
-                        ray.train.report(
-                            metrics, checkpoint=ray.train.Checkpoint.from_directory(folder)
-                        )
-                else:
-                    ray.train.report(metrics)
+                mine = {
+                    "content": content.state(),
+                    "style": styles.state(),
+                    "torch": torch.get_rng_state(),
+                }
+
+                def flush_tb(writer=writer):
+                    if writer is not None:
+                        writer.flush()
+                        _upload_tensorboard(config)
+
+                _report(
+                    rank, world, metrics, lambda: {"trainer": trainer.state_dict()}, mine, flush_tb
+                )
         if rank == 0:
             card = {
                 "features": trainer.features.kind,
@@ -303,28 +332,25 @@ def storage_path(models_uri: str, name: str) -> str:
     return storage.join(models_uri, name, "ray-train")
 
 
-def fit(
-    train: dict,
+def _run(
+    loop,
+    config: dict,
     dist_cfg: DistConfig,
-    content_uri: str,
-    style_uris: list[str],
-    models_uri: str,
-    name: str,
+    path: str,
+    run_name: str,
+    dataset,
     resume: bool,
-) -> dict:
-    """Run the data-parallel training (Ray must be initialised). Returns the final
-    metrics and the checkpoint path."""
+):
+    """Build and run the ``TorchTrainer``; refuse to silently continue or restart a run
+    that exists (``resume`` decides)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    root = storage.join(models_uri, name)
-    run_name = f"{name}-train"
-    path = storage_path(models_uri, name)
     exists = storage.exists(storage.join(path, run_name))
     if exists and not resume:
         raise ValueError(
             f"a training run already exists at {storage.join(path, run_name)}; "
-            "pass --resume to continue it, or another --name"
+            "pass --resume to continue it, or another --name / --out"
         )
     if resume and not exists:
         raise FileNotFoundError(f"--resume: no training run at {storage.join(path, run_name)}")
@@ -332,17 +358,9 @@ def fit(
     resources = {"CPU": dist_cfg.cpus_per_worker}
     if use_gpu:
         resources["GPU"] = dist_cfg.gpus_per_worker
-    config = {
-        "train": train,
-        "dist": dataclasses.asdict(dist_cfg),
-        "styles": style_uris,
-        "content": content_uri,
-        "root": root,
-        "run_name": run_name,
-    }
     trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config=config,
+        loop,
+        train_loop_config={**config, "dist": dataclasses.asdict(dist_cfg), "run_name": run_name},
         scaling_config=ScalingConfig(
             num_workers=dist_cfg.workers, use_gpu=use_gpu, resources_per_worker=resources
         ),
@@ -352,13 +370,215 @@ def fit(
             failure_config=FailureConfig(max_failures=dist_cfg.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=dist_cfg.keep_checkpoints or None),
         ),
-        datasets={"content": content_dataset(content_uri)},
+        datasets={"content": dataset},
     )
     result = trainer.fit()
     if result.error:
         raise RuntimeError(f"training failed: {result.error}")
+    return result
+
+
+def fit(
+    train: dict,
+    dist_cfg: DistConfig,
+    content_uri: str,
+    style_uris: list[str],
+    models_uri: str,
+    name: str,
+    resume: bool,
+) -> dict:
+    """Train the style model data-parallel (Ray must be initialised). Returns the final
+    metrics, the last checkpoint's path and the model folder."""
+    root = storage.join(models_uri, name)
+    config = {"train": train, "styles": style_uris, "content": content_uri, "root": root}
+    result = _run(
+        train_loop_per_worker,
+        config,
+        dist_cfg,
+        storage_path(models_uri, name),
+        f"{name}-train",
+        content_dataset(content_uri),
+        resume,
+    )
     return {
         "metrics": result.metrics,
         "checkpoint": result.checkpoint.path if result.checkpoint else None,
         "root": root,
+    }
+
+
+# --- the U-Net segmenter -------------------------------------------------------------------
+
+
+def _load_seg_row(row: dict, long_side: int) -> dict:
+    from stylecore.segmentation.data import prepare_example
+
+    ref = datasets.ImageRef(row["image_id"], row["uri"], row["mask_uri"] or None)
+    img, mask = datasets.load(ref)
+    ex = prepare_example(img, mask, long_side)
+    h, w = ex.alpha.shape
+    return {
+        "h": h,
+        "w": w,
+        "rgb": ex.rgb.tobytes(),
+        "alpha": ex.alpha.astype(np.float32).tobytes(),
+        "has_backdrop": bool(ex.has_backdrop),
+    }
+
+
+def segmenter_dataset(images: str, masks: str | None, long_side: int):
+    import ray
+
+    refs = datasets.refs_from(images, masks)
+    if not refs:
+        raise ValueError(f"--images {images}: no images")
+    rows = [{"image_id": r.image_id, "uri": r.uri, "mask_uri": r.mask_uri or ""} for r in refs]
+    return ray.data.from_items(rows).map(
+        _load_seg_row, fn_kwargs={"long_side": long_side}, num_cpus=0.25
+    )
+
+
+def segmenter_loop_per_worker(config: dict) -> None:
+    """The U-Net's training step (``stylecore.segmentation.train.train_step``) on each
+    worker, the model wrapped in DDP; checkpoints and resume as for the style model."""
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    from pipelines.models import write_model_files
+    from stylecore.config import build
+    from stylecore.runlog import log_context
+    from stylecore.segmentation.data import SegExample, batches
+    from stylecore.segmentation.train import SegTrainConfig, lr_at, train_step
+    from stylecore.segmentation.unet import UNet, UNetConfig, UNetSegmenter
+    from stylecore.training.style_gan import core
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    d = build(DistConfig, config["dist"])
+    ucfg = build(UNetConfig, config["unet"])
+    base = build(SegTrainConfig, config["train"])
+    tcfg = dataclasses.replace(base, lr=base.lr * lr_scale(d.lr_scaling, world))
+    device = ray.train.torch.get_device()
+    if device.type == "cpu":
+        torch.set_num_threads(d.torch_threads or max(1, int(d.cpus_per_worker)))
+    with log_context(rank=rank):
+        examples = []
+        for r in ray.train.get_dataset_shard("content").iter_rows():
+            h, w = int(r["h"]), int(r["w"])
+            examples.append(
+                SegExample(
+                    np.frombuffer(r["rgb"], np.uint8).reshape(h, w, 3).copy(),
+                    np.frombuffer(r["alpha"], np.float32).reshape(h, w).copy(),
+                    bool(r["has_backdrop"]),
+                )
+            )
+        if not examples:
+            raise RuntimeError(f"worker {rank} got no images: use fewer workers than images")
+        torch.manual_seed(tcfg.seed)
+        model = ray.train.torch.prepare_model(UNet(ucfg))
+        opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        rng = np.random.default_rng(tcfg.seed + 1000 * rank)
+        step = 0
+        saved, mine = _restore(rank, world)
+        if saved is not None:
+            core(model).load_state_dict(saved["model"])
+            opt.load_state_dict(saved["opt"])
+            step = int(saved["step"])
+            if mine is not None:
+                rng.bit_generator.state = mine["rng"]
+            log.info("resumed from checkpoint at step %d", step)
+        stream = batches(examples, ucfg, tcfg.batch_size, tcfg.crop, rng)
+        losses: list[float] = []
+        step_times: list[float] = []
+        while step < tcfg.steps:
+            _maybe_fault(d, config, step + 1, rank, world)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, tcfg)
+            t0 = time.perf_counter()
+            xb, yb = next(stream)
+            losses.append(
+                train_step(
+                    model,
+                    opt,
+                    torch.from_numpy(xb).to(device),
+                    torch.from_numpy(yb).to(device),
+                    tcfg,
+                )
+            )
+            step_times.append(time.perf_counter() - t0)
+            step += 1
+            if rank == 0 and (step % d.log_every == 0 or step == tcfg.steps):
+                log.info(
+                    "step %d/%d loss %.4f (%.2f img/s per worker, %d workers)",
+                    step,
+                    tcfg.steps,
+                    float(np.mean(losses[-d.log_every :])),
+                    tcfg.batch_size / float(np.median(step_times[-d.log_every :])),
+                    world,
+                )
+            if step % d.checkpoint_every == 0 or step == tcfg.steps:
+                step_s = float(np.median(step_times))
+                metrics = {
+                    "step": step,
+                    "loss": float(np.mean(losses[-d.checkpoint_every :])),
+                    "step_s_median": step_s,
+                    "images_per_s": tcfg.batch_size * world / step_s,
+                }
+                step_times = []
+                _report(
+                    rank,
+                    world,
+                    metrics,
+                    lambda: {"model": core(model).state_dict(), "opt": opt.state_dict()},
+                    {"rng": rng.bit_generator.state},
+                )
+        if rank == 0:
+            meta = {
+                "training": {
+                    **config["train"],
+                    "unet": config["unet"],
+                    "workers": world,
+                    "global_batch": tcfg.batch_size * world,
+                    "final_loss": float(np.mean(losses[-50:])) if losses else None,
+                    "source": storage.redact(config["content"]),
+                    "device": str(device),
+                }
+            }
+            seg = UNetSegmenter(ucfg, core(model).cpu().eval())
+            write_model_files(config["root"], seg.to_files(meta, half=config["save_half"]))
+            log.info("exported the segmenter to %s", config["root"])
+
+
+def fit_segmenter(
+    train: dict,
+    unet: dict,
+    dist_cfg: DistConfig,
+    images: str,
+    masks: str | None,
+    out: str,
+    save_half: bool,
+    resume: bool,
+) -> dict:
+    """Train the U-Net data-parallel; the model is written to ``out`` and the checkpoints
+    to ``out/ray-train``."""
+    config = {
+        "train": train,
+        "unet": unet,
+        "content": images,
+        "root": out,
+        "save_half": save_half,
+    }
+    result = _run(
+        segmenter_loop_per_worker,
+        config,
+        dist_cfg,
+        storage.join(out, "ray-train"),
+        "segmenter-train",
+        segmenter_dataset(images, masks, int(unet.get("input_size", 256))),
+        resume,
+    )
+    return {
+        "metrics": result.metrics,
+        "checkpoint": result.checkpoint.path if result.checkpoint else None,
     }

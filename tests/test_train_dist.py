@@ -87,3 +87,21 @@ def test_resume_continues_a_stopped_run(trained):
         io.BytesIO(storage.read_bytes(storage.join(run, last, "state.pt"))), weights_only=True
     )
     assert saved["step"] == 10 and len(saved["ranks"]) == 2  # every rank's data position
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_segmenter_trains_on_two_workers_and_loads(small_catalogue, tmp_path):
+    out = str(tmp_path / "seg")
+    table = os.path.join(small_catalogue, "catalogue.csv")
+    args = ["-q", "train-segmenter", "--images", table, "--out", out, "--workers", "2"]
+    args += ["--cpus-per-worker", "0.5", "--steps", "4", "--batch-size", "2"]
+    args += ["--checkpoint-every", "2", "--set", "crop=64", "--set", "input_size=96"]
+    args += ["--set", "base_channels=4", "--set", "depth=2"]
+    assert main(args) == 0
+    run = storage.join(out, "ray-train", "segmenter-train")
+    names = sorted(d for d in storage.list_dirs(run) if d.startswith("checkpoint_"))
+    assert [int(storage.read_bytes(storage.join(run, n, "step.txt"))) for n in names][-1] == 4
+    masks = str(tmp_path / "masks")
+    photo = os.path.join(small_catalogue, "images", "0000-bottle.jpg")
+    assert main(["-q", "segment", photo, "-o", masks, "--method", "unet", "--model", out]) == 0
+    assert os.listdir(masks)
