@@ -7,7 +7,7 @@ DEMO   ?= demo-out
 TEST_TIMEOUT ?= 40m
 STYLES := marble watercolour wood geometric autumn-bokeh
 
-.PHONY: demo test lint format install clean segmenter-model style-model
+.PHONY: bench demo test lint format install clean segmenter-model style-model
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Restyle needs Python 3.11+"'
@@ -48,6 +48,20 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Every speed and memory figure of BENCHMARKS.md, measured side by side (about 25 minutes
+# on 2 cores). The GPU figures come from `bash bench/gpu.sh` on a GPU machine.
+bench: install
+	$(BIN)/restyle -q sample-catalogue /tmp/restyle-heldout --seed 2026 --no-contact-sheet
+	$(BIN)/python bench/eval_transfer.py /tmp/restyle-heldout/catalogue.csv \
+		--out bench/results/transfer_eval.json > /dev/null
+	$(BIN)/python bench/bench_speed.py
+	$(BIN)/python bench/bench_segmentation.py --json bench/results/segmentation.json
+	$(BIN)/python bench/bench_large.py --out bench/results/large_default.json
+	$(BIN)/python bench/bench_pipeline.py --count 48 --repeats 3
+	RAY_AUTH_MODE=disabled $(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/report.py > /dev/null
+	@echo "BENCHMARKS.md and bench/results/latest.json written."
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
