@@ -33,19 +33,11 @@ STYLES = "default: wood\ncategories:\n  mug: watercolour\nstyles:\n  wood: {}\n 
 
 
 def _context(out: str, run_id: str, styles_path: str, threads: int):
-    from pipelines.runconfig import NightlyConfig, RunContext, load_styles, resolve_style
+    from pipelines.runconfig import NightlyConfig, RunContext, load_styles
 
     cfg = NightlyConfig(shards=4)
     styles = load_styles(styles_path)
-    ctx = RunContext(
-        run_id=run_id,
-        out=out,
-        styles={n: resolve_style(n, e, cfg) for n, e in styles.styles.items()},
-        segmenter=cfg.segmenter,
-        segmenter_model="",
-        limits=cfg.limits,
-        output=cfg.output,
-    ).with_device("cpu", threads)
+    ctx = RunContext.create(run_id, out, styles, cfg).with_device("cpu", threads)
     return cfg, styles, ctx
 
 
@@ -84,6 +76,18 @@ def ray_pipeline(catalogue: str, styles_path: str, out: str, run_id: str) -> tup
     wall = time.perf_counter() - t0
     statuses = read_manifest(out, run_id, ["status"]).column("status").to_pylist()
     return wall, sum(s in ("ok", "rejected") for s in statuses)
+
+
+def stage_split(out: str, run_id: str) -> dict:
+    """Median seconds per image of each stage, from a run's manifest."""
+    from pipelines.manifest import TIMING_COLUMNS, read_manifest
+
+    t = read_manifest(out, run_id, list(TIMING_COLUMNS)).to_pydict()
+    return {
+        c[2:]: statistics.median([v for v in t[c] if v is not None]) * 1000
+        for c in TIMING_COLUMNS
+        if any(v is not None for v in t[c])
+    }
 
 
 def driver_rss(catalogue: str, styles_path: str, out: str) -> dict:
@@ -152,6 +156,7 @@ def main() -> None:
         w, n = ray_pipeline(table, styles, os.path.join(tmp, f"ray{k}"), f"r{k}")
         piped.append(args.count / w)
         print(f"ray pipeline: {w:.1f} s, {n} images, {piped[-1]:.3f} img/s", flush=True)
+    split = stage_split(os.path.join(tmp, f"ray{args.repeats - 1}"), f"r{args.repeats - 1}")
     ray.shutdown()
     result = {
         "date": time.strftime("%Y-%m-%d"),
@@ -164,6 +169,7 @@ def main() -> None:
         "pipeline_img_per_s": statistics.median(piped),
         "ratio": statistics.median(piped) / statistics.median(plain),
         "runs": {"plain": plain, "pipeline": piped},
+        "stage_median_ms": split,
     }
     print(f"pipeline / plain = {result['ratio']:.2f}", flush=True)
     if not args.skip_memory:

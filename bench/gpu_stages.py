@@ -27,18 +27,10 @@ sys.path.insert(0, ROOT)
 
 
 def _ctx(device: str):
-    from pipelines.runconfig import NightlyConfig, RunContext, StyleEntry, resolve_style
+    from pipelines.runconfig import NightlyConfig, RunContext, StyleEntry, StylesFile
 
-    cfg = NightlyConfig()
-    styles = {"wood": resolve_style("wood", StyleEntry(), cfg)}
-    ctx = RunContext(
-        run_id="gpu",
-        out="/tmp/gpu-out",
-        styles=styles,
-        segmenter=cfg.segmenter,
-        segmenter_model="",
-        limits=cfg.limits,
-        output=cfg.output,
+    ctx = RunContext.create(
+        "gpu", "/tmp/gpu-out", StylesFile(styles={"wood": StyleEntry()}), NightlyConfig()
     )
     return ctx.with_device(device, os.cpu_count() or 1)
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from pipelines import storage
+from pipelines.runconfig import read_yaml
 from stylecore.config import ConfigError, build
 
 T = TypeVar("T")
@@ -56,19 +56,7 @@ def load_config(
 
     ``flags`` maps (dotted) keys to values; ``None`` values mean "flag not given".
     """
-    data: dict = {}
-    if config_path:
-        try:
-            loaded = yaml.safe_load(storage.read_bytes(config_path).decode("utf-8"))
-        except FileNotFoundError as e:
-            raise ConfigError(f"--config {config_path}: file not found") from e
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--config {config_path}: not valid YAML: {e}") from e
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"--config {config_path}: expected a mapping of keys at the top")
-        data = loaded
+    data: dict = read_yaml(config_path, "--config") if config_path else {}
     for item in sets or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:

@@ -21,7 +21,6 @@ from pipelines.runconfig import (
     context_from_json,
     context_to_json,
     load_styles,
-    resolve_style,
 )
 from stylecore.config import ConfigError, build
 from stylecore.runlog import log_context
@@ -147,17 +146,7 @@ def run_nightly(args) -> int:
                 )
             cfg = _load_cfg(args)
             styles = load_styles(args.styles)
-            resolved = {n: resolve_style(n, e, cfg) for n, e in styles.styles.items()}
-            ctx = RunContext(
-                run_id=run_id,
-                out=args.out,
-                styles=resolved,
-                segmenter=cfg.segmenter,
-                segmenter_model=cfg.segmenter_model,
-                limits=cfg.limits,
-                output=cfg.output,
-                read_attempts=cfg.read_attempts,
-            )
+            ctx = RunContext.create(run_id, args.out, styles, cfg)
             incremental = not args.full
             t_plan = time.time()
             plan = build_plan(args.catalogue, styles, ctx, cfg.shards, incremental)

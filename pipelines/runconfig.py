@@ -70,16 +70,24 @@ class StylesFile:
         return style_id or self.categories.get(category, "") or self.default
 
 
-def load_styles(uri: str) -> StylesFile:
+def read_yaml(uri: str, flag: str) -> dict:
+    """A YAML mapping from ``uri`` (any storage location); errors name ``flag``. An empty
+    file is an empty mapping."""
     try:
         data = yaml.safe_load(storage.read_bytes(uri).decode("utf-8"))
     except FileNotFoundError as e:
-        raise ConfigError(f"--styles {uri}: file not found") from e
+        raise ConfigError(f"{flag} {uri}: file not found") from e
     except yaml.YAMLError as e:
-        raise ConfigError(f"--styles {uri}: not valid YAML: {e}") from e
+        raise ConfigError(f"{flag} {uri}: not valid YAML: {e}") from e
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"--styles {uri}: expected a mapping with a 'styles' section")
-    return build(StylesFile, data)
+        raise ConfigError(f"{flag} {uri}: expected a mapping of keys at the top")
+    return data
+
+
+def load_styles(uri: str) -> StylesFile:
+    return build(StylesFile, read_yaml(uri, "--styles"))
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,20 @@ class RunContext:
     read_attempts: int = 4
     device: str = "cpu"  # "cuda" on GPU actors
     torch_threads: int = 1
+
+    @classmethod
+    def create(cls, run_id: str, out: str, styles: StylesFile, cfg: NightlyConfig) -> RunContext:
+        """A new run's context: every style resolved (model pinned to its version)."""
+        return cls(
+            run_id=run_id,
+            out=out,
+            styles={n: resolve_style(n, e, cfg) for n, e in styles.styles.items()},
+            segmenter=cfg.segmenter,
+            segmenter_model=cfg.segmenter_model,
+            limits=cfg.limits,
+            output=cfg.output,
+            read_attempts=cfg.read_attempts,
+        )
 
     def with_device(self, device: str, threads: int) -> RunContext:
         return dataclasses.replace(self, device=device, torch_threads=threads)

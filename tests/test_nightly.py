@@ -210,20 +210,11 @@ def test_bad_inputs_become_rows_and_keys_cannot_escape(tmp_path, styles_file):
     out = str(tmp_path / "out")
     from pipelines.nightly import execute
     from pipelines.plan import build_plan, write_plan
-    from pipelines.runconfig import NightlyConfig, RunContext, load_styles, resolve_style
+    from pipelines.runconfig import NightlyConfig, RunContext, load_styles
 
-    cfg = NightlyConfig(shards=2)
+    cfg = NightlyConfig(shards=2, read_attempts=2)
     styles = load_styles(styles_file)
-    ctx = RunContext(
-        run_id="bad",
-        out=out,
-        styles={n: resolve_style(n, e, cfg) for n, e in styles.styles.items()},
-        segmenter=cfg.segmenter,
-        segmenter_model="",
-        limits=cfg.limits,
-        output=cfg.output,
-        read_attempts=2,
-    )
+    ctx = RunContext.create("bad", out, styles, cfg)
     plan = build_plan(str(table), styles, ctx, cfg.shards)
     write_plan(out, "bad", plan)
     os.unlink(src / "gone.jpg")
