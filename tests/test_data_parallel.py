@@ -14,7 +14,6 @@ import torch.multiprocessing as mp
 from stylecore.features import RandomFeatureNet
 from stylecore.losses import content_loss, l1_constraint, style_loss
 from stylecore.training.style_gan import Batch, StyleGANTrainer, core
-from tests.test_nightly_cluster import _free_port_env
 from tests.test_style_model import TINY_TRAIN, _streams
 
 B = 2  # per-worker batch
@@ -59,10 +58,12 @@ def _grads(tr: StyleGANTrainer, batch: Batch) -> dict[str, torch.Tensor]:
     return out
 
 
-def _worker(rank: int, world: int, port: str, path: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
+def _worker(rank: int, world: int, store: str, path: str) -> None:
+    # Loopback only, and a file store for the rendezvous: no port to race for, and gloo
+    # does not pick an interface from the host name.
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         tr = _trainer(wrap=torch.nn.parallel.DistributedDataParallel)
         grads = _grads(tr, full_batch().slice(rank * B, (rank + 1) * B))
@@ -98,7 +99,8 @@ def test_per_image_losses_add_up_over_shards():
 def test_two_ddp_workers_match_one_worker_with_the_double_batch(tmp_path):
     single = _grads(_trainer(), full_batch())
     path = str(tmp_path / "grads.pt")
-    mp.spawn(_worker, args=(2, _free_port_env(), path), nprocs=2, join=True)
+    store = str(tmp_path / "rendezvous")
+    mp.spawn(_worker, args=(2, store, path), nprocs=2, join=True)
     ddp = torch.load(path, weights_only=True)
     assert set(ddp) == set(single)
     # Per network, the relative error of the whole gradient vector. (Per tensor would be

@@ -73,11 +73,3 @@ def test_nightly_on_a_three_node_cluster(tmp_path):
     assert set(result["statuses"]) <= {"ok", "rejected"}
     # 1-CPU nodes fit one transfer actor each (0.75 CPU): the work spreads over nodes.
     assert len(result["nodes"]) >= 2
-
-
-def _free_port_env() -> str:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
