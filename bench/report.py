@@ -59,9 +59,10 @@ def main() -> None:
     L = [
         "# Benchmarks",
         "",
-        f"Generated {latest['generated']} by `make bench` on {latest['machine']}, torch "
-        f"{latest['torch']}, ray {latest['ray']}. Medians of several runs after a warm-up; "
-        "every ratio compares runs made side by side in the same `make bench`. Raw figures: "
+        f"Generated {latest['generated']} by `bench/report.py` (the last step of `make "
+        f"bench`) on {latest['machine']}, torch {latest['torch']}, ray {latest['ray']}. "
+        "Medians of several runs after a warm-up; every ratio compares runs made side by "
+        "side in one run of the same script. Raw figures: "
         "`bench/results/latest.json` and the per-bench files beside it. Timings never go "
         "into unit tests.",
         "",
