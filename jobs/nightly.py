@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 
 from jobs.config import add_config_args, load_config
 from pipelines import manifest, storage
-from pipelines.nightly import execute, init_ray, write_json
+from pipelines.nightly import execute, finalize_run, init_ray, write_json
 from pipelines.plan import build_plan, read_plan, write_plan
-from pipelines.report import write_report
 from pipelines.runconfig import (
     NightlyConfig,
     RunContext,
@@ -229,34 +228,9 @@ def run_rerun(args) -> int:
 
 
 def _finish(out, run_id, record, cfg, wall, result, processed, kind) -> int:
+    summary, report = finalize_run(out, run_id, record, cfg, wall, result, processed, kind)
     rundir = manifest.run_dir(out, run_id)
-    summary = manifest.summarise(
-        out,
-        run_id,
-        record["planned"],
-        wall,
-        {
-            "kind": kind,
-            "processed_now": processed,
-            "not_returned": result["missing"],
-            "pipeline_error": result["error"],
-            "max_failure_ratio": cfg.max_failure_ratio,
-            "styles": {
-                k: {"model_version": v["model_version"], "config_hash": v["config_hash"]}
-                for k, v in record["context"]["styles"].items()
-            },
-            "reruns": record.get("reruns", []),
-        },
-        processed_now=sum(v for k, v in result["counts"].items() if k != "skipped"),
-    )
-    ok = summary["failed_ratio"] <= cfg.max_failure_ratio
-    summary["verdict"] = "ok" if ok else "too many failures"
-    write_json(storage.join(rundir, "summary.json"), summary)
-    report = write_report(out, run_id, summary, cfg.report_samples)
-    if kind == "nightly" and summary["rows"] == record["planned"]:
-        # The next incremental run compares against this one. Re-runs of an older run
-        # leave the pointer alone.
-        storage.write_bytes(storage.join(out, "runs", "LATEST"), run_id.encode())
+    ok = summary["verdict"] == "ok"
     c = summary["counts"]
     print(
         f"run {run_id}: {summary['planned']} planned; ok {c['ok']}, rejected {c['rejected']}, "

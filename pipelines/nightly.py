@@ -299,3 +299,48 @@ def execute(
 
 def write_json(uri: str, obj: dict) -> None:
     storage.write_bytes(uri, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def finalize_run(
+    out: str,
+    run_id: str,
+    record: dict,
+    cfg: NightlyConfig,
+    wall: float,
+    result: dict,
+    processed: int,
+    kind: str,
+) -> tuple[dict, str]:
+    """After ``execute``: write ``summary.json`` (with the verdict against
+    ``max_failure_ratio``) and ``report.html``; a complete nightly run becomes
+    ``runs/LATEST``, the baseline of the next incremental run (re-runs of an older run
+    leave the pointer alone). Returns ``(summary, report URI)``."""
+    from pipelines.report import write_report
+
+    summary = manifest.summarise(
+        out,
+        run_id,
+        record["planned"],
+        wall,
+        {
+            "kind": kind,
+            "processed_now": processed,
+            "not_returned": result["missing"],
+            "pipeline_error": result["error"],
+            "max_failure_ratio": cfg.max_failure_ratio,
+            "styles": {
+                k: {"model_version": v["model_version"], "config_hash": v["config_hash"]}
+                for k, v in record["context"]["styles"].items()
+            },
+            "reruns": record.get("reruns", []),
+        },
+        processed_now=sum(v for k, v in result["counts"].items() if k != "skipped"),
+    )
+    ok = summary["failed_ratio"] <= cfg.max_failure_ratio
+    summary["verdict"] = "ok" if ok else "too many failures"
+    rundir = manifest.run_dir(out, run_id)
+    write_json(storage.join(rundir, "summary.json"), summary)
+    report = write_report(out, run_id, summary, cfg.report_samples)
+    if kind == "nightly" and summary["rows"] == record["planned"]:
+        storage.write_bytes(storage.join(out, "runs", "LATEST"), run_id.encode())
+    return summary, report

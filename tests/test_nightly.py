@@ -398,3 +398,18 @@ def test_a_killed_driver_is_resumed(tmp_path, styles_file):
     for s, part in before.items():
         assert manifest.read_part(out, "kd", s).to_pylist() == part  # finished shards kept
     assert all(r["status"] in ("ok", "rejected") for r in got.values())
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_too_many_failures_exit_3_with_every_row_written(tmp_path, styles_file, capsys):
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    write_catalogue(cat, 3)
+    storage.write_bytes(storage.join(cat, "box", "empty.jpg"), b"")
+    code = nightly(cat, styles_file, out, "bad", "--max-failure-ratio", "0.1")
+    assert code == 3
+    got = check_exactly_once(out, "bad")
+    assert got["box/empty"]["status"] == "failed"
+    assert got["box/empty"]["error_type"] == "DecodeError:empty"
+    summary = json.loads(storage.read_bytes(os.path.join(out, "runs", "bad", "summary.json")))
+    assert summary["verdict"] == "too many failures" and summary["counts"]["failed"] == 1
+    assert "FAILED: 25.0% of images failed" in capsys.readouterr().out
