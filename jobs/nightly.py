@@ -62,7 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a prefix of images, or a CSV / Parquet table: image_id, uri[, style_id, "
         "category, size, etag]",
     )
-    p.add_argument("--styles", required=True, metavar="STYLES.yaml", help="styles file")
+    p.add_argument(
+        "--styles",
+        required=True,
+        metavar="STYLES.yaml",
+        help="styles file: each style id's model, region, alpha and gate thresholds, a "
+        "default style and a style per category (format: README, 'Nightly catalogue "
+        "restyle'; example: configs/styles-demo.yaml)",
+    )
     p.add_argument("--run-id", help="run id (default: UTC time plus a random suffix)")
     p.add_argument("--shards", type=int, help="manifest shards (default 16)")
     p.add_argument(
