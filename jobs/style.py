@@ -10,7 +10,6 @@ import logging
 import posixpath
 import time
 
-import numpy as np
 import torch
 
 from jobs.config import add_config_args, load_config
@@ -21,16 +20,10 @@ from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import export_style_model
 from pipelines.train_dist import DistConfig, fit
 from stylecore.io.codec import encode_image
-from stylecore.models.style_model import StyleModel, stylize
-from stylecore.quality.style_metrics import (
-    edge_ssim,
-    gram_distance,
-    lab_stats,
-    lab_stats_distance,
-    reference_grams,
-)
+from stylecore.models.style_model import StyleModel
+from stylecore.quality.style_eval import evaluate_style
 from stylecore.training.data import ContentStream, StyleStream
-from stylecore.training.loop import run_steps
+from stylecore.training.loop import progress_line, run_steps
 from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
 from stylecore.viz import contact_sheet
 
@@ -134,17 +127,7 @@ def run_train(args) -> int:
         log.info("checkpoint step %d -> %s", tr.step, ckpt_uri)
 
     def progress(step: int, losses: dict, rate: float) -> None:
-        log.info(
-            "step %d/%d g %.3f d %.3f style %.3f content %.3f cycle %.3f (%.1f img/s)",
-            step,
-            cfg.steps,
-            losses["g_total"],
-            losses["d_total"],
-            losses["style"],
-            losses["content"],
-            losses["cycle"],
-            rate,
-        )
+        log.info("%s", progress_line(step, cfg.steps, losses, rate))
 
     t0 = time.perf_counter()
     final = run_steps(trainer, cfg.steps, 25, args.checkpoint_every, progress, save)
@@ -218,51 +201,13 @@ def run_eval_style(args) -> int:
         read_model_files(args.model, ("generator.safetensors", "model.json"))
     )
     ids, refs, _ = load_style_sets(args.styles, STYLE_SIDE)
-    from stylecore.features import FeatureConfig, RandomFeatureNet
-
-    judge = RandomFeatureNet(FeatureConfig(seed=20261126))  # fixed, not the training net
-    refs_by = {sid: [img for k, img in refs if k == i] for i, sid in enumerate(ids)}
     content = load_content(args.images, CONTENT_SIDE, limit=args.limit)
     names = [r.image_id for r in datasets.refs_from(args.images)][: args.limit]
-    rows, tiles = [], []
-    for sid in ids:
-        if sid not in model.style_ids:
-            raise ValueError(f"style {sid!r} is not in the model ({model.style_ids})")
-        target = reference_grams(judge, refs_by[sid])
-        ref_lab = lab_stats(np.concatenate([r.reshape(-1, 3) for r in refs_by[sid]])[None])
-        tiles.append((refs_by[sid][0], f"{sid} reference"))
-        for name, item in zip(names, content, strict=True):
-            out = stylize(model, item.rgb, sid, noise_key=name)
-            bg = 1.0 - item.mask
-            g_in, g_out = gram_distance(judge, item.rgb, target), gram_distance(judge, out, target)
-            c_in = lab_stats_distance(lab_stats(item.rgb, bg), ref_lab)
-            c_out = lab_stats_distance(lab_stats(out, bg), ref_lab)
-            rows.append(
-                {
-                    "style": sid,
-                    "image_id": name,
-                    "gram_in": g_in,
-                    "gram_out": g_out,
-                    "gram_cut": 1 - g_out / g_in,
-                    "colour_in": c_in,
-                    "colour_out": c_out,
-                    "colour_cut": 1 - c_out / c_in,
-                    "edge_ssim_product": edge_ssim(item.rgb, out, item.mask),
-                }
-            )
-            if len(tiles) % 6 != 5 and len([t for t in tiles if t[1].startswith(sid)]) < 5:
-                tiles += [(item.rgb, f"{name}"), (out, f"{sid}")]
-    summary = {}
-    for sid in ids:
-        rs = [r for r in rows if r["style"] == sid]
-        summary[sid] = {
-            k: float(np.mean([r[k] for r in rs]))
-            for k in ("gram_cut", "colour_cut", "edge_ssim_product")
-        }
+    rows, summary, tiles = evaluate_style(model, content, names, ids, refs)
+    for sid, m in summary.items():
         print(
-            f"{sid:<14} Gram distance cut {summary[sid]['gram_cut']:6.1%}  colour cut "
-            f"{summary[sid]['colour_cut']:6.1%}  product edge SSIM "
-            f"{summary[sid]['edge_ssim_product']:.3f}"
+            f"{sid:<14} Gram distance cut {m['gram_cut']:6.1%}  colour cut "
+            f"{m['colour_cut']:6.1%}  product edge SSIM {m['edge_ssim_product']:.3f}"
         )
     sheet = contact_sheet(tiles, tile=220, cols=6, title=f"before / after: {model.version}")
     storage.write_bytes(storage.join(args.out, "before_after.png"), encode_image(sheet, "png"))

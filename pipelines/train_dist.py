@@ -186,6 +186,7 @@ def train_loop_per_worker(config: dict) -> None:
     from stylecore.config import build
     from stylecore.runlog import log_context
     from stylecore.training.data import ContentStream, StyleStream
+    from stylecore.training.loop import progress_line
     from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
 
     ctx = ray.train.get_context()
@@ -245,18 +246,7 @@ def train_loop_per_worker(config: dict) -> None:
                 writer.add_scalar("throughput/step_s", dt, step)
             if rank == 0 and (step % d.log_every == 0 or step == cfg.steps):
                 rate = n_since * cfg.batch_size / (time.perf_counter() - t_last)
-                log.info(
-                    "step %d/%d g %.3f d %.3f style %.3f content %.3f (%.2f img/s per worker, "
-                    "%d workers)",
-                    step,
-                    cfg.steps,
-                    losses["g_total"],
-                    losses["d_total"],
-                    losses["style"],
-                    losses["content"],
-                    rate,
-                    world,
-                )
+                log.info("%s", progress_line(step, cfg.steps, losses, rate, world))
                 t_last, n_since = time.perf_counter(), 0
             if step % d.checkpoint_every == 0 or step == cfg.steps:
                 step_s = float(np.median(step_times))

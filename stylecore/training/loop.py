@@ -11,6 +11,16 @@ import numpy as np
 from stylecore.training.style_gan import StyleGANTrainer
 
 
+def progress_line(step: int, total: int, losses: dict, rate: float, workers: int = 1) -> str:
+    """The one-line training progress both trainers log."""
+    line = (
+        f"step {step}/{total} g {losses['g_total']:.3f} d {losses['d_total']:.3f} "
+        f"style {losses['style']:.3f} content {losses['content']:.3f} "
+        f"cycle {losses['cycle']:.3f} ({rate:.2f} img/s"
+    )
+    return line + (f" per worker, {workers} workers)" if workers > 1 else ")")
+
+
 def run_steps(
     trainer: StyleGANTrainer,
     total_steps: int,
