@@ -76,10 +76,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval-style",
         help="before/after sheet and style / structure scores",
-        description="Stylize catalogue photos with a model and measure, per "
-        "image: Gram distance to the style references in a fixed feature "
-        "network (relative to the unstyled input), Lab colour-statistics "
-        "distance, and SSIM of edge maps inside the product mask.",
+        description="Restyle whole catalogue photos with a model and measure, per "
+        "photo and style, how far the background moved from the input toward the "
+        "style references (as a fraction of the way): texture (radially averaged "
+        "luminance power spectrum, level and shape), colour (Lab mean and "
+        "covariance) and Gram statistics of a fixed judge network; and the SSIM of "
+        "edge maps inside the product (its structure). Also scores the background "
+        "replaced by the reference and by colour-matched noise, to calibrate the "
+        "measure. Writes before_after.png and scores.json.",
     )
     p.add_argument("--model", required=True, help="exported model folder")
     p.add_argument("--images", required=True, help="catalogue table or folder of photos")
@@ -204,12 +208,24 @@ def run_eval_style(args) -> int:
     content = load_content(args.images, CONTENT_SIDE, limit=args.limit)
     names = [r.image_id for r in datasets.refs_from(args.images)][: args.limit]
     rows, summary, tiles = evaluate_style(model, content, names, ids, refs)
+    print(
+        "Fraction of the way from the input to the references, on the background "
+        "(1 = as close as the references; texture = min of spectrum level and shape);\n"
+        "product edge SSIM: structure kept inside the product. Calibration: background "
+        "replaced by the reference / by colour-matched noise."
+    )
+    print(
+        f"{'style':<14}{'texture':>8}{'colour':>8}{'gram':>8}{'edgeSSIM':>9}"
+        f"   {'pasted tex/col':>15}   {'noise tex/col':>14}"
+    )
     for sid, m in summary.items():
         print(
-            f"{sid:<14} Gram distance cut {m['gram_cut']:6.1%}  colour cut "
-            f"{m['colour_cut']:6.1%}  product edge SSIM {m['edge_ssim_product']:.3f}"
+            f"{sid:<14}{m['texture']:8.2f}{m['colour']:8.2f}{m['gram']:8.2f}"
+            f"{m['edge_ssim_product']:9.3f}   {m['pasted_texture']:7.2f}/{m['pasted_colour']:.2f}"
+            f"   {m['noise_texture']:7.2f}/{m['noise_colour']:.2f}"
         )
-    sheet = contact_sheet(tiles, tile=220, cols=6, title=f"before / after: {model.version}")
+    cols = len(tiles) // (len(summary) + 1)
+    sheet = contact_sheet(tiles, tile=200, cols=cols, title=f"restyled whole: {model.version}")
     storage.write_bytes(storage.join(args.out, "before_after.png"), encode_image(sheet, "png"))
     storage.write_bytes(
         storage.join(args.out, "scores.json"),

@@ -1,7 +1,16 @@
-"""Whole-image style evaluation of a style model (what `restyle eval-style` reports): per
-photo and style, the Gram distance to the references in a fixed judge network and the Lab
-colour-statistics distance of the background, each before and after (as the cut), and the
-SSIM of edge maps inside the product."""
+"""Whole-image style evaluation of a style model (what `restyle eval-style` reports).
+
+Per photo and style, on the photo's background (``stylecore.quality.texture``): how far
+the restyle moved the colour statistics, the luminance power spectrum (level and shape;
+``texture`` is the smaller) and the Gram statistics of a fixed judge network toward the
+style references, each as the fraction of the way from the input; and inside the
+product, the SSIM of edge maps against the input (does the product keep its structure).
+
+Each style is also scored on two calibration images per photo, which check the measure
+rather than the model: the background replaced by the reference itself (should score near
+1) and by colour-matched white noise (right colours, no structure: its texture score must
+stay far below the reference's).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +20,18 @@ import numpy as np
 
 from stylecore.features import FeatureConfig, RandomFeatureNet
 from stylecore.models.style_model import StyleModel, stylize
-from stylecore.quality.style_metrics import (
-    edge_ssim,
-    gram_distance,
-    lab_stats,
-    lab_stats_distance,
-    reference_grams,
-)
+from stylecore.quality.style_metrics import edge_ssim
+from stylecore.quality.texture import StyleTarget, calibration_images
 from stylecore.training.data import ContentItem
 
 JUDGE_SEED = 20261126  # a fixed network that training never uses
+MEASURES = ("texture", "spectrum_level", "spectrum_shape", "colour", "gram")
+SHEET_PHOTOS = 5
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    vals = [r[key] for r in rows if r.get(key) is not None and np.isfinite(r[key])]
+    return float(np.mean(vals)) if vals else float("nan")
 
 
 def evaluate_style(
@@ -30,44 +41,41 @@ def evaluate_style(
     style_ids: Sequence[str],
     refs: Sequence[tuple[int, np.ndarray]],
 ) -> tuple[list[dict], dict, list[tuple[np.ndarray, str]]]:
-    """``(rows, summary, tiles)``: a row per (style, photo), the mean cuts and edge SSIM
-    per style, and (image, label) tiles for a before/after sheet. ``refs`` are
+    """``(rows, summary, tiles)``: a row per (style, photo); per style the mean of each
+    measure, the product edge SSIM, and the calibration scores (``pasted_*``,
+    ``noise_*``); and (image, label) tiles for a sheet of ``SHEET_PHOTOS + 1`` columns:
+    the inputs, then a row per style (its reference, then its restyles). ``refs`` are
     ``(index into style_ids, image)``."""
     judge = RandomFeatureNet(FeatureConfig(seed=JUDGE_SEED))
     refs_by = {sid: [img for k, img in refs if k == i] for i, sid in enumerate(style_ids)}
-    rows, tiles = [], []
+    shown = list(zip(names, content, strict=True))[:SHEET_PHOTOS]
+    tiles = [(np.full((64, 64, 3), 255, np.uint8), "input")] + [
+        (item.rgb, name) for name, item in shown
+    ]
+    rows, summary = [], {}
     for sid in style_ids:
         if sid not in model.style_ids:
             raise ValueError(f"style {sid!r} is not in the model ({model.style_ids})")
-        target = reference_grams(judge, refs_by[sid])
-        ref_lab = lab_stats(np.concatenate([r.reshape(-1, 3) for r in refs_by[sid]])[None])
+        if not refs_by[sid]:
+            raise ValueError(f"style {sid!r} has no reference images")
+        target = StyleTarget(judge, refs_by[sid])
         tiles.append((refs_by[sid][0], f"{sid} reference"))
-        for name, item in zip(names, content, strict=True):
+        calib: dict[str, list[dict]] = {"pasted": [], "noise": []}
+        style_rows = []
+        for k, (name, item) in enumerate(zip(names, content, strict=True)):
             out = stylize(model, item.rgb, sid, noise_key=name)
-            bg = 1.0 - item.mask
-            g_in, g_out = gram_distance(judge, item.rgb, target), gram_distance(judge, out, target)
-            c_in = lab_stats_distance(lab_stats(item.rgb, bg), ref_lab)
-            c_out = lab_stats_distance(lab_stats(out, bg), ref_lab)
-            rows.append(
-                {
-                    "style": sid,
-                    "image_id": name,
-                    "gram_in": g_in,
-                    "gram_out": g_out,
-                    "gram_cut": 1 - g_out / g_in,
-                    "colour_in": c_in,
-                    "colour_out": c_out,
-                    "colour_cut": 1 - c_out / c_in,
-                    "edge_ssim_product": edge_ssim(item.rgb, out, item.mask),
-                }
-            )
-            if len(tiles) % 6 != 5 and len([t for t in tiles if t[1].startswith(sid)]) < 5:
-                tiles += [(item.rgb, f"{name}"), (out, f"{sid}")]
-    summary = {
-        sid: {
-            k: float(np.mean([r[k] for r in rows if r["style"] == sid]))
-            for k in ("gram_cut", "colour_cut", "edge_ssim_product")
-        }
-        for sid in style_ids
-    }
+            row = {"style": sid, "image_id": name}
+            row.update(target.progress(item.rgb, out, item.mask) or {})
+            row["edge_ssim_product"] = edge_ssim(item.rgb, out, item.mask)
+            style_rows.append(row)
+            if k < len(shown):
+                tiles.append((out, sid))
+            ref = refs_by[sid][k % len(refs_by[sid])]
+            for kind, img in calibration_images(item.rgb, item.mask, ref, seed=k).items():
+                calib[kind].append(target.progress(item.rgb, img, item.mask) or {})
+        summary[sid] = {m: _mean(style_rows, m) for m in (*MEASURES, "edge_ssim_product")}
+        summary[sid]["photos_measured"] = sum(1 for r in style_rows if "texture" in r)
+        for kind, cal_rows in calib.items():
+            summary[sid].update({f"{kind}_{m}": _mean(cal_rows, m) for m in MEASURES})
+        rows += style_rows
     return rows, summary, tiles

@@ -1,0 +1,88 @@
+"""The style-fidelity measure (stylecore.quality.texture) checked against images whose
+answer is known: spectra of white and smooth noise, windows that avoid the product, and
+the calibration that separates a pasted reference from colour-matched noise for every
+sample style."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from stylecore.features import FeatureConfig, RandomFeatureNet
+from stylecore.quality.style_eval import JUDGE_SEED
+from stylecore.quality.texture import (
+    PATCH,
+    StyleTarget,
+    background_windows,
+    calibration_images,
+    fraction,
+    power_spectrum,
+    resize_long,
+)
+from stylecore.synth.catalogue import STYLE_SETS, plan_item, plan_styles, render_item, render_style
+
+
+def _grey(lum: np.ndarray) -> np.ndarray:
+    return np.repeat(np.clip(lum * 255, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_white_noise_is_flat_and_smooth_noise_falls_off():
+    rng = np.random.default_rng(0)
+    white = _grey(0.5 + 0.15 * rng.standard_normal((256, 256)))
+    smooth = _grey(0.5 + 2.0 * cv2.GaussianBlur(rng.standard_normal((256, 256)), (0, 0), 3))
+    sw, ss = power_spectrum([white]), power_spectrum([smooth])
+    assert sw.n == ss.n == 169  # 13 x 13 windows at stride PATCH / 4
+    # White noise: within a factor 2 across every frequency band.
+    assert np.ptp(sw.log_power) < 0.3
+    # Blurred noise: high frequencies are orders of magnitude weaker than low ones.
+    assert ss.log_power[0] - ss.log_power[-1] > 3
+    assert np.all(np.diff(ss.log_power[2:]) < 0)
+
+
+def test_windows_avoid_the_dilated_product():
+    bg = np.ones((200, 300), np.float32)
+    bg[50:150, 100:200] = 0  # the product
+    wins = background_windows(bg, bg.shape, patch=PATCH, margin=3)
+    assert wins, "there is room for windows left and right of the product"
+    for y, x in wins:
+        window = bg[y : y + PATCH, x : x + PATCH]
+        assert window.min() == 1
+        # ... and none comes within the 3 px margin of the product either
+        assert x + PATCH <= 97 or x >= 203 or y + PATCH <= 47 or y >= 153
+    assert background_windows(np.zeros((200, 300)), (200, 300)) == []
+
+
+def test_fraction_of_the_way():
+    assert fraction(2.0, 0.5) == pytest.approx(0.75)
+    assert fraction(2.0, 3.0) == pytest.approx(-0.5)  # moved away
+    assert np.isnan(fraction(0.0, 1.0))
+
+
+@pytest.fixture(scope="module")
+def photo():
+    shot = render_item(plan_item(0), seed=3)
+    return resize_long(shot.image), resize_long(shot.mask.astype(np.float32) / 255)
+
+
+@pytest.mark.parametrize("style", sorted(STYLE_SETS))
+def test_pasted_reference_scores_high_and_colour_matched_noise_does_not(style, photo):
+    rgb, mask = photo
+    refs = [render_style(r, seed=11) for r in plan_styles() if r.style_id == style]
+    target = StyleTarget(RandomFeatureNet(FeatureConfig(seed=JUDGE_SEED)), refs[1:])
+    cal = calibration_images(rgb, mask, refs[0], seed=1)  # a reference not in the target
+    pasted = target.progress(rgb, cal["pasted"], mask)
+    noise = target.progress(rgb, cal["noise"], mask)
+    unchanged = target.progress(rgb, rgb, mask)
+    assert unchanged["texture"] == pytest.approx(0) and unchanged["colour"] == pytest.approx(0)
+    # Noise drawn from the references' own colours matches their colour statistics ...
+    assert noise["colour"] > 0.6
+    # ... and, being white, their spectrum level; but not its shape, so not the texture.
+    assert noise["texture"] < 0.2
+    assert pasted["texture"] > 0.6
+    assert pasted["texture"] > noise["texture"] + 0.5
+    assert pasted["colour"] > 0.5
+    # The product itself is untouched by both calibration images.
+    keep = mask >= 0.5
+    assert np.array_equal(cal["pasted"][keep], rgb[keep])
+    assert np.array_equal(cal["noise"][keep], rgb[keep])
