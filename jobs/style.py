@@ -10,6 +10,7 @@ import logging
 import posixpath
 import time
 
+import numpy as np
 import torch
 
 from jobs.config import add_config_args, load_config
@@ -25,7 +26,7 @@ from stylecore.quality.style_eval import evaluate_style
 from stylecore.training.data import ContentStream, StyleStream
 from stylecore.training.loop import progress_line, run_steps
 from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
-from stylecore.viz import contact_sheet
+from stylecore.viz import contact_sheet, line_plot
 
 log = logging.getLogger(__name__)
 CONTENT_SIDE, STYLE_SIDE = 256, 384
@@ -130,8 +131,11 @@ def run_train(args) -> int:
         storage.write_bytes(ckpt_uri, buf.getvalue())
         log.info("checkpoint step %d -> %s", tr.step, ckpt_uri)
 
+    curve: list[dict] = []
+
     def progress(step: int, losses: dict, rate: float) -> None:
         log.info("%s", progress_line(step, cfg.steps, losses, rate))
+        curve.append({"step": step, **{k: round(v, 5) for k, v in losses.items()}})
 
     t0 = time.perf_counter()
     final = run_steps(trainer, cfg.steps, 25, args.checkpoint_every, progress, save)
@@ -145,9 +149,14 @@ def run_train(args) -> int:
         "content_source": args.content,
         "torch_threads": torch.get_num_threads(),
         "workers": 1,
+        "loss_curve": curve,  # means over each logging interval (this run's steps only)
     }
     uri = export_style_model(root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card)
     version = uri.rstrip("/").rsplit("/", 1)[-1]
+    if curve:
+        storage.write_bytes(
+            storage.join(uri, "loss_curves.png"), encode_image(loss_curves(curve), "png")
+        )
     print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")
     return 0
 
@@ -198,6 +207,16 @@ def run_train_distributed(args) -> int:
         f"min; model {root}/{version}; checkpoints {res['checkpoint']}"
     )
     return 0
+
+
+def loss_curves(curve: list[dict]) -> np.ndarray:
+    """The training curves a person checks for balance: the discriminators' loss, the
+    generator's adversarial term, and the style, colour and content terms."""
+    keys = [k for k in ("d_total", "adv", "style", "colour", "content", "cycle") if k in curve[0]]
+    return line_plot(
+        {k: [(c["step"], c[k]) for c in curve] for k in keys},
+        title="training losses (log scale; means per logging interval)",
+    )
 
 
 def run_eval_style(args) -> int:

@@ -29,7 +29,8 @@ def full_batch(n: int = 2 * B) -> Batch:
     y = torch.rand(n, 3, crop, crop, generator=g) * 2 - 1
     sid = torch.zeros(n, dtype=torch.long)
     noise = torch.randn(n, TINY_TRAIN.generator.noise_channels, crop, crop, generator=g)
-    return Batch(x, mask, y, sid, noise, torch.randn(noise.shape, generator=g))
+    aug = torch.rand(n, 16, generator=g)  # DiffAugment draws travel with their images
+    return Batch(x, mask, y, sid, noise, torch.randn(noise.shape, generator=g), aug)
 
 
 def _trainer(wrap=None) -> StyleGANTrainer:

@@ -276,3 +276,95 @@ def test_style_metrics_rank_the_obvious():
     img = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
     assert edge_ssim(img, img) == pytest.approx(1.0, abs=1e-6)
     assert edge_ssim(img, np.roll(img, 3, axis=1)) < 0.5
+
+
+# -- style fidelity pieces: region Grams, colour statistics, pyramid, DiffAugment, noise ---
+
+
+def test_weighted_gram_is_the_gram_of_the_weighted_region():
+    f = torch.randn(2, 3, 8, 8, dtype=D)
+    assert torch.allclose(gram_matrix(f, torch.ones(2, 1, 8, 8, dtype=D)), gram_matrix(f))
+    w = torch.zeros(2, 1, 8, 8, dtype=D)
+    w[..., :, :4] = 1  # the left half only
+    assert torch.allclose(gram_matrix(f, w), gram_matrix(f[..., :, :4]))
+    # a weight at another resolution is resized to the features (area)
+    w16 = torch.zeros(2, 1, 16, 16, dtype=D)
+    w16[..., :, :8] = 1
+    assert torch.allclose(gram_matrix(f, w16), gram_matrix(f[..., :, :4]))
+
+
+def test_colour_stats_loss_is_zero_at_the_target_and_sees_only_the_weighted_pixels():
+    from stylecore.losses import colour_stats_loss
+
+    img = torch.rand(1, 3, 16, 16, dtype=D) * 2 - 1
+    px = img[0].reshape(3, -1)
+    mean, cov = px.mean(1)[None], torch.cov(px, correction=0)[None]
+    assert float(colour_stats_loss(img, mean, cov)) == pytest.approx(0, abs=1e-9)
+    shifted = img.clone()
+    shifted[..., :8] += 0.5
+    assert float(colour_stats_loss(shifted, mean, cov)) > 0.05
+    w = torch.zeros(1, 1, 16, 16, dtype=D)
+    w[..., 8:] = 1  # the unchanged half: its own statistics are the target
+    right = img[0, :, :, 8:].reshape(3, -1)
+    loss = colour_stats_loss(shifted, right.mean(1)[None], torch.cov(right, correction=0)[None], w)
+    assert float(loss) == pytest.approx(0, abs=1e-9)
+
+
+def test_pyramid_levels_halve():
+    from stylecore.losses import pyramid
+
+    levels = pyramid(torch.rand(1, 3, 32, 24), 3)
+    assert [tuple(x.shape[-2:]) for x in levels] == [(32, 24), (16, 12), (8, 6)]
+    assert torch.allclose(levels[1].mean(), levels[0].mean())
+
+
+def test_diff_augment_shifts_cuts_out_and_passes_gradients():
+    from stylecore.training.augment import diff_augment
+
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    centre = torch.tensor([[0.5, 0.5, 2.0, 2.0]] * 2)  # no shift, cut-out off the image
+    assert torch.equal(diff_augment(x, centre), x)
+    p = torch.tensor([[0.0, 0.99, 0.5, 0.5], [0.5, 0.5, 0.0, 0.0]])
+    out = diff_augment(x, p)
+    # image 0: shifted 4 px down and 4 px left (zero fill), then a 16 px square cut out
+    assert torch.equal(out[0, :, :4].detach(), torch.zeros(3, 4, 32))
+    assert torch.equal(out[0, :, 4:8, :4].detach(), x[0, :, 0:4, 4:8].detach())
+    assert float(out[0, :, 12:20, 12:20].detach().abs().sum()) == 0
+    # image 1: not shifted; the cut-out at the top-left corner
+    assert float(out[1, :, :8, :8].detach().abs().sum()) == 0
+    assert torch.equal(out[1, :, 16:, 16:].detach(), x[1, :, 16:, 16:].detach())
+    out.sum().backward()
+    assert float(x.grad[1, :, 16:, 16:].min()) == 1.0  # kept pixels pass gradient through
+    with pytest.raises(ValueError, match="params"):
+        diff_augment(x, torch.rand(2, 3))
+
+
+def test_multiscale_noise_is_smooth_at_coarse_scales():
+    from stylecore.models.generator import multiscale_noise
+
+    n = torch.randn(1, 1, 128, 128, generator=torch.Generator().manual_seed(0))
+    white, coarse = multiscale_noise(n, (1, 16))
+    assert torch.equal(white, n)
+    assert 0.5 < float(coarse.std()) < 1.5  # about unit variance, like the white noise
+
+    # neighbouring pixels: independent in white noise, nearly equal in the smoothed copy
+    def lag1(t):
+        return float(
+            torch.corrcoef(torch.stack([t[..., :-1].flatten(), t[..., 1:].flatten()]))[0, 1]
+        )
+
+    assert abs(lag1(white)) < 0.05 and lag1(coarse) > 0.9
+
+
+@torch.no_grad()
+def test_mask_input_reaches_the_output_and_old_configs_ignore_it():
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY_G, mask_input=True, skip=True, noise_scales=(1, 4))
+    g = Generator(cfg).eval()
+    x, n = torch.rand(1, 3, 32, 32) * 2 - 1, torch.randn(1, 1, 32, 32)
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 8:24, 8:24] = 1
+    assert not torch.allclose(g(x, n, mask=m), g(x, n))  # no mask = all backdrop
+    assert torch.equal(g(x, n), g(x, n, mask=torch.zeros_like(m)))
+    old = Generator(TINY_G).eval()
+    assert torch.equal(old(x, n, mask=m), old(x, n))

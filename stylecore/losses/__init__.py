@@ -8,10 +8,17 @@ from stylecore.losses.adversarial import (
 )
 from stylecore.losses.content import content_loss
 from stylecore.losses.pixel import cycle_loss, identity_loss, l1_constraint, total_variation
-from stylecore.losses.style import GramStyleLoss, gram_matrix, style_loss
+from stylecore.losses.style import (
+    GramStyleLoss,
+    colour_stats_loss,
+    gram_matrix,
+    pyramid,
+    style_loss,
+)
 
 __all__ = [
     "GramStyleLoss",
+    "colour_stats_loss",
     "content_loss",
     "cycle_loss",
     "d_hinge",
@@ -21,6 +28,7 @@ __all__ = [
     "gram_matrix",
     "identity_loss",
     "l1_constraint",
+    "pyramid",
     "style_loss",
     "total_variation",
 ]

@@ -31,12 +31,26 @@ class GeneratorConfig:
     n_styles: int = 1
     style_dim: int = 64
     noise_channels: int = 1
+    # Add the full-resolution encoder features to the decoder's output features (a U-Net
+    # skip): fine product edges need not squeeze through the 1/4-size bottleneck.
+    skip: bool = False
+    # The noise is also given smoothed to these cell sizes (average-pooled, rescaled to unit
+    # variance, upsampled): low-frequency noise from which the network can grow structure
+    # at the style's own scale (strokes, grain, blobs) that white noise through ~90 px of
+    # receptive field cannot seed. 1 is the white noise itself.
+    noise_scales: tuple[int, ...] = (1,)
+    # Take the product mask as one more input channel, so the network knows which pixels
+    # are product (keep structure, style lightly) and which are backdrop (style fully); a
+    # small net cannot tell a white mug from a white backdrop by colour alone.
+    mask_input: bool = False
 
     def __post_init__(self) -> None:
         if len(self.widths) != 3 or min(self.widths) < 1:
             raise ValueError(f"widths={self.widths}: expected three positive widths")
         if self.n_res < 1 or self.n_styles < 1 or self.noise_channels < 0:
             raise ValueError("n_res and n_styles must be >= 1, noise_channels >= 0")
+        if not self.noise_scales or min(self.noise_scales) < 1:
+            raise ValueError(f"noise_scales={self.noise_scales}: positive cell sizes expected")
 
     @property
     def multiple(self) -> int:
@@ -49,6 +63,20 @@ def noise_for(key: str, shape: tuple[int, ...], device="cpu") -> torch.Tensor:
     seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") & (2**63 - 1)
     g = torch.Generator().manual_seed(seed)
     return torch.randn(shape, generator=g).to(device)
+
+
+def multiscale_noise(noise: torch.Tensor, scales: tuple[int, ...]) -> list[torch.Tensor]:
+    """``noise`` and its smoothed copies: for each cell size k, k x k averages (times k, so
+    each stays unit-variance) upsampled bilinearly back to full size."""
+    h, w = noise.shape[-2:]
+    out = []
+    for k in scales:
+        if k == 1:
+            out.append(noise)
+            continue
+        coarse = F.avg_pool2d(noise, k, ceil_mode=True) * k
+        out.append(F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False))
+    return out
 
 
 class AdaIN(nn.Module):
@@ -90,16 +118,19 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """``forward(x, noise, style, alpha)``: x ``(B, 3, H, W)`` in [-1, 1] (H, W multiples of
-    4, at least 16), noise ``(B, noise_channels, H, W)``, style: int ids ``(B,)`` or codes
-    ``(B, style_dim)``; returns ``(B, 3, H, W)`` in [-1, 1]."""
+    """``forward(x, noise, style, alpha, mask)``: x ``(B, 3, H, W)`` in [-1, 1] (H, W
+    multiples of 4, at least 16), noise ``(B, noise_channels, H, W)``, style: int ids
+    ``(B,)`` or codes ``(B, style_dim)``, mask ``(B, 1, H, W)`` (used when
+    ``cfg.mask_input``); returns ``(B, 3, H, W)`` in [-1, 1]."""
 
     def __init__(self, cfg: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg = cfg or GeneratorConfig()
         w1, w2, w3 = cfg.widths
         self.enc = nn.Sequential(
-            _conv(3 + cfg.noise_channels, w1, 9), _conv(w1, w2, 3, 2), _conv(w2, w3, 3, 2)
+            _conv(3 + cfg.noise_channels * len(cfg.noise_scales) + int(cfg.mask_input), w1, 9),
+            _conv(w1, w2, 3, 2),
+            _conv(w2, w3, 3, 2),
         )
         self.codes = nn.Embedding(cfg.n_styles, cfg.style_dim)
         nn.init.normal_(self.codes.weight, std=1.0)
@@ -126,6 +157,7 @@ class Generator(nn.Module):
         noise: torch.Tensor | None = None,
         style: torch.Tensor | None = None,
         alpha: float = 1.0,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, _, h, w = x.shape
         m = self.cfg.multiple
@@ -136,17 +168,23 @@ class Generator(nn.Module):
         if self.cfg.noise_channels:
             if noise is None:
                 noise = x.new_zeros(b, self.cfg.noise_channels, h, w)
-            x = torch.cat([x, noise], dim=1)
+            x = torch.cat([x, *multiscale_noise(noise, self.cfg.noise_scales)], dim=1)
+        if self.cfg.mask_input:
+            # (B, 1, H, W) in [0, 1], 1 = product; none given means all backdrop
+            x = torch.cat([x, mask if mask is not None else x.new_zeros(b, 1, h, w)], dim=1)
         if style is None:
             style = torch.zeros(b, dtype=torch.long, device=x.device)
         code = self.style_code(style)
         if code.shape[0] == 1 and b > 1:
             code = code.expand(b, -1)
-        content = self.enc(x)
+        first = self.enc[0](x)
+        content = self.enc[1:](first)
         h_ = content
         for block in self.res:
             h_ = block(h_, code)
         if alpha != 1.0:
             h_ = alpha * h_ + (1.0 - alpha) * content
         y = self.up1(self.dec(h_))
+        if self.cfg.skip:
+            y = y + first
         return torch.tanh(self.out(y))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -84,16 +85,35 @@ def to_image(t: torch.Tensor) -> np.ndarray:
 
 
 @torch.inference_mode()
+def mask_tensor(
+    mask: np.ndarray | None, size: tuple[int, int], device, pad: tuple[int, int] = (0, 0)
+) -> torch.Tensor | None:
+    """A product mask ``(H, W)`` (float in [0, 1] or uint8) as ``(1, 1, h, w)`` float at
+    ``size`` = (h, w), replicate-padded by ``pad`` = (right, bottom). None stays None."""
+    if mask is None:
+        return None
+    m = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
+    h, w = size
+    if m.shape != (h, w):
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA)
+    t = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(device)
+    if pad != (0, 0):
+        t = F.pad(t, (0, pad[0], 0, pad[1]), mode="replicate")
+    return t
+
+
 def stylize(
     model: StyleModel,
     rgb: np.ndarray,
     style: str | int | torch.Tensor = 0,
     alpha: float = 1.0,
     noise_key: str = "",
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run the generator on a whole ``(H, W, 3)`` uint8 photo at its own size (reflect-padded
     to the network's multiple, cropped back). ``style`` is an id, an index or a code
-    ``(1, style_dim)``; ``noise_key`` (the image id) seeds the noise."""
+    ``(1, style_dim)``; ``noise_key`` (the image id) seeds the noise; ``mask`` ``(H, W)``
+    in [0, 1] is the product, for models that take it (``cfg.mask_input``)."""
     g = model.generator
     dev = next(g.parameters()).device
     x = to_tensor(rgb).to(dev)
@@ -102,10 +122,11 @@ def stylize(
     ph, pw = (-h) % m + max(16 - h, 0), (-w) % m + max(16 - w, 0)
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    m_t = mask_tensor(mask, (h, w), dev, (pw, ph)) if g.cfg.mask_input else None
     noise = noise_for(noise_key, (1, g.cfg.noise_channels, *x.shape[-2:]), dev)
     if isinstance(style, torch.Tensor):
         s = style.to(dev)
     else:
         s = torch.tensor([model.style_index(style)], device=dev)
-    y = g(x, noise, s, alpha=alpha)[..., :h, :w]
+    y = g(x, noise, s, alpha=alpha, mask=m_t)[..., :h, :w]
     return to_image(y)

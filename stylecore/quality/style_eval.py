@@ -63,7 +63,7 @@ def evaluate_style(
         calib: dict[str, list[dict]] = {"pasted": [], "noise": []}
         style_rows = []
         for k, (name, item) in enumerate(zip(names, content, strict=True)):
-            out = stylize(model, item.rgb, sid, noise_key=name)
+            out = stylize(model, item.rgb, sid, noise_key=name, mask=item.mask)
             row = {"style": sid, "image_id": name}
             row.update(target.progress(item.rgb, out, item.mask) or {})
             row["edge_ssim_product"] = edge_ssim(item.rgb, out, item.mask)

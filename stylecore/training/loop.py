@@ -15,8 +15,9 @@ def progress_line(step: int, total: int, losses: dict, rate: float, workers: int
     """The one-line training progress both trainers log."""
     line = (
         f"step {step}/{total} g {losses['g_total']:.3f} d {losses['d_total']:.3f} "
-        f"style {losses['style']:.3f} content {losses['content']:.3f} "
-        f"cycle {losses['cycle']:.3f} ({rate:.2f} img/s"
+        f"adv {losses['adv']:.3f} style {losses['style']:.3f} "
+        + (f"colour {losses['colour']:.3f} " if "colour" in losses else "")
+        + f"content {losses['content']:.3f} cycle {losses['cycle']:.3f} ({rate:.2f} img/s"
     )
     return line + (f" per worker, {workers} workers)" if workers > 1 else ")")
 

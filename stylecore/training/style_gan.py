@@ -4,18 +4,33 @@ G maps catalogue photos to the style (conditioned on a style code), F maps style
 back to catalogue photos; D_style judges G's outputs against style crops and D_catalogue
 judges F's outputs against catalogue crops. The generator step minimises
 
-    w_adv * (adv(D_style(G(x))) + adv(D_catalogue(F(y))))
+    w_adv * (adv(D_style(T(G(x)))) + adv(D_catalogue(T(F(y)))))
   + w_cycle * (|F(G(x)) - x| + |G(F(y)) - y|)
-  + w_content * content(phi(G(x)), phi(x); mask-weighted: 1 on product, w_bg elsewhere)
-  + w_style * Gram(phi(G(x)), Gram targets of the style)
+  + w_content * content(phi_k(G(x)), phi_k(x); mask-weighted: 1 on product, w_bg elsewhere)
+  + w_style * Gram(phi(P_l(G(x))), style targets at pyramid level l; per position weight
+                   1 on the background, w_style_product on the product)
+  + w_colour * |colour mean, covariance of G(x)'s background - the style's|
   + w_l1 * L1 constraint(G(x), x; on the product mask)
   + w_identity * |G(y) - y|
   + w_content_path * |G(x, alpha=0) - x|     (keeps alpha = 0 the content path)
   + w_tv * TV(G(x))
 
-then the discriminator step updates both Ds on real vs detached fakes. Each side has its
-own Adam; D's learning rate is a quarter of G's and its layers are spectrally normalised,
-so it does not overpower the generator on a few style images.
+then the discriminator step updates both Ds on real vs detached fakes.
+
+Choices that matter (measured in ``bench/style_ablation.py``, see README "Style fidelity"):
+- **Style at several scales.** phi is a fixed feature network whose deepest units see ~80
+  px. ``P_l`` is the image at 1/2**l size (l < ``style_pyramid``), so the same features
+  also see 2x and 4x larger structure (strokes, grain, blobs). The targets are mean Grams
+  of style crops taken at 0.35-1.0 of the references' scale, at the same pyramid levels.
+- **The product keeps its structure.** The content term uses shallow and middle layers
+  (``content_layers``), weighted 1 on the product and ``content_background`` elsewhere,
+  and the style Grams count product positions at ``style_product``: the background takes
+  the style fully, the product is styled lightly and keeps its edges. The generator's
+  full-resolution skip carries those edges past the bottleneck.
+- **Adversarial balance.** Each side has its own Adam; D's learning rate is a quarter of
+  G's, its layers are spectrally normalised, and both real and fake images are shifted
+  and cut out before D sees them (DiffAugment, ``diffaug``), so D cannot memorise a few
+  style images and overpower the generator.
 
 ``StyleGANTrainer.state_dict()`` holds everything a resume needs (nets, optimisers, step,
 config, torch and data-stream RNG states); a resumed run gives the same losses as an
@@ -35,6 +50,7 @@ import torch
 
 from stylecore.features import FeatureConfig, FeatureNet
 from stylecore.losses import (
+    colour_stats_loss,
     content_loss,
     cycle_loss,
     d_hinge,
@@ -44,11 +60,13 @@ from stylecore.losses import (
     gram_matrix,
     identity_loss,
     l1_constraint,
+    pyramid,
     style_loss,
     total_variation,
 )
 from stylecore.models.discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from stylecore.models.generator import Generator, GeneratorConfig
+from stylecore.training.augment import diff_augment
 from stylecore.training.data import ContentStream, StyleStream
 
 
@@ -56,10 +74,12 @@ from stylecore.training.data import ContentStream, StyleStream
 class LossWeights:
     adversarial: float = 0.1
     cycle: float = 2.0
-    content: float = 1.0
-    content_background: float = 0.15  # content weight on the background, relative
+    content: float = 4.0
+    content_background: float = 0.05  # content weight on the background, relative
     style: float = 8.0
-    l1_constraint: float = 1.0
+    style_product: float = 0.3  # style Gram weight on product positions, relative
+    colour: float = 1.0
+    l1_constraint: float = 2.0
     identity: float = 0.5
     content_path: float = 1.0
     tv: float = 0.02
@@ -76,8 +96,13 @@ class StyleTrainConfig:
     gan_mode: Literal["lsgan", "hinge"] = "lsgan"
     seed: int = 0
     gram_samples: int = 24  # style crops averaged into each style's Gram targets
+    style_pyramid: int = 3  # Gram losses at full, 1/2 and 1/4 size
+    content_layers: tuple[int, ...] = (0, 1, 2)  # feature layers of the content term
+    diffaug: bool = True  # DiffAugment (shift + cutout) on the discriminators' inputs
     weights: LossWeights = field(default_factory=LossWeights)
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    generator: GeneratorConfig = field(
+        default_factory=lambda: GeneratorConfig(skip=True, noise_scales=(1, 4, 16), mask_input=True)
+    )
     reverse: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(widths=(16, 32, 48), n_res=2, noise_channels=0)
     )
@@ -89,11 +114,17 @@ class StyleTrainConfig:
             raise ValueError(f"crop={self.crop}: must be a multiple of 4")
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError("steps must be >= 0 and batch_size >= 1")
+        if self.style_pyramid < 1 or self.crop >> (self.style_pyramid - 1) < 8:
+            raise ValueError(
+                f"style_pyramid={self.style_pyramid}: needs >= 1 level and crop / 2**(levels-1)"
+                " >= 8 px"
+            )
 
 
 class Batch(NamedTuple):
     """One training batch, on the trainer's device: content crops ``x`` and their product
-    masks, style crops ``y`` with their style ids, and the generator noise for each."""
+    masks, style crops ``y`` with their style ids, the generator noise for each, and the
+    discriminator augmentation draws ``aug`` ``(B, 16)`` (None: no augmentation)."""
 
     x: torch.Tensor
     mask: torch.Tensor
@@ -101,9 +132,10 @@ class Batch(NamedTuple):
     sid: torch.Tensor
     noise: torch.Tensor
     noise_y: torch.Tensor
+    aug: torch.Tensor | None = None
 
     def slice(self, start: int, stop: int) -> Batch:
-        return Batch(*(t[start:stop] for t in self))
+        return Batch(*(None if t is None else t[start:stop] for t in self))
 
 
 def core(module: torch.nn.Module) -> torch.nn.Module:
@@ -155,25 +187,42 @@ class StyleGANTrainer:
             betas=cfg.betas,
         )
         self.step = 0
-        self.grams = self._style_grams(n_styles)
+        self.grams, self.colour_mean, self.colour_cov = self._style_targets(n_styles)
 
     @torch.no_grad()
-    def _style_grams(self, n_styles: int) -> list[torch.Tensor]:
-        """Per layer: ``(n_styles, C, C)``, each style's mean Gram over random crops.
+    def _style_targets(self, n_styles: int):
+        """Per (pyramid level, layer): ``(n_styles, C, C)``, each style's mean Gram over
+        random crops; and each style's pixel colour mean ``(n_styles, 3)`` and covariance
+        ``(n_styles, 3, 3)``.
 
         Drawn from a stream seeded apart from the training stream, so building the targets
         does not move the training data's position."""
         probe = StyleStream(self.styles.refs, self.cfg.crop, seed=self.cfg.seed + 7919)
         per_style: list[list[torch.Tensor]] = []
+        means, covs = [], []
         for sid in range(n_styles):
             ids = np.full(self.cfg.gram_samples, sid)
             y, _ = probe.next(self.cfg.gram_samples, ids)
-            feats = self.features(torch.from_numpy(y).to(self.device))
-            per_style.append([gram_matrix(f).mean(dim=0) for f in feats])
-        return [
+            y = torch.from_numpy(y).to(self.device)
+            per_style.append([gram_matrix(f).mean(dim=0) for f in self._pyramid_features(y)])
+            px = y.permute(1, 0, 2, 3).reshape(3, -1)
+            means.append(px.mean(dim=1))
+            covs.append(torch.cov(px))
+        grams = [
             torch.stack([per_style[s][k] for s in range(n_styles)])
             for k in range(len(per_style[0]))
         ]
+        return grams, torch.stack(means), torch.stack(covs)
+
+    def _pyramid_features(self, img: torch.Tensor) -> list[torch.Tensor]:
+        """The feature maps of ``img`` at every pyramid level, level by level."""
+        return [f for level in pyramid(img, self.cfg.style_pyramid) for f in self.features(level)]
+
+    def _d_in(self, img: torch.Tensor, b: Batch, k: int) -> torch.Tensor:
+        """A discriminator's input: ``img`` augmented with draw ``k`` of the batch."""
+        if b.aug is None:
+            return img
+        return diff_augment(img, b.aug[:, 4 * k : 4 * k + 4])
 
     def _adv(self):
         return (d_lsgan, g_lsgan) if self.cfg.gan_mode == "lsgan" else (d_hinge, g_hinge)
@@ -200,6 +249,7 @@ class StyleGANTrainer:
             torch.from_numpy(ids).to(self.device),
             noise,
             torch.randn_like(noise),
+            torch.rand(x.shape[0], 16, device=self.device) if cfg.diffaug else None,
         )
 
     def generator_loss(self, b: Batch) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor]:
@@ -207,28 +257,34 @@ class StyleGANTrainer:
         discriminators are frozen). Every term is a mean over the batch's images."""
         w = self.cfg.weights
         _, g_loss_fn = self._adv()
-        x, mask, y, sid, noise, noise_y = b
+        x, mask, y, sid, noise, noise_y, _ = b
         self.D_style.requires_grad_(False)
         self.D_cat.requires_grad_(False)
         with self._autocast():
-            fake = self.G(x, noise, sid)
+            fake = self.G(x, noise, sid, mask=mask)
             fake_c = self.F(y)
             rec_x = self.F(fake)
             rec_y = self.G(fake_c, noise_y, sid)
-            feats_fake = self.features(fake)
+            feats_fake = self._pyramid_features(fake)
             with torch.no_grad():
-                content_target = self.features(x)[self.features.content_layer]
+                feats_x = self.features(x)
             cw = mask + (1.0 - mask) * w.content_background
+            sw = (1.0 - mask) + mask * w.style_product
+            layers = self.cfg.content_layers
             terms = {
-                "adv": g_loss_fn(self.D_style(fake)) + g_loss_fn(self.D_cat(fake_c)),
+                "adv": g_loss_fn(self.D_style(self._d_in(fake, b, 0)))
+                + g_loss_fn(self.D_cat(self._d_in(fake_c, b, 1))),
                 "cycle": cycle_loss(rec_x, x) + cycle_loss(rec_y, y),
-                "content": content_loss(
-                    feats_fake[self.features.content_layer], content_target, cw
+                "content": sum(content_loss(feats_fake[k], feats_x[k], cw) for k in layers)
+                / len(layers),
+                "style": style_loss(feats_fake, [g[sid] for g in self.grams], weight=sw)
+                / self.cfg.style_pyramid,
+                "colour": colour_stats_loss(
+                    fake.float(), self.colour_mean[sid], self.colour_cov[sid], 1.0 - mask
                 ),
-                "style": style_loss(feats_fake, [g[sid] for g in self.grams]),
                 "l1": l1_constraint(fake, x, mask),
                 "identity": identity_loss(self.G(y, noise_y, sid), y),
-                "content_path": identity_loss(self.G(x, noise, sid, alpha=0.0), x),
+                "content_path": identity_loss(self.G(x, noise, sid, alpha=0.0, mask=mask), x),
                 "tv": total_variation(fake),
             }
         weights = {
@@ -236,6 +292,7 @@ class StyleGANTrainer:
             "cycle": w.cycle,
             "content": w.content,
             "style": w.style,
+            "colour": w.colour,
             "l1": w.l1_constraint,
             "identity": w.identity,
             "content_path": w.content_path,
@@ -249,8 +306,10 @@ class StyleGANTrainer:
         self.D_style.requires_grad_(True)
         self.D_cat.requires_grad_(True)
         with self._autocast():
-            d_total = d_loss_fn(self.D_style(b.y), self.D_style(fake.detach())) + d_loss_fn(
-                self.D_cat(b.x), self.D_cat(fake_c.detach())
+            d_total = d_loss_fn(
+                self.D_style(self._d_in(b.y, b, 2)), self.D_style(self._d_in(fake.detach(), b, 0))
+            ) + d_loss_fn(
+                self.D_cat(self._d_in(b.x, b, 3)), self.D_cat(self._d_in(fake_c.detach(), b, 1))
             )
         return d_total.float()
 

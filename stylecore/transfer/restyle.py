@@ -99,12 +99,17 @@ def restyle_image(
         small = (
             image if (h, w) == (H, W) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         )
+        small_mask = (
+            mask if (h, w) == (H, W) else cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)
+        )
         key = f"{image_id}@{side}"
         if max(h, w) > cfg.tile:
             code = s if isinstance(s, torch.Tensor) else torch.tensor([model.style_index(s)])
-            out = tiled_generate(model, small, code, cfg.alpha, key, cfg.tile, cfg.tile_overlap)
+            out = tiled_generate(
+                model, small, code, cfg.alpha, key, cfg.tile, cfg.tile_overlap, mask=small_mask
+            )
         else:
-            out = stylize(model, small, s, alpha=cfg.alpha, noise_key=key)
+            out = stylize(model, small, s, alpha=cfg.alpha, noise_key=key, mask=small_mask)
         if (h, w) != (fh, fw):
             out = cv2.resize(out, (fw, fh), interpolation=cv2.INTER_CUBIC)
         passes.append((max(h, w), out))

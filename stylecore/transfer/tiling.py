@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylecore.models.generator import Generator, noise_for
-from stylecore.models.style_model import StyleModel, to_image, to_tensor
+from stylecore.models.style_model import StyleModel, mask_tensor, to_image, to_tensor
 from stylecore.segmentation.base import working_size
 
 
@@ -32,7 +32,12 @@ def _norms(g: Generator) -> list[nn.InstanceNorm2d]:
 
 @torch.inference_mode()
 def record_norm_stats(
-    g: Generator, x: torch.Tensor, noise: torch.Tensor | None, style: torch.Tensor, alpha: float
+    g: Generator,
+    x: torch.Tensor,
+    noise: torch.Tensor | None,
+    style: torch.Tensor,
+    alpha: float,
+    mask: torch.Tensor | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per instance-norm layer, the ``(mean, var)`` of its input on ``x`` (channel vectors)."""
     stats: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -43,7 +48,7 @@ def record_norm_stats(
 
     handles = [m.register_forward_pre_hook(hook) for m in _norms(g)]
     try:
-        g(x, noise, style, alpha)
+        g(x, noise, style, alpha, mask=mask)
     finally:
         for h in handles:
             h.remove()
@@ -108,9 +113,11 @@ def tiled_generate(
     tile: int = 512,
     overlap: int = 64,
     stats_side: int = 512,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run the generator on ``rgb`` (uint8 ``(H, W, 3)``) tile by tile. ``style`` is a
-    ``(1,)`` id tensor or a ``(1, style_dim)`` code. Returns uint8 ``(H, W, 3)``."""
+    ``(1,)`` id tensor or a ``(1, style_dim)`` code; ``mask`` ``(H, W)`` the product, for
+    models that take it. Returns uint8 ``(H, W, 3)``."""
     g = model.generator
     dev = next(g.parameters()).device
     H, W = rgb.shape[:2]
@@ -124,7 +131,12 @@ def tiled_generate(
     h, w = max(h - h % m, 16), max(w - w % m, 16)
     small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
     small_noise = noise_for(noise_key + "#stats", (1, nc, h, w), dev) if nc else None
-    stats = record_norm_stats(g, to_tensor(small).to(dev), small_noise, style.to(dev), alpha)
+    use_mask = g.cfg.mask_input and mask is not None
+    small_mask = mask_tensor(mask, (h, w), dev) if use_mask else None
+    mask_full = mask_tensor(mask, (H, W), "cpu") if use_mask else None
+    stats = record_norm_stats(
+        g, to_tensor(small).to(dev), small_noise, style.to(dev), alpha, small_mask
+    )
 
     acc = np.zeros((H, W, 3), np.float32)
     wsum = np.zeros((H, W), np.float32)
@@ -134,12 +146,15 @@ def tiled_generate(
                 y1, x1 = min(y0 + tile, H), min(x0 + tile, W)
                 x = to_tensor(np.ascontiguousarray(rgb[y0:y1, x0:x1])).to(dev)
                 n = noise_full[..., y0:y1, x0:x1] if noise_full is not None else None
+                mt = mask_full[..., y0:y1, x0:x1].to(dev) if mask_full is not None else None
                 th, tw = y1 - y0, x1 - x0
                 ph, pw = (-th) % m + max(16 - th, 0), (-tw) % m + max(16 - tw, 0)
                 if ph or pw:
                     x = F.pad(x, (0, pw, 0, ph), mode="replicate")
                     n = F.pad(n, (0, pw, 0, ph), mode="replicate") if n is not None else None
-                out = to_image(g(x, n, style.to(dev), alpha)[..., :th, :tw]).astype(np.float32)
+                    mt = F.pad(mt, (0, pw, 0, ph), mode="replicate") if mt is not None else None
+                y = g(x, n, style.to(dev), alpha, mask=mt)
+                out = to_image(y[..., :th, :tw]).astype(np.float32)
                 wy = _window(th, overlap if tile < H else 0)
                 wx = _window(tw, overlap if tile < W else 0)
                 if y0 == 0:
