@@ -25,8 +25,13 @@ Choices that matter (measured in ``bench/style_ablation.py``, see README "Style 
 - **The product keeps its structure.** The content term uses shallow and middle layers
   (``content_layers``), weighted 1 on the product and ``content_background`` elsewhere,
   and the style Grams count product positions at ``style_product``: the background takes
-  the style fully, the product is styled lightly and keeps its edges. The generator's
-  full-resolution skip carries those edges past the bottleneck.
+  the style fully, the product is styled lightly and keeps its edges. The generator gets
+  the product mask as an input channel (a small network cannot tell a white mug from a
+  white backdrop by colour), and its full-resolution skip carries the product's edges
+  past the bottleneck.
+- **Structure to grow texture from.** Besides white noise the generator gets the same
+  noise smoothed to 4 and 16 px cells, from which strokes, grain and blobs larger than its
+  receptive field can grow.
 - **Adversarial balance.** Each side has its own Adam; D's learning rate is a quarter of
   G's, its layers are spectrally normalised, and both real and fake images are shifted
   and cut out before D sees them (DiffAugment, ``diffaug``), so D cannot memorise a few
@@ -77,8 +82,8 @@ class LossWeights:
     content: float = 4.0
     content_background: float = 0.05  # content weight on the background, relative
     style: float = 8.0
-    style_product: float = 0.3  # style Gram weight on product positions, relative
-    colour: float = 1.0
+    style_product: float = 0.1  # style Gram weight on product positions, relative
+    colour: float = 2.0
     l1_constraint: float = 2.0
     identity: float = 0.5
     content_path: float = 1.0
