@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -174,6 +175,19 @@ def test_train_resume_export_and_eval_style(small_catalogue, tmp_path):
     )
     assert "marble" in res.stdout and "wood" in res.stdout
     assert (tmp_path / "ev" / "before_after.png").exists()
+    scores = json.loads((tmp_path / "ev" / "scores.json").read_text())
+    for sid in ("marble", "wood"):
+        m = scores["summary"][sid]
+        for key in ("texture", "colour", "gram", "spectrum_level", "spectrum_shape"):
+            assert key in m and f"pasted_{key}" in m and f"noise_{key}" in m
+        # the measure's own calibration: the pasted reference is close to the references,
+        # colour-matched noise is not (its texture score stays low)
+        assert m["pasted_texture"] > 0.5 > m["noise_texture"]
+    assert {r["image_id"] for r in scores["images"]} == {"0000-bottle", "0001-mug"}
+    # the training run recorded its loss curves next to the exported model
+    card = json.loads((tmp_path / "models" / "multi" / latest / "model.json").read_text())
+    assert [c["step"] for c in card["loss_curve"]] == [5]
+    assert (tmp_path / "models" / "multi" / latest / "loss_curves.png").exists()
 
 
 def test_train_needs_local_and_a_valid_style_folder(tmp_path):

@@ -41,8 +41,17 @@ class GeneratorConfig:
     noise_scales: tuple[int, ...] = (1,)
     # Take the product mask as one more input channel, so the network knows which pixels
     # are product (keep structure, style lightly) and which are backdrop (style fully); a
-    # small net cannot tell a white mug from a white backdrop by colour alone.
+    # small net cannot tell a white mug from a white backdrop by colour alone. The noise is
+    # zeroed on the product, so random structure (specks, blobs) grows on the backdrop only.
     mask_input: bool = False
+    # Predict a change to the input instead of the output itself: y = x + out(features),
+    # no tanh (a tanh residual starves white backdrops of gradient: tanh' is ~0.04 there),
+    # so the range is only kept by the losses during training and outputs are clipped to
+    # [-1, 1] when turned into images. The last convolution starts at zero, so training
+    # starts from the identity. Instance norms strip each image's absolute colour, so
+    # without this a product's hue had to be re-inferred from its contrast with the
+    # backdrop, and came out shifted.
+    residual: bool = False
 
     def __post_init__(self) -> None:
         if len(self.widths) != 3 or min(self.widths) < 1:
@@ -140,6 +149,14 @@ class Generator(nn.Module):
         )
         self.up1 = nn.Upsample(scale_factor=2, mode="nearest")
         self.out = nn.Conv2d(w1, 3, 7, padding=3, padding_mode="reflect")
+        if cfg.residual:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+            # The decoder's instance norms remove any global colour shift the style code
+            # makes; this per-style tone, added on the backdrop, carries the palette.
+            self.tone = nn.Linear(cfg.style_dim, 3)
+            nn.init.zeros_(self.tone.weight)
+            nn.init.zeros_(self.tone.bias)
 
     def style_code(self, style: torch.Tensor) -> torch.Tensor:
         """Ids ``(B,)`` -> codes ``(B, style_dim)``; float codes pass through."""
@@ -165,10 +182,15 @@ class Generator(nn.Module):
             raise ValueError(
                 f"Generator: input {h}x{w} must be a multiple of {m} and at least 16 px; pad it"
             )
+        rgb = x
         if self.cfg.noise_channels:
             if noise is None:
                 noise = x.new_zeros(b, self.cfg.noise_channels, h, w)
-            x = torch.cat([x, *multiscale_noise(noise, self.cfg.noise_scales)], dim=1)
+            noises = multiscale_noise(noise, self.cfg.noise_scales)
+            if self.cfg.mask_input and mask is not None:
+                # Texture grows on the backdrop only: no random structure on the product.
+                noises = [n * (1.0 - mask) for n in noises]
+            x = torch.cat([x, *noises], dim=1)
         if self.cfg.mask_input:
             # (B, 1, H, W) in [0, 1], 1 = product; none given means all backdrop
             x = torch.cat([x, mask if mask is not None else x.new_zeros(b, 1, h, w)], dim=1)
@@ -187,4 +209,9 @@ class Generator(nn.Module):
         y = self.up1(self.dec(h_))
         if self.cfg.skip:
             y = y + first
+        if self.cfg.residual:
+            tone = self.tone(code)[:, :, None, None]
+            if self.cfg.mask_input and mask is not None:
+                tone = tone * (1.0 - mask)
+            return rgb + self.out(y) + tone
         return torch.tanh(self.out(y))

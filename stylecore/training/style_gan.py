@@ -20,7 +20,9 @@ then the discriminator step updates both Ds on real vs detached fakes.
 Choices that matter (measured in ``bench/style_ablation.py``, see README "Style fidelity"):
 - **Style at several scales.** phi is a fixed feature network whose deepest units see ~80
   px. ``P_l`` is the image at 1/2**l size (l < ``style_pyramid``), so the same features
-  also see 2x and 4x larger structure (strokes, grain, blobs). The targets are mean Grams
+  also see 2x and 4x larger structure (strokes, grain, blobs); at each level the Gram of
+  oriented edge responses (``oriented_grams``) adds which way the texture runs (grain,
+  veins, stripes), which random 3x3 filters carry only weakly. The targets are mean Grams
   of style crops taken at 0.35-1.0 of the references' scale, at the same pyramid levels.
 - **The product keeps its structure.** The content term uses shallow and middle layers
   (``content_layers``), weighted 1 on the product and ``content_background`` elsewhere,
@@ -53,7 +55,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
-from stylecore.features import FeatureConfig, FeatureNet
+from stylecore.features import FeatureConfig, FeatureNet, oriented_edges
 from stylecore.losses import (
     colour_stats_loss,
     content_loss,
@@ -84,7 +86,7 @@ class LossWeights:
     style: float = 8.0
     style_product: float = 0.1  # style Gram weight on product positions, relative
     colour: float = 2.0
-    l1_constraint: float = 2.0
+    l1_constraint: float = 3.0
     identity: float = 0.5
     content_path: float = 1.0
     tv: float = 0.02
@@ -104,9 +106,12 @@ class StyleTrainConfig:
     style_pyramid: int = 3  # Gram losses at full, 1/2 and 1/4 size
     content_layers: tuple[int, ...] = (0, 1, 2)  # feature layers of the content term
     diffaug: bool = True  # DiffAugment (shift + cutout) on the discriminators' inputs
+    oriented_grams: bool = True  # add Grams of oriented edge responses at every level
     weights: LossWeights = field(default_factory=LossWeights)
     generator: GeneratorConfig = field(
-        default_factory=lambda: GeneratorConfig(skip=True, noise_scales=(1, 4, 16), mask_input=True)
+        default_factory=lambda: GeneratorConfig(
+            skip=False, noise_scales=(1, 4, 16), mask_input=True, residual=True
+        )
     )
     reverse: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(widths=(16, 32, 48), n_res=2, noise_channels=0)
@@ -221,7 +226,12 @@ class StyleGANTrainer:
 
     def _pyramid_features(self, img: torch.Tensor) -> list[torch.Tensor]:
         """The feature maps of ``img`` at every pyramid level, level by level."""
-        return [f for level in pyramid(img, self.cfg.style_pyramid) for f in self.features(level)]
+        out = []
+        for level in pyramid(img, self.cfg.style_pyramid):
+            out += self.features(level)
+            if self.cfg.oriented_grams:
+                out.append(oriented_edges(level))
+        return out
 
     def _d_in(self, img: torch.Tensor, b: Batch, k: int) -> torch.Tensor:
         """A discriminator's input: ``img`` augmented with draw ``k`` of the batch."""
