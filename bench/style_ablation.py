@@ -1,6 +1,6 @@
 """Style fidelity, side by side: what each of the style model's choices buys.
 
-    .venv/bin/python bench/style_ablation.py [--steps 400] [--styles wood watercolour]
+    .venv/bin/python bench/style_ablation.py [--steps 300] [--styles wood geometric]
         [--variants full,previous,...] [--out bench/results/style_ablation.json]
         [--sheet docs/style_ablation.jpg]
 
@@ -9,17 +9,18 @@ seed 200, 42 photos) for the same number of steps, then ``eval-style``'s measure
 taken on held-out photos (seed 2026, 8 photos) against the training references:
 
 - ``full``: the defaults of ``StyleTrainConfig``;
-- ``single-scale``: Gram losses at full size only and white noise only (no pyramid, no
-  low-frequency noise);
+- ``single-scale``: Gram losses at full size only, no oriented-edge Grams, white noise only
+  (no pyramid, no low-frequency noise);
 - ``no-diffaug``: the discriminators see un-augmented images;
-- ``uniform-product``: the product is styled like the background (style Grams weight it
-  1) and kept only by the old, weak content term (one layer, weight 1, L1 1, no skip);
-- ``previous``: all of the above at once: the configuration of the model before this
-  change.
+- ``uniform-weights``: the style and content terms weigh product and backdrop alike (no
+  mask weighting);
+- ``previous``: the configuration before the style-fidelity work: single-scale Grams, no
+  colour-statistics term, the plain generator (no mask input, no residual output, white
+  noise), one content layer at weight 1 (0.15 on the backdrop), L1 1, no DiffAugment.
 
 Per variant: texture / colour / Gram fractions of the way to the references, product edge
 SSIM, the final discriminator and adversarial losses, and minutes. Training is on 2 torch
-threads; a variant takes about 7 minutes at 400 steps on 2 cores. Writes the JSON, and a
+threads; a variant takes about 5 minutes at 300 steps on 2 cores. Writes the JSON, and a
 sheet with a row per variant (reference, then restyles) for the first style.
 """
 
@@ -39,27 +40,26 @@ sys.path.insert(0, ROOT)
 
 VARIANTS = {
     "full": {},
-    "single-scale": {"style_pyramid": 1, "generator.noise_scales": (1,)},
-    "no-diffaug": {"diffaug": False},
-    "uniform-product": {
-        "weights.style_product": 1.0,
-        "weights.content": 1.0,
-        "weights.content_background": 0.15,
-        "weights.l1_constraint": 1.0,
-        "content_layers": (2,),
-        "generator.skip": False,
+    "single-scale": {
+        "style_pyramid": 1,
+        "oriented_grams": False,
+        "generator.noise_scales": (1,),
     },
+    "no-diffaug": {"diffaug": False},
+    "uniform-weights": {"weights.style_product": 1.0, "weights.content_background": 1.0},
     "previous": {
         "style_pyramid": 1,
-        "generator.noise_scales": (1,),
-        "generator.skip": False,
+        "oriented_grams": False,
         "diffaug": False,
+        "content_layers": (2,),
+        "generator.noise_scales": (1,),
+        "generator.mask_input": False,
+        "generator.residual": False,
         "weights.style_product": 1.0,
         "weights.colour": 0.0,
         "weights.content": 1.0,
         "weights.content_background": 0.15,
         "weights.l1_constraint": 1.0,
-        "content_layers": (2,),
     },
 }
 
@@ -81,8 +81,8 @@ def _replace(cfg, overrides: dict):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--styles", nargs="+", default=["wood", "watercolour"])
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--styles", nargs="+", default=["wood", "geometric"])
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--photos", type=int, default=8, help="held-out photos to measure")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "style_ablation.json"))

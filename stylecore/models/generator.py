@@ -11,7 +11,14 @@
   stylised ones (feature-level content/style mixing); alpha = 0 is the content path, which
   training keeps reconstructing the input.
 - Upsampling is nearest-neighbour resize then convolution (no transposed convolutions,
-  hence no checkerboard), and the output is tanh in [-1, 1].
+  hence no checkerboard), and the output is tanh in [-1, 1] (plain configuration).
+- Options for region-aware restyling (``GeneratorConfig``; the demo model uses the last
+  three): ``skip`` adds the full-resolution encoder features to the decoder's output;
+  ``noise_scales`` adds the noise smoothed to coarser cells, so structure larger than the
+  receptive field can grow; ``mask_input`` takes the product mask as an input channel and
+  keeps the noise off the product; ``residual`` predicts a change to the input,
+  y = x + delta (+ a per-style tone on the backdrop), starting from the identity, so the
+  product keeps its colour and edges unless the losses ask otherwise.
 """
 
 from __future__ import annotations

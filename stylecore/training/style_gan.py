@@ -29,8 +29,8 @@ Choices that matter (measured in ``bench/style_ablation.py``, see README "Style 
   and the style Grams count product positions at ``style_product``: the background takes
   the style fully, the product is styled lightly and keeps its edges. The generator gets
   the product mask as an input channel (a small network cannot tell a white mug from a
-  white backdrop by colour), and its full-resolution skip carries the product's edges
-  past the bottleneck.
+  white backdrop by colour) and predicts a change to its input, starting from the
+  identity, so the product's colour and edges need not squeeze through the bottleneck.
 - **Structure to grow texture from.** Besides white noise the generator gets the same
   noise smoothed to 4 and 16 px cells, from which strokes, grain and blobs larger than its
   receptive field can grow.
