@@ -80,3 +80,6 @@ style-model: install
 		--styles $(addprefix build/style-train/styles/,$(STYLES)) --out models/style \
 		--steps 1300 --checkpoint-every 100
 	rm -rf models/style/multi/checkpoints
+	# The committed model keeps the noise off the product at inference (it was trained
+	# without that; README "Style fidelity"): set the same switch on the new export.
+	$(BIN)/python -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); 		c["generator"]["mask_noise"] = True; json.dump(c, open(p, "w"), indent=2, sort_keys=True)' 		models/style/multi/$$(cat models/style/multi/LATEST)/model.json

@@ -368,3 +368,20 @@ def test_mask_input_reaches_the_output_and_old_configs_ignore_it():
     assert torch.equal(g(x, n), g(x, n, mask=torch.zeros_like(m)))
     old = Generator(TINY_G).eval()
     assert torch.equal(old(x, n, mask=m), old(x, n))
+
+
+@torch.no_grad()
+def test_residual_generator_starts_as_the_identity_and_keeps_noise_off_the_product():
+    cfg = dataclasses.replace(
+        TINY_G, mask_input=True, mask_noise=True, residual=True, noise_scales=(1, 4)
+    )
+    g = Generator(cfg).eval()
+    x, n = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 1, 32, 32)
+    m = torch.zeros(2, 1, 32, 32)
+    m[..., 8:24, 8:24] = 1
+    assert torch.equal(g(x, n, torch.tensor([0, 1]), mask=m), x)  # zero-initialised change
+    torch.nn.init.normal_(g.out.weight, std=0.05)
+    # with mask_noise, no noise reaches product pixels: an all-product photo ignores it
+    everywhere = torch.ones_like(m)
+    assert torch.equal(g(x, n, mask=everywhere), g(x, n + 5.0, mask=everywhere))
+    assert not torch.equal(g(x, n, mask=m), g(x, n + 5.0, mask=m))

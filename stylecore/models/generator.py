@@ -12,11 +12,12 @@
   training keeps reconstructing the input.
 - Upsampling is nearest-neighbour resize then convolution (no transposed convolutions,
   hence no checkerboard), and the output is tanh in [-1, 1] (plain configuration).
-- Options for region-aware restyling (``GeneratorConfig``; the demo model uses the last
-  three): ``skip`` adds the full-resolution encoder features to the decoder's output;
-  ``noise_scales`` adds the noise smoothed to coarser cells, so structure larger than the
-  receptive field can grow; ``mask_input`` takes the product mask as an input channel and
-  keeps the noise off the product; ``residual`` predicts a change to the input,
+- Options for region-aware restyling (``GeneratorConfig``; the demo model uses the first
+  three, ``configs/style-product-first.yaml`` all five): ``skip`` adds the
+  full-resolution encoder features to the decoder's output; ``noise_scales`` adds the
+  noise smoothed to coarser cells, so structure larger than the receptive field can grow;
+  ``mask_input`` takes the product mask as an input channel, and ``mask_noise`` keeps the
+  noise off the product; ``residual`` predicts a change to the input,
   y = x + delta (+ a per-style tone on the backdrop), starting from the identity, so the
   product keeps its colour and edges unless the losses ask otherwise.
 """
@@ -48,9 +49,11 @@ class GeneratorConfig:
     noise_scales: tuple[int, ...] = (1,)
     # Take the product mask as one more input channel, so the network knows which pixels
     # are product (keep structure, style lightly) and which are backdrop (style fully); a
-    # small net cannot tell a white mug from a white backdrop by colour alone. The noise is
-    # zeroed on the product, so random structure (specks, blobs) grows on the backdrop only.
+    # small net cannot tell a white mug from a white backdrop by colour alone.
     mask_input: bool = False
+    # With mask_input: zero the noise on the product, so random structure (specks, blobs)
+    # grows on the backdrop only.
+    mask_noise: bool = False
     # Predict a change to the input instead of the output itself: y = x + out(features),
     # no tanh (a tanh residual starves white backdrops of gradient: tanh' is ~0.04 there),
     # so the range is only kept by the losses during training and outputs are clipped to
@@ -194,7 +197,7 @@ class Generator(nn.Module):
             if noise is None:
                 noise = x.new_zeros(b, self.cfg.noise_channels, h, w)
             noises = multiscale_noise(noise, self.cfg.noise_scales)
-            if self.cfg.mask_input and mask is not None:
+            if self.cfg.mask_input and self.cfg.mask_noise and mask is not None:
                 # Texture grows on the backdrop only: no random structure on the product.
                 noises = [n * (1.0 - mask) for n in noises]
             x = torch.cat([x, *noises], dim=1)

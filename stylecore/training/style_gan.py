@@ -20,20 +20,22 @@ then the discriminator step updates both Ds on real vs detached fakes.
 Choices that matter (measured in ``bench/style_ablation.py``, see README "Style fidelity"):
 - **Style at several scales.** phi is a fixed feature network whose deepest units see ~80
   px. ``P_l`` is the image at 1/2**l size (l < ``style_pyramid``), so the same features
-  also see 2x and 4x larger structure (strokes, grain, blobs); at each level the Gram of
-  oriented edge responses (``oriented_grams``) adds which way the texture runs (grain,
-  veins, stripes), which random 3x3 filters carry only weakly. The targets are mean Grams
+  also see 2x and 4x larger structure (strokes, grain, blobs). The targets are mean Grams
   of style crops taken at 0.35-1.0 of the references' scale, at the same pyramid levels.
-- **The product keeps its structure.** The content term uses shallow and middle layers
-  (``content_layers``), weighted 1 on the product and ``content_background`` elsewhere,
-  and the style Grams count product positions at ``style_product``: the background takes
-  the style fully, the product is styled lightly and keeps its edges. The generator gets
-  the product mask as an input channel (a small network cannot tell a white mug from a
-  white backdrop by colour) and predicts a change to its input, starting from the
-  identity, so the product's colour and edges need not squeeze through the bottleneck.
+  Optionally (``oriented_grams``) each level adds the Gram of oriented edge responses,
+  which way the texture runs, which random 3x3 filters carry only weakly.
 - **Structure to grow texture from.** Besides white noise the generator gets the same
   noise smoothed to 4 and 16 px cells, from which strokes, grain and blobs larger than its
   receptive field can grow.
+- **The product keeps its structure.** The content term uses the first three feature
+  layers (``content_layers``), weighted 1 on the product and ``content_background``
+  elsewhere, and the style Grams count product positions at ``style_product``: the
+  background takes the style fully, the product is styled lightly. The generator gets the
+  product mask as an input channel (a small network cannot tell a white mug from a white
+  backdrop by colour) and a full-resolution skip for the product's edges. The
+  ``configs/style-product-first.yaml`` variant goes further (residual output that starts
+  from the identity, no noise on the product, oriented Grams): the product survives
+  better, the backdrop's texture is weaker after the same training time.
 - **Adversarial balance.** Each side has its own Adam; D's learning rate is a quarter of
   G's, its layers are spectrally normalised, and both real and fake images are shifted
   and cut out before D sees them (DiffAugment, ``diffaug``), so D cannot memorise a few
@@ -86,7 +88,7 @@ class LossWeights:
     style: float = 8.0
     style_product: float = 0.1  # style Gram weight on product positions, relative
     colour: float = 2.0
-    l1_constraint: float = 3.0
+    l1_constraint: float = 2.0
     identity: float = 0.5
     content_path: float = 1.0
     tv: float = 0.02
@@ -106,12 +108,10 @@ class StyleTrainConfig:
     style_pyramid: int = 3  # Gram losses at full, 1/2 and 1/4 size
     content_layers: tuple[int, ...] = (0, 1, 2)  # feature layers of the content term
     diffaug: bool = True  # DiffAugment (shift + cutout) on the discriminators' inputs
-    oriented_grams: bool = True  # add Grams of oriented edge responses at every level
+    oriented_grams: bool = False  # add Grams of oriented edge responses at every level
     weights: LossWeights = field(default_factory=LossWeights)
     generator: GeneratorConfig = field(
-        default_factory=lambda: GeneratorConfig(
-            skip=False, noise_scales=(1, 4, 16), mask_input=True, residual=True
-        )
+        default_factory=lambda: GeneratorConfig(skip=True, noise_scales=(1, 4, 16), mask_input=True)
     )
     reverse: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(widths=(16, 32, 48), n_res=2, noise_channels=0)
