@@ -110,3 +110,31 @@ def test_restyle_image_tiles_large_passes(tiny_model):
     cfg = TransferConfig(scales=(0,), tile=64, tile_overlap=16)
     r = restyle_image(shot.image, shot.alpha, tiny_model, cfg, image_id="big")
     assert r.image.shape == shot.image.shape
+
+
+def test_only_whole_photo_restyles_give_the_generator_the_mask():
+    """A mask-taking generator sees the product mask in region "all" and not otherwise
+    (in the composited modes the mask's boundary only painted a halo round the product)."""
+    import dataclasses as dc
+
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(widths=(4, 8, 8), n_res=1, style_dim=8, mask_input=True))
+    model = StyleModel(g.eval(), ["s"], "v", {}, {})
+    img = np.full((64, 64, 3), 240, np.uint8)
+    img[16:48, 16:48] = (180, 40, 40)
+    mask = np.zeros((64, 64), np.float32)
+    mask[16:48, 16:48] = 1
+    seen = []
+    hook = g.register_forward_pre_hook(
+        lambda _m, args, kw: seen.append(kw.get("mask")), with_kwargs=True
+    )
+    try:
+        for region in ("all", "background", "product"):
+            cfg = TransferConfig(
+                scales=(64,), composite=dc.replace(CompositeConfig(), region=region)
+            )
+            restyle_image(img, mask, model, cfg, image_id="a")
+    finally:
+        hook.remove()
+    assert seen[0] is not None and float(seen[0].sum()) > 0
+    assert seen[1] is None and seen[2] is None

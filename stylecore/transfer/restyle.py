@@ -99,9 +99,15 @@ def restyle_image(
         small = (
             image if (h, w) == (H, W) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         )
-        small_mask = (
-            mask if (h, w) == (H, W) else cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)
-        )
+        # Models that take the product mask (GeneratorConfig.mask_input) get it only when
+        # the whole photo is published (region "all"). Otherwise the original fills the
+        # product (or the backdrop) anyway, and the mask's boundary left a light halo just
+        # outside the product in the published background.
+        small_mask = None
+        if cfg.composite.region == "all":
+            small_mask = (
+                mask if (h, w) == (H, W) else cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)
+            )
         key = f"{image_id}@{side}"
         if max(h, w) > cfg.tile:
             code = s if isinstance(s, torch.Tensor) else torch.tensor([model.style_index(s)])
