@@ -10,7 +10,6 @@ import logging
 import posixpath
 import time
 
-import numpy as np
 import torch
 
 from jobs.config import add_config_args, load_config
@@ -24,9 +23,9 @@ from stylecore.io.codec import encode_image
 from stylecore.models.style_model import StyleModel
 from stylecore.quality.style_eval import evaluate_style
 from stylecore.training.data import ContentStream, StyleStream
-from stylecore.training.loop import progress_line, run_steps
+from stylecore.training.loop import loss_curves, progress_line, run_steps
 from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
-from stylecore.viz import contact_sheet, line_plot
+from stylecore.viz import contact_sheet
 
 log = logging.getLogger(__name__)
 CONTENT_SIDE, STYLE_SIDE = 256, 384
@@ -207,16 +206,6 @@ def run_train_distributed(args) -> int:
         f"min; model {root}/{version}; checkpoints {res['checkpoint']}"
     )
     return 0
-
-
-def loss_curves(curve: list[dict]) -> np.ndarray:
-    """The training curves a person checks for balance: the discriminators' loss, the
-    generator's adversarial term, and the style, colour and content terms."""
-    keys = [k for k in ("d_total", "adv", "style", "colour", "content", "cycle") if k in curve[0]]
-    return line_plot(
-        {k: [(c["step"], c[k]) for c in curve] for k in keys},
-        title="training losses (log scale; means per logging interval)",
-    )
 
 
 def run_eval_style(args) -> int:

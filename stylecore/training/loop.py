@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from stylecore.training.style_gan import StyleGANTrainer
+from stylecore.viz import line_plot
 
 
 def progress_line(step: int, total: int, losses: dict, rate: float, workers: int = 1) -> str:
@@ -20,6 +21,17 @@ def progress_line(step: int, total: int, losses: dict, rate: float, workers: int
         + f"content {losses['content']:.3f} cycle {losses['cycle']:.3f} ({rate:.2f} img/s"
     )
     return line + (f" per worker, {workers} workers)" if workers > 1 else ")")
+
+
+def loss_curves(curve: list[dict]) -> np.ndarray:
+    """A chart (RGB uint8) of the curves a person checks for balance: the discriminators'
+    loss, the generator's adversarial term, and the style, colour, content and cycle terms.
+    ``curve`` holds ``{"step": k, <loss>: value, ...}`` per logging interval."""
+    keys = [k for k in ("d_total", "adv", "style", "colour", "content", "cycle") if k in curve[0]]
+    return line_plot(
+        {k: [(c["step"], c[k]) for c in curve] for k in keys},
+        title="training losses (log scale; means per logging interval)",
+    )
 
 
 def run_steps(
