@@ -46,6 +46,17 @@ def _merge(into: dict, key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _scalar(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; a user typing ``--set lr_g=1e-4``
+    means the number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def load_config(
     cls: type[T],
     config_path: str | None = None,
@@ -61,7 +72,7 @@ def load_config(
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        _merge(data, key.strip(), yaml.safe_load(raw))
+        _merge(data, key.strip(), _scalar(yaml.safe_load(raw)))
     for key, value in (flags or {}).items():
         if value is not None:
             _merge(data, key, value)

@@ -362,10 +362,26 @@ def _run(
         ),
         datasets={"content": dataset},
     )
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except Exception as e:
+        _raise_divergence(e)
+        raise
     if result.error:
+        _raise_divergence(result.error)
         raise RuntimeError(f"training failed: {result.error}")
     return result
+
+
+def _raise_divergence(error: BaseException) -> None:
+    """Ray wraps a worker's exception; a diverged run (``NonFiniteLossError`` on a worker)
+    is re-raised as itself, so the CLI reports it in one line like a local run."""
+    from stylecore.training.style_gan import NonFiniteLossError
+
+    text = str(error)
+    if "NonFiniteLossError" in text or "training diverged" in text:
+        line = next((ln for ln in text.splitlines() if "training diverged" in ln), text)
+        raise NonFiniteLossError(line.split("NonFiniteLossError:")[-1].strip()) from error
 
 
 def fit(

@@ -190,6 +190,22 @@ def test_train_resume_export_and_eval_style(small_catalogue, tmp_path):
     assert (tmp_path / "models" / "multi" / latest / "loss_curves.png").exists()
 
 
+def test_a_diverged_training_run_exports_nothing(small_catalogue, tmp_path):
+    table = os.path.join(small_catalogue, "catalogue.csv")
+    style = os.path.join(small_catalogue, "styles", "wood")
+    out = tmp_path / "models"
+    res = _run(
+        "-q", "train", "--local", "--content", table, "--styles", style, "--out", str(out),
+        "--steps", "6", *TINY_STYLE_SETS, "--set", "lr_g=1e30", check=False,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert "diverged at step" in res.stderr and "Traceback" not in res.stderr
+    assert "trained to step" not in res.stdout
+    assert not (out / "wood" / "LATEST").exists()
+    versions = [p for p in (out / "wood").glob("*") if p.name != "checkpoints"]
+    assert versions == []
+
+
 def test_train_needs_local_and_a_valid_style_folder(tmp_path):
     res = _run("train", "--content", "x", "--styles", "y", "--out", str(tmp_path), check=False)
     assert res.returncode == 2 and "--local" in res.stderr

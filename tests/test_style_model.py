@@ -385,3 +385,55 @@ def test_residual_generator_starts_as_the_identity_and_keeps_noise_off_the_produ
     everywhere = torch.ones_like(m)
     assert torch.equal(g(x, n, mask=everywhere), g(x, n + 5.0, mask=everywhere))
     assert not torch.equal(g(x, n, mask=m), g(x, n + 5.0, mask=m))
+
+
+# -- masks that overshoot [0, 1] and diverged runs (real photos gave NaN by step 25) ------
+
+
+def _overshooting_items():
+    """Photos whose product fills the frame, with masks a float resize leaves at
+    1.0000001 (and one a hair below 0), as the edge segmenter gave on real shop photos."""
+    rng = np.random.default_rng(3)
+    items = []
+    for k in range(3):
+        img = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
+        mask = np.full((48, 48), np.float32(1.0000001), np.float32)
+        if k == 2:
+            mask[:, :4] = -1e-7
+        items.append(ContentItem(img, mask))
+    return items
+
+
+def test_masks_are_clamped_where_they_are_made_and_used():
+    from stylecore.segmentation.base import Mask
+
+    raw = np.full((8, 8), np.float32(1.0000001))
+    raw[0, 0] = -1e-7
+    assert Mask(alpha=raw, confidence=1.0, method="edge").alpha.max() == 1.0
+    assert Mask(alpha=raw, confidence=1.0, method="edge").alpha.min() == 0.0
+    item = ContentItem(np.zeros((8, 8, 3), np.uint8), raw)
+    assert item.mask.max() == 1.0 and item.mask.min() == 0.0
+    # the losses clamp too: a slightly negative region weight gives a finite Gram
+    feat = torch.rand(1, 4, 8, 8)
+    weight = 1.0 - torch.full((1, 1, 8, 8), 1.0000001, dtype=torch.float64).float()
+    assert torch.isfinite(gram_matrix(feat, weight)).all()
+
+
+def test_full_frame_products_with_overshooting_masks_train_finitely():
+    items = _overshooting_items()
+    _, styles = _streams(0)
+    tr = StyleGANTrainer(
+        TINY_TRAIN, RandomFeatureNet(TINY_TRAIN.features), ContentStream(items, 32, 1), styles
+    )
+    for _ in range(4):
+        losses = tr.train_step()
+        assert all(np.isfinite(v) for v in losses.values()), losses
+
+
+def test_a_diverged_run_stops_with_a_clear_error():
+    from stylecore.training.style_gan import NonFiniteLossError
+
+    tr = _trainer(dataclasses.replace(TINY_TRAIN, lr_g=1e30))
+    with pytest.raises(NonFiniteLossError, match="diverged at step"):
+        for _ in range(5):
+            tr.train_step()

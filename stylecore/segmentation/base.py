@@ -31,6 +31,14 @@ class Mask:
     method: str
     flags: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        # Resizing, blurring and refining in float can overshoot by an ulp (1.0000001);
+        # everything downstream (1 - alpha as a weight, sqrt of it) needs [0, 1] exactly.
+        a = np.asarray(self.alpha, dtype=np.float32)
+        if a.size and (float(a.min()) < 0.0 or float(a.max()) > 1.0):
+            a = np.clip(a, 0.0, 1.0)
+        object.__setattr__(self, "alpha", a)
+
     @property
     def coverage(self) -> float:
         """Fraction of the frame that is product (alpha >= 0.5)."""

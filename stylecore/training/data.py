@@ -19,6 +19,11 @@ class ContentItem:
     rgb: np.ndarray  # (H, W, 3) uint8
     mask: np.ndarray  # (H, W) float32 in [0, 1], 1 = product
 
+    def __post_init__(self) -> None:
+        # Masks from files or segmenters can be off by an ulp; weights made from them
+        # (1 - mask) must never go negative.
+        object.__setattr__(self, "mask", np.clip(np.asarray(self.mask, dtype=np.float32), 0.0, 1.0))
+
 
 def _to_net(rgb: np.ndarray) -> np.ndarray:
     """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]."""
@@ -71,7 +76,7 @@ class ContentStream:
             scale = self.crop / (short * self.rng.uniform(0.4, 1.0))
             img, m = _crop_at_scale(it.rgb, self.crop, scale, self.rng, it.mask)
             xs.append(_to_net(img))
-            ms.append(m[None].astype(np.float32))
+            ms.append(np.clip(m[None], 0.0, 1.0).astype(np.float32))
         return np.stack(xs), np.stack(ms)
 
     def state(self) -> dict:

@@ -131,6 +131,21 @@ class StyleTrainConfig:
             )
 
 
+class NonFiniteLossError(RuntimeError):
+    """Training diverged: a loss became NaN or Inf. Nothing is exported from such a run."""
+
+
+def check_finite(step: int, terms: dict[str, torch.Tensor], **totals: torch.Tensor) -> None:
+    """Raise ``NonFiniteLossError`` naming the step and the non-finite terms."""
+    bad = [k for k, v in {**terms, **totals}.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise NonFiniteLossError(
+            f"training diverged at step {step + 1}: non-finite loss in {', '.join(bad)}. "
+            "Nothing was exported; the last checkpoint is from before. Check the content "
+            "photos and their masks, or lower the learning rates (lr_g, lr_d)."
+        )
+
+
 class Batch(NamedTuple):
     """One training batch, on the trainer's device: content crops ``x`` and their product
     masks, style crops ``y`` with their style ids, the generator noise for each, and the
@@ -333,11 +348,13 @@ class StyleGANTrainer:
         Returns the loss terms."""
         b = batch if batch is not None else self.draw_batch()
         g_total, terms, fake, fake_c = self.generator_loss(b)
+        check_finite(self.step, terms, g_total=g_total)
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
 
         d_total = self.discriminator_loss(b, fake, fake_c)
+        check_finite(self.step, {}, d_total=d_total)
         self.opt_d.zero_grad(set_to_none=True)
         d_total.backward()
         self.opt_d.step()
