@@ -100,8 +100,8 @@ def main() -> None:
             "halo_ssim_median": med("halo_ssim"),
             "product_ssim_median": med("product_ssim"),
             "product_de_p95_median": med("product_de_p95"),
-            "style_ratio_median": med("style_ratio"),
-            "style_ratio_max": float(max(r.get("style_ratio", 0) for r in rs)),
+            "judge_median": med("judge"),
+            "judge_min": float(min(r.get("judge", float("nan")) for r in rs)),
             "colour_ratio_median": med("colour_ratio"),
         }
     reasons = Counter(

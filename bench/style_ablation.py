@@ -40,6 +40,12 @@ sys.path.insert(0, ROOT)
 
 VARIANTS = {
     "full": {},
+    # The feature network (issue 14): the seeded random filters of before, and other taps of
+    # EfficientNet-Lite0 (block indices; -1 = the stem).
+    "random-features": {"features.kind": "random"},
+    "lite0-shallow": {"features.taps": (-1, 0, 2, 4)},
+    "lite0-mid": {"features.taps": (-1, 2, 4, 7, 10), "content_layers": (0, 1)},
+    "lite0-deep": {"features.taps": (-1, 0, 2, 4, 7, 10, 13), "style_pyramid": 2},
     "single-scale": {
         "style_pyramid": 1,
         "oriented_grams": False,
@@ -87,6 +93,9 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=8, help="held-out photos to measure")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "style_ablation.json"))
     ap.add_argument("--sheet", default=None, help="write the side-by-side sheet here")
+    ap.add_argument(
+        "--save-models", default=None, metavar="DIR", help="also save each variant's model here"
+    )
     args = ap.parse_args()
 
     import torch
@@ -132,6 +141,11 @@ def main() -> None:
         final = run_steps(trainer, cfg.steps, 25, on_log=log)
         minutes = (time.perf_counter() - t0) / 60
         model = StyleModel(core(trainer.G).eval(), ids, name, {}, {})
+        if args.save_models:
+            for fname, blob in model.to_files().items():
+                os.makedirs(os.path.join(args.save_models, name), exist_ok=True)
+                with open(os.path.join(args.save_models, name, fname), "wb") as f:
+                    f.write(blob)
         _, summary, tiles = evaluate_style(model, held, names, ids, refs)
         results[name] = {
             "overrides": {
@@ -151,7 +165,7 @@ def main() -> None:
         print(
             f"{name:<16} {minutes:5.1f} min  "
             + "  ".join(
-                f"{sid}: tex {m['texture']:.2f} col {m['colour']:.2f} gram {m['gram']:.2f} "
+                f"{sid}: tex {m['texture']:.2f} col {m['colour']:.2f} judge {m['judge']:.2f} "
                 f"edge {m['edge_ssim_product']:.2f}"
                 for sid, m in summary.items()
             )

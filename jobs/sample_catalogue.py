@@ -24,6 +24,7 @@ from jobs.config import add_config_args, load_config
 from pipelines import storage
 from stylecore.io.codec import encode_image
 from stylecore.synth.catalogue import plan_item, plan_styles, render_item, render_style
+from stylecore.synth.real_styles import REAL_LOOKS, real_style_refs
 from stylecore.viz import contact_sheet, outline, stack_sheets
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class SampleCatalogueConfig:
     count: int = 24
     seed: int = 0
     contact_sheet: bool = True
+    real_styles: bool = False  # also write the looks from real photographs (scikit-image)
 
     def __post_init__(self) -> None:
         if not 1 <= self.count <= 100_000:
@@ -59,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, help="number of product photos (default 24)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument(
+        "--real-styles",
+        action="store_true",
+        default=None,
+        help="also write two looks learned from real photographs that scikit-image ships "
+        "(brick: a brick wall; hubble: the Hubble Deep Field), four references each",
+    )
+    p.add_argument(
         "--no-contact-sheet",
         dest="contact_sheet",
         action="store_false",
@@ -74,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
         SampleCatalogueConfig,
         args.config,
         args.set_,
-        {"count": args.count, "seed": args.seed, "contact_sheet": args.contact_sheet},
+        {
+            "count": args.count,
+            "seed": args.seed,
+            "contact_sheet": args.contact_sheet,
+            "real_styles": args.real_styles,
+        },
     )
     summary = write_sample_catalogue(args.out, cfg)
     print(
@@ -135,24 +149,27 @@ def write_sample_catalogue(out: str, cfg: SampleCatalogueConfig) -> dict:
     writer.writerows(rows)
     storage.write_bytes(storage.join(out, "catalogue.csv"), buf.getvalue().encode())
 
-    refs = plan_styles()
+    styles = [(r.style_id, r.name, r.look, render_style(r, cfg.seed)) for r in plan_styles()]
+    if cfg.real_styles:
+        for look, source in REAL_LOOKS.items():
+            for k, img in enumerate(real_style_refs(look)):
+                styles.append((look, f"ref-{k + 1}", source, img))
     style_rows = []
     style_thumbs: dict[str, list] = {}
-    for ref in refs:
-        img = render_style(ref, cfg.seed)
-        uri = f"styles/{ref.style_id}/{ref.name}.jpg"
+    for style_id, name, look, img in styles:
+        uri = f"styles/{style_id}/{name}.jpg"
         storage.write_bytes(storage.join(out, uri), encode_image(img, "jpg", 92))
         style_rows.append(
             {
-                "style_id": ref.style_id,
+                "style_id": style_id,
                 "uri": uri,
-                "look": ref.look,
-                "width": ref.width,
-                "height": ref.height,
+                "look": look,
+                "width": img.shape[1],
+                "height": img.shape[0],
             }
         )
-        style_thumbs.setdefault(ref.style_id, []).append((img, f"{ref.style_id}/{ref.name}"))
-        log.info("style reference %s/%s", ref.style_id, ref.name)
+        style_thumbs.setdefault(style_id, []).append((img, f"{style_id}/{name}"))
+        log.info("style reference %s/%s", style_id, name)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(style_rows[0]), lineterminator="\n")
     writer.writeheader()

@@ -80,10 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "photo and style, how far the background moved from the input toward the "
         "style references (as a fraction of the way): texture (radially averaged "
         "luminance power spectrum, level and shape), colour (Lab mean and "
-        "covariance) and Gram statistics of a fixed judge network; and the SSIM of "
-        "edge maps inside the product (its structure). Also scores the background "
-        "replaced by the reference and by colour-matched noise, to calibrate the "
-        "measure. Writes before_after.png and scores.json.",
+        "covariance) and the ImageNet judge (sliced Wasserstein distance of "
+        "EfficientNet-Lite0 feature distributions at layers training does not use); and "
+        "the SSIM of edge maps inside the product (its structure). Also scores the "
+        "background replaced by an unseen reference, by colour-matched noise and by a "
+        "flat tint, to calibrate the measures. Writes before_after.png and scores.json.",
     )
     p.add_argument("--model", required=True, help="exported model folder")
     p.add_argument("--images", required=True, help="catalogue table or folder of photos")
@@ -218,19 +219,23 @@ def run_eval_style(args) -> int:
     rows, summary, tiles = evaluate_style(model, content, names, ids, refs)
     print(
         "Fraction of the way from the input to the references, on the background "
-        "(1 = as close as the references; texture = min of spectrum level and shape);\n"
-        "product edge SSIM: structure kept inside the product. Calibration: background "
-        "replaced by the reference / by colour-matched noise."
+        "(1 = as close as the references; texture = min of spectrum level and shape;\n"
+        "judge = the ImageNet judge); product edge SSIM: structure kept inside the product.\n"
+        "Calibration (texture/colour/judge): the background replaced by an unseen reference, "
+        "by colour-matched noise, by a flat tint."
     )
     print(
-        f"{'style':<14}{'texture':>8}{'colour':>8}{'gram':>8}{'edgeSSIM':>9}"
-        f"   {'pasted tex/col':>15}   {'noise tex/col':>14}"
+        f"{'style':<14}{'texture':>8}{'colour':>8}{'judge':>8}{'edgeSSIM':>9}"
+        f"   {'pasted':>14}   {'noise':>14}   {'tint':>14}"
     )
     for sid, m in summary.items():
+        cal = "".join(
+            f"   {m[f'{k}_texture']:4.2f}/{m[f'{k}_colour']:4.2f}/{m[f'{k}_judge']:4.2f}"
+            for k in ("pasted", "noise", "tint")
+        )
         print(
-            f"{sid:<14}{m['texture']:8.2f}{m['colour']:8.2f}{m['gram']:8.2f}"
-            f"{m['edge_ssim_product']:9.3f}   {m['pasted_texture']:7.2f}/{m['pasted_colour']:.2f}"
-            f"   {m['noise_texture']:7.2f}/{m['noise_colour']:.2f}"
+            f"{sid:<14}{m['texture']:8.2f}{m['colour']:8.2f}{m['judge']:8.2f}"
+            f"{m['edge_ssim_product']:9.3f}{cal}"
         )
     cols = len(tiles) // (len(summary) + 1)
     sheet = contact_sheet(tiles, tile=200, cols=cols, title=f"restyled whole: {model.version}")

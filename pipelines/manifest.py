@@ -35,9 +35,9 @@ SCORE_COLUMNS = (
     "product_ssim",
     "product_de_mean",
     "product_de_p95",
-    "style_ratio",
+    "judge",
     "colour_ratio",
-    "style_spread",
+    "judge_spread",
     "colour_spread",
     "luma_std",
     "clipped_fraction",
@@ -168,7 +168,7 @@ def summarise(
         "status",
         "error_type",
         "style_id",
-        "style_ratio",
+        "judge",
         "colour_ratio",
         *TIMING_COLUMNS,
     ]
@@ -187,8 +187,8 @@ def summarise(
             timings[c].extend(v for v in t[c] if v is not None)
         for i in range(n):
             if t["status"][i] == "ok":
-                r = ratios.setdefault(t["style_id"][i], {"style_ratio": [], "colour_ratio": []})
-                r["style_ratio"].append(t["style_ratio"][i])
+                r = ratios.setdefault(t["style_id"][i], {"judge": [], "colour_ratio": []})
+                r["judge"].append(t["judge"][i])
                 r["colour_ratio"].append(t["colour_ratio"][i])
     processed = counts["ok"] + counts["rejected"] + counts["failed"]
     if processed_now >= 0:

@@ -28,7 +28,7 @@ _COLS = [
     "error_message",
     "reasons",
     "product_ssim",
-    "style_ratio",
+    "judge",
     "colour_ratio",
     "mask_coverage",
 ]
@@ -61,7 +61,7 @@ def _fmt(v) -> str:
 def _pair(r: dict) -> str:
     e = html.escape
     scores = (
-        f"product SSIM {_fmt(r['product_ssim'])}, style ratio {_fmt(r['style_ratio'])}, "
+        f"product SSIM {_fmt(r['product_ssim'])}, style judge {_fmt(r['judge'])}, "
         f"colour ratio {_fmt(r['colour_ratio'])}"
     )
     reasons = f"<div class=reasons>{e(r['reasons'])}</div>" if r["reasons"] else ""
@@ -77,8 +77,8 @@ def render(summary: dict, ok: list[dict], rejected: list[dict], failed: list[dic
     e = html.escape
     c = summary["counts"]
     cons_rows = "".join(
-        f"<tr><td>{e(style)}</td><td>{_fmt(v.get('style_ratio', {}).get('median'))}</td>"
-        f"<td>{_fmt(v.get('style_ratio', {}).get('iqr'))}</td>"
+        f"<tr><td>{e(style)}</td><td>{_fmt(v.get('judge', {}).get('median'))}</td>"
+        f"<td>{_fmt(v.get('judge', {}).get('iqr'))}</td>"
         f"<td>{_fmt(v.get('colour_ratio', {}).get('median'))}</td>"
         f"<td>{_fmt(v.get('colour_ratio', {}).get('iqr'))}</td></tr>"
         for style, v in summary.get("consistency", {}).items()
@@ -117,7 +117,7 @@ Verdict: <b>{e(str(summary.get("verdict", "")))}</b></p>
 <h2>Does the catalogue read as one campaign?</h2>
 <p>Style and colour distance ratios of published images (after / before; lower is closer
 to the references). A small interquartile range means a consistent look.</p>
-<table><tr><th>style</th><th>style ratio, median</th><th>IQR</th>
+<table><tr><th>style</th><th>style judge, median</th><th>IQR</th>
 <th>colour ratio, median</th><th>IQR</th></tr>{cons_rows}</table>
 <h2>Before / after (a sample of published images)</h2>
 {"".join(_pair(r) for r in ok) or "<p>none</p>"}

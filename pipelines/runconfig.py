@@ -14,7 +14,7 @@ The styles file (``--styles STYLES.yaml``)::
         alpha: 1.0
         preserve_colour: false
         quality:                  # thresholds, see stylecore.quality.checks.QualityConfig
-          max_style_ratio: 0.5
+          min_judge: 0.3
 
 A catalogue table's ``style_id`` column wins over ``categories``, which wins over
 ``default``.

@@ -132,3 +132,26 @@ def test_bad_spec_is_rejected_with_the_field_named():
         ShotSpec("lamp", 100, 100)
     with pytest.raises(ValueError, match="background"):
         ShotSpec("mug", 100, 100, "black")
+
+
+def test_real_photograph_looks_are_written_on_request(tmp_path):
+    from stylecore.synth.real_styles import REAL_LOOKS, real_style_refs
+
+    refs = real_style_refs("hubble")
+    assert len(refs) == 4 and all(r.shape == (436, 500, 3) for r in refs)
+    assert not np.array_equal(refs[0], refs[1])  # quadrants, not copies
+    brick = real_style_refs("brick")
+    assert brick[0].shape == (256, 256, 3) and np.array_equal(brick[0][..., 0], brick[0][..., 2])
+    with pytest.raises(ValueError, match="unknown real look"):
+        real_style_refs("velvet")
+
+    out = tmp_path / "cat"
+    summary = write_sample_catalogue(
+        str(out), SampleCatalogueConfig(count=1, contact_sheet=False, real_styles=True)
+    )
+    for look in REAL_LOOKS:
+        assert sorted(p.name for p in (out / "styles" / look).iterdir()) == [
+            f"ref-{k}.jpg" for k in (1, 2, 3, 4)
+        ]
+    listed = (out / "styles" / "styles.csv").read_text()
+    assert "skimage.data.brick" in listed and summary["style_refs"] == 20 + 8

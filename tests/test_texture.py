@@ -9,11 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from stylecore.features import FeatureConfig, RandomFeatureNet
-from stylecore.quality.style_eval import JUDGE_SEED
+from stylecore.quality.style_eval import StyleTarget
 from stylecore.quality.texture import (
     PATCH,
-    StyleTarget,
     background_windows,
     calibration_images,
     fraction,
@@ -69,7 +67,7 @@ def photo():
 def test_pasted_reference_scores_high_and_colour_matched_noise_does_not(style, photo):
     rgb, mask = photo
     refs = [render_style(r, seed=11) for r in plan_styles() if r.style_id == style]
-    target = StyleTarget(RandomFeatureNet(FeatureConfig(seed=JUDGE_SEED)), refs[1:])
+    target = StyleTarget(refs[1:])
     cal = calibration_images(rgb, mask, refs[0], seed=1)  # a reference not in the target
     pasted = target.progress(rgb, cal["pasted"], mask)
     noise = target.progress(rgb, cal["noise"], mask)
@@ -82,6 +80,11 @@ def test_pasted_reference_scores_high_and_colour_matched_noise_does_not(style, p
     assert pasted["texture"] > 0.6
     assert pasted["texture"] > noise["texture"] + 0.5
     assert pasted["colour"] > 0.5
+    # The ImageNet judge: the unseen reference comes close, noise and a flat tint do not.
+    tint = target.progress(rgb, cal["tint"], mask)
+    assert unchanged["judge"] == pytest.approx(0)
+    assert pasted["judge"] > 0.5
+    assert noise["judge"] < 0.3 and tint["judge"] < 0.3
     # The product itself is untouched by both calibration images.
     keep = mask >= 0.5
     assert np.array_equal(cal["pasted"][keep], rgb[keep])

@@ -70,6 +70,13 @@ class StyleModel:
             for key, v in st_load(files[STATS]).items():
                 sid, _, name = key.partition("/")
                 stats.setdefault(sid, {})[name] = v
+        old = sorted(sid for sid, d in stats.items() if "judge_spread" not in d)
+        if old:
+            raise ValueError(
+                f"style model {card.get('version')}: the style statistics of {old} predate "
+                "the ImageNet style judge, so the quality gate cannot check them; retrain "
+                "the model with `restyle train` (its export computes them)"
+            )
         return cls(g, list(card.pop("style_ids")), str(card.pop("version")), card, stats)
 
 

@@ -8,8 +8,8 @@ independent measures, each as the fraction of the way from the input to the refe
   mean removed: at which scales the contrast sits, e.g. strokes vs grain vs noise). The
   texture score is the smaller of the two fractions, so a texture must get both right:
   colour-matched white noise has the right level but a flat shape and scores near 0;
-- **gram**: Gram matrices of a fixed random feature network that training never uses,
-  weighted to the background.
+- the ImageNet **judge** (``stylecore.quality.judge``), combined with these two in
+  ``stylecore.quality.style_eval.StyleTarget``.
 
 Everything is measured at one scale, ``MEASURE_SIDE`` pixels on the long side, for the
 photo and the references alike: frequencies are in cycles per pixel, so a reference
@@ -29,15 +29,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-
-from stylecore.features import FeatureNet
-from stylecore.quality.style_metrics import lab_stats, lab_stats_distance
 
 MEASURE_SIDE = 256
 PATCH = 64
 N_BINS = 10
-PYRAMID = 3  # Gram levels: full, 1/2 and 1/4 size
 POWER_FLOOR = 1e-6  # about the power of 8-bit quantisation noise in L/100 units
 
 
@@ -151,105 +146,13 @@ def fraction(d_in: float, d_out: float) -> float:
     return float(1.0 - d_out / d_in) if d_in > 1e-9 else float("nan")
 
 
-def _t(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
-
-
-@torch.no_grad()
-def masked_grams(
-    features: FeatureNet, rgb: np.ndarray, background: np.ndarray | None = None
-) -> list[torch.Tensor]:
-    """Gram matrix per layer and pyramid level (the image at full, 1/2 and 1/4 size), with
-    each position weighted by the background (resized to the layer), normalised by the
-    weight sum: the background's own style statistics, at the features' scale and at 2x
-    and 4x it."""
-    x = _t(rgb)
-    w0 = None if background is None else torch.from_numpy(background.astype(np.float32))[None, None]
-    out = []
-    for level in range(PYRAMID):
-        if level:
-            x = torch.nn.functional.avg_pool2d(x, 2, ceil_mode=True)
-        for f in features(x):
-            c = f.shape[1]
-            if w0 is None:
-                w = torch.ones_like(f[:, :1])
-            else:
-                w = torch.nn.functional.interpolate(w0, size=f.shape[-2:], mode="area")
-            total = w.sum().clamp_min(1.0)
-            mean = (f * w).sum(dim=(2, 3), keepdim=True) / total
-            fw = ((f - mean) * w.sqrt()).reshape(c, -1)
-            out.append(fw @ fw.T / (c * total))
-    return out
-
-
-def gram_gap(grams: Sequence[torch.Tensor], target: Sequence[torch.Tensor]) -> float:
-    """Mean over layers of the squared Gram difference, normalised by the target's."""
-    return float(
-        np.mean(
-            [
-                float(((g - t) ** 2).mean() / (t**2).mean().clamp_min(1e-12))
-                for g, t in zip(grams, target, strict=True)
-            ]
-        )
-    )
-
-
-class StyleTarget:
-    """The references' statistics at the measuring scale: spectrum, Lab stats, Grams."""
-
-    def __init__(self, features: FeatureNet, refs: Sequence[np.ndarray]) -> None:
-        if not refs:
-            raise ValueError("StyleTarget: no reference images")
-        self.refs = [resize_long(r) for r in refs]
-        self.features = features
-        spec = power_spectrum(self.refs)
-        if spec is None:
-            raise ValueError(f"references smaller than the {PATCH} px measuring patch")
-        self.spectrum = spec
-        self.lab = lab_stats(np.concatenate([r.reshape(-1, 3) for r in self.refs])[None])
-        per = [masked_grams(features, r) for r in self.refs]
-        self.grams = [torch.stack([p[k] for p in per]).mean(0) for k in range(len(per[0]))]
-
-    def distances(self, rgb: np.ndarray, mask: np.ndarray | None) -> dict[str, float] | None:
-        """Distances of a photo's background (``mask`` = product, (H, W) in [0, 1], at the
-        photo's size) to the references; None if no measuring window fits in it."""
-        img = resize_long(rgb)
-        bg = None if mask is None else 1.0 - resize_long(mask.astype(np.float32))
-        spec = power_spectrum([img], [bg])
-        if spec is None:
-            return None
-        level, shape = spectrum_distances(spec, self.spectrum)
-        return {
-            "level": level,
-            "shape": shape,
-            "colour": lab_stats_distance(lab_stats(img, bg), self.lab),
-            "gram": gram_gap(masked_grams(self.features, img, bg), self.grams),
-        }
-
-    def progress(
-        self, before: np.ndarray, after: np.ndarray, mask: np.ndarray | None
-    ) -> dict[str, float] | None:
-        """Fractions of the way to the references: ``colour``, ``spectrum_level``,
-        ``spectrum_shape``, ``texture`` (the smaller spectrum fraction) and ``gram``."""
-        d_in, d_out = self.distances(before, mask), self.distances(after, mask)
-        if d_in is None or d_out is None:
-            return None
-        out = {
-            "colour": fraction(d_in["colour"], d_out["colour"]),
-            "spectrum_level": fraction(d_in["level"], d_out["level"]),
-            "spectrum_shape": fraction(d_in["shape"], d_out["shape"]),
-            "gram": fraction(d_in["gram"], d_out["gram"]),
-        }
-        out["texture"] = min(out["spectrum_level"], out["spectrum_shape"])
-        return out
-
-
 def calibration_images(
     rgb: np.ndarray, mask: np.ndarray, ref: np.ndarray, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """The photo with its background replaced by (a) the reference, resized to cover the
-    photo (``pasted``), and (b) white noise drawn from the references' Lab mean and
-    covariance (``noise``): same colours, no structure. The product is kept."""
+    photo (``pasted``), (b) white noise drawn from the reference's Lab mean and covariance
+    (``noise``): same colours, no structure, and (c) the reference's mean colour
+    (``tint``): the palette's average, no texture at all. The product is kept."""
     h, w = rgb.shape[:2]
     rh, rw = ref.shape[:2]
     s = max(h / rh, w / rw)
@@ -264,8 +167,10 @@ def calibration_images(
     noise_lab[:, 0] = np.clip(noise_lab[:, 0], 0, 100)
     noise_rgb = cv2.cvtColor(noise_lab.reshape(h, w, 3).astype(np.float32), cv2.COLOR_Lab2RGB)
     noise_bg = np.clip(noise_rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    tint = np.clip(ref.reshape(-1, 3).mean(0) + 0.5, 0, 255).astype(np.uint8)
     m = (mask.astype(np.float32) >= 0.5)[..., None]
     return {
         "pasted": np.where(m, rgb, pasted_bg).astype(np.uint8),
         "noise": np.where(m, rgb, noise_bg).astype(np.uint8),
+        "tint": np.where(m, rgb, tint).astype(np.uint8),
     }
