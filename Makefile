@@ -72,13 +72,14 @@ segmenter-model: install
 	$(BIN)/restyle train-segmenter --images build/seg-train/catalogue.csv \
 		--out models/segmenter-unet --steps 1200 --seed 0
 
-# Reproduces the committed demo style model (models/style/multi): five styles, about 20
-# minutes on 2 cores.
+# Reproduces the committed demo style model (models/style/multi): five styles, EfficientNet-
+# Lite0 features, about 30 minutes on 2 cores.
+STYLE_STEPS ?= 1000
 style-model: install
 	$(BIN)/restyle sample-catalogue build/style-train --count 42 --seed 200 --no-contact-sheet
 	$(BIN)/restyle train --local --content build/style-train/catalogue.csv \
 		--styles $(addprefix build/style-train/styles/,$(STYLES)) --out models/style \
-		--steps 1300 --checkpoint-every 100
+		--steps $(STYLE_STEPS) --checkpoint-every 100
 	rm -rf models/style/multi/checkpoints
 	# The committed model keeps the noise off the product at inference (it was trained
 	# without that; README "Style fidelity"): set the same switch on the new export.

@@ -5,10 +5,14 @@
         [--sheet docs/style_ablation.jpg]
 
 Every variant trains from the same seed on the same training catalogue (sample-catalogue
-seed 200, 42 photos) for the same number of steps, then ``eval-style``'s measures are
+seed 200, 42 photos, with the real-photograph looks ``brick`` and ``hubble`` beside the
+five procedural ones) for the same number of steps, then ``eval-style``'s measures are
 taken on held-out photos (seed 2026, 8 photos) against the training references:
 
-- ``full``: the defaults of ``StyleTrainConfig``;
+- ``full``: the defaults of ``StyleTrainConfig`` (EfficientNet-Lite0 features);
+- ``random-features``: the seeded random-filter feature network instead (the default
+  before issue 14);
+- ``lite0-shallow``, ``lite0-mid``, ``lite0-deep``: other EfficientNet-Lite0 taps;
 - ``single-scale``: Gram losses at full size only, no oriented-edge Grams, white noise only
   (no pyramid, no low-frequency noise);
 - ``no-diffaug``: the discriminators see un-augmented images;
@@ -18,9 +22,9 @@ taken on held-out photos (seed 2026, 8 photos) against the training references:
   colour-statistics term, the plain generator (no mask input, no residual output, white
   noise), one content layer at weight 1 (0.15 on the backdrop), L1 1, no DiffAugment.
 
-Per variant: texture / colour / Gram fractions of the way to the references, product edge
-SSIM, the final discriminator and adversarial losses, and minutes. Training is on 2 torch
-threads; a variant takes about 5 minutes at 300 steps on 2 cores. Writes the JSON, and a
+Per variant: texture / colour / judge fractions of the way to the references, product
+edge SSIM, the final discriminator and adversarial losses, and minutes. Training is on 2
+torch threads; a variant takes about 7-9 minutes at 250-300 steps on 2 cores. Writes the JSON, and a
 sheet with a row per variant (reference, then restyles) for the first style.
 """
 
@@ -46,6 +50,13 @@ VARIANTS = {
     "lite0-shallow": {"features.taps": (-1, 0, 2, 4)},
     "lite0-mid": {"features.taps": (-1, 2, 4, 7, 10), "content_layers": (0, 1)},
     "lite0-deep": {"features.taps": (-1, 0, 2, 4, 7, 10, 13), "style_pyramid": 2},
+    # The product-first generator (configs/style-product-first.yaml) on Lite0 features.
+    "lite0-residual": {
+        "generator.residual": True,
+        "generator.mask_noise": True,
+        "generator.skip": False,
+        "weights.l1_constraint": 3.0,
+    },
     "single-scale": {
         "style_pyramid": 1,
         "oriented_grams": False,
@@ -115,7 +126,8 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="bench-style-")
     train_dir, held_dir = os.path.join(tmp, "train"), os.path.join(tmp, "heldout")
     write_sample_catalogue(
-        train_dir, SampleCatalogueConfig(count=42, seed=200, contact_sheet=False)
+        train_dir,
+        SampleCatalogueConfig(count=42, seed=200, contact_sheet=False, real_styles=True),
     )
     write_sample_catalogue(held_dir, SampleCatalogueConfig(seed=2026, contact_sheet=False))
     ids, refs, _ = load_style_sets([os.path.join(train_dir, "styles", s) for s in args.styles], 384)

@@ -178,11 +178,12 @@ def test_train_resume_export_and_eval_style(small_catalogue, tmp_path):
     scores = json.loads((tmp_path / "ev" / "scores.json").read_text())
     for sid in ("marble", "wood"):
         m = scores["summary"][sid]
-        for key in ("texture", "colour", "gram", "spectrum_level", "spectrum_shape"):
-            assert key in m and f"pasted_{key}" in m and f"noise_{key}" in m
+        for key in ("texture", "colour", "judge", "spectrum_level", "spectrum_shape"):
+            assert key in m and f"pasted_{key}" in m and f"noise_{key}" in m and f"tint_{key}" in m
         # the measure's own calibration: the pasted reference is close to the references,
         # colour-matched noise is not (its texture score stays low)
         assert m["pasted_texture"] > 0.5 > m["noise_texture"]
+        assert m["pasted_judge"] > 0.5 > max(m["noise_judge"], m["tint_judge"])
     assert {r["image_id"] for r in scores["images"]} == {"0000-bottle", "0001-mug"}
     # the training run recorded its loss curves next to the exported model
     card = json.loads((tmp_path / "models" / "multi" / latest / "model.json").read_text())
@@ -233,7 +234,7 @@ def test_apply_writes_output_and_verdict(small_catalogue, tmp_path):
     assert res.stdout.count("[wood]") == 2
     rec = json.loads((tmp_path / "a" / "0000-bottle.wood.json").read_text())
     assert rec["style"] == "wood" and isinstance(rec["passed"], bool)
-    for key in ("product_ssim", "product_de_mean", "style_ratio", "coverage"):
+    for key in ("product_ssim", "product_de_mean", "judge", "coverage"):
         assert key in rec["scores"]
     assert (tmp_path / "a" / "0000-bottle.wood.jpg").exists()
     assert (tmp_path / "a" / "0003-handbag.wood.png").exists()

@@ -83,7 +83,7 @@ from stylecore.training.data import ContentStream, StyleStream
 class LossWeights:
     adversarial: float = 0.1
     cycle: float = 2.0
-    content: float = 4.0
+    content: float = 2.0  # per layer, over the features' mean square (_content_scales)
     content_background: float = 0.05  # content weight on the background, relative
     style: float = 8.0
     style_product: float = 0.1  # style Gram weight on product positions, relative
@@ -213,6 +213,20 @@ class StyleGANTrainer:
         )
         self.step = 0
         self.grams, self.colour_mean, self.colour_cov = self._style_targets(n_styles)
+        self.content_scale = self._content_scales()
+
+    @torch.no_grad()
+    def _content_scales(self) -> list[float]:
+        """Per content layer, the mean square of the features of natural images: crops of
+        the style references, drawn from a probe stream seeded apart from training's (the
+        references are the same on every data-parallel rank, so every rank divides by the
+        same numbers). The content term of each layer is divided by it, so its weight
+        means the same whatever the feature network's scale (ImageNet features are about
+        450x larger than the random filters')."""
+        probe = StyleStream(self.styles.refs, self.cfg.crop, seed=self.cfg.seed + 7907)
+        x, _ = probe.next(max(self.cfg.gram_samples, 4))
+        feats = self.features(torch.from_numpy(x).to(self.device))
+        return [max(float((feats[k] ** 2).mean()), 1e-8) for k in self.cfg.content_layers]
 
     @torch.no_grad()
     def _style_targets(self, n_styles: int):
@@ -305,7 +319,10 @@ class StyleGANTrainer:
                 "adv": g_loss_fn(self.D_style(self._d_in(fake, b, 0)))
                 + g_loss_fn(self.D_cat(self._d_in(fake_c, b, 1))),
                 "cycle": cycle_loss(rec_x, x) + cycle_loss(rec_y, y),
-                "content": sum(content_loss(feats_fake[k], feats_x[k], cw) for k in layers)
+                "content": sum(
+                    content_loss(feats_fake[k], feats_x[k], cw) / s
+                    for k, s in zip(layers, self.content_scale, strict=True)
+                )
                 / len(layers),
                 "style": style_loss(feats_fake, [g[sid] for g in self.grams], weight=sw)
                 / self.cfg.style_pyramid,
