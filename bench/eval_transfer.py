@@ -10,14 +10,20 @@ product SSIM with masked windows over (a) the product as segmented, outline pixe
 included (``outline``), (b) the true product from the catalogue's masks, so segmentation
 errors count (``gt_product``), (c) everything the matte touches including the outer,
 backdrop half of the feather (``halo``, a lower bound); the gate's eroded-product SSIM and
-CIEDE2000; and the style / colour distance ratios (after / before; lower is closer to the
-references).
+CIEDE2000; the style judge (fraction of the way to the references) and the colour
+distance ratio (after / before; lower is closer to the references).
+
+With ``--styles-dir DIR`` (a sample catalogue's ``styles/`` folder), the gate also sees three
+stand-ins per photo and style that must all be rejected: the background replaced by
+colour-matched white noise and by a flat tint (both from the style's first reference in
+DIR), and the unchanged photo. Their pass rates are reported as ``standin_pass_rate``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections import Counter
 
 import cv2
@@ -25,8 +31,10 @@ import numpy as np
 
 from pipelines import datasets
 from pipelines.models import load_segmenter, load_style_model
+from stylecore.io.codec import decode_image
 from stylecore.quality.gate import assess
 from stylecore.quality.style_metrics import ssim_map
+from stylecore.quality.texture import calibration_images
 from stylecore.segmentation import SegmenterConfig
 from stylecore.transfer.composite import CompositeConfig
 from stylecore.transfer.restyle import TransferConfig, restyle_image
@@ -48,10 +56,18 @@ def main() -> None:
     ap.add_argument("--region", default="background", choices=["background", "product", "all"])
     ap.add_argument("--out")
     ap.add_argument("--sheet", help="write a before/after sheet (first 4 photos) here")
+    ap.add_argument("--styles-dir", help="also gate noise / tint / unchanged stand-ins")
     args = ap.parse_args()
     model = load_style_model()
     seg = load_segmenter(SegmenterConfig(method="unet"))
     refs = datasets.refs_from(args.catalogue)
+    first_ref = {}
+    if args.styles_dir:
+        for style in model.style_ids:
+            path = sorted(os.listdir(os.path.join(args.styles_dir, style)))[0]
+            with open(os.path.join(args.styles_dir, style, path), "rb") as f:
+                first_ref[style] = decode_image(f.read())[..., :3]
+    standins: dict[str, list[bool]] = {"noise": [], "tint": [], "unchanged": []}
     rows, tiles = [], []
     for ref, img, gt in datasets.iter_loaded(refs):
         rgb = np.ascontiguousarray(img[..., :3])
@@ -60,6 +76,12 @@ def main() -> None:
             cfg = TransferConfig(style=style, composite=CompositeConfig(region=args.region))
             res = restyle_image(rgb, mask.alpha, model, cfg, image_id=ref.image_id)
             rep = assess(rgb, res.image, mask.alpha, model.stats.get(style), args.region)
+            if style in first_ref:
+                cal = calibration_images(rgb, mask.alpha, first_ref[style], seed=len(rows))
+                cal["unchanged"] = rgb.copy()
+                for kind in standins:
+                    verdict = assess(rgb, cal[kind], mask.alpha, model.stats.get(style))
+                    standins[kind].append(verdict.passed)
             if len(tiles) < 4 * (1 + len(model.style_ids)):
                 if style == model.style_ids[0]:
                     tiles.append((rgb, ref.image_id))
@@ -113,6 +135,8 @@ def main() -> None:
         "reject_reasons": dict(reasons),
         "overall_pass_rate": float(np.mean([r["passed"] for r in rows])),
     }
+    if first_ref:
+        out["standin_pass_rate"] = {k: float(np.mean(v)) for k, v in standins.items()}
     print(json.dumps(out, indent=2))
     if args.out:
         with open(args.out, "w") as f:

@@ -13,6 +13,8 @@ taken on held-out photos (seed 2026, 8 photos) against the training references:
 - ``random-features``: the seeded random-filter feature network instead (the default
   before issue 14);
 - ``lite0-shallow``, ``lite0-mid``, ``lite0-deep``: other EfficientNet-Lite0 taps;
+- ``lite0-plain``: the generator of before issue 14 (direct output, full-resolution skip,
+  noise on the product too), on Lite0 features;
 - ``single-scale``: Gram losses at full size only, no oriented-edge Grams, white noise only
   (no pyramid, no low-frequency noise);
 - ``no-diffaug``: the discriminators see un-augmented images;
@@ -50,12 +52,14 @@ VARIANTS = {
     "lite0-shallow": {"features.taps": (-1, 0, 2, 4)},
     "lite0-mid": {"features.taps": (-1, 2, 4, 7, 10), "content_layers": (0, 1)},
     "lite0-deep": {"features.taps": (-1, 0, 2, 4, 7, 10, 13), "style_pyramid": 2},
-    # The product-first generator (configs/style-product-first.yaml) on Lite0 features.
-    "lite0-residual": {
-        "generator.residual": True,
-        "generator.mask_noise": True,
-        "generator.skip": False,
-        "weights.l1_constraint": 3.0,
+    # "full" uses the product-first generator (residual output from the identity, no noise
+    # on the product, L1 3), the default since issue 14; this is the generator of before
+    # (direct output with a full-resolution skip, noise everywhere, L1 2), on Lite0.
+    "lite0-plain": {
+        "generator.residual": False,
+        "generator.mask_noise": False,
+        "generator.skip": True,
+        "weights.l1_constraint": 2.0,
     },
     "single-scale": {
         "style_pyramid": 1,
@@ -65,12 +69,14 @@ VARIANTS = {
     "no-diffaug": {"diffaug": False},
     "uniform-weights": {"weights.style_product": 1.0, "weights.content_background": 1.0},
     "previous": {
+        "features.kind": "random",
         "style_pyramid": 1,
         "oriented_grams": False,
         "diffaug": False,
         "content_layers": (2,),
         "generator.noise_scales": (1,),
         "generator.mask_input": False,
+        "generator.mask_noise": False,
         "generator.residual": False,
         "weights.style_product": 1.0,
         "weights.colour": 0.0,

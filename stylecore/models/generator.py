@@ -12,8 +12,8 @@
   training keeps reconstructing the input.
 - Upsampling is nearest-neighbour resize then convolution (no transposed convolutions,
   hence no checkerboard), and the output is tanh in [-1, 1] (plain configuration).
-- Options for region-aware restyling (``GeneratorConfig``; the demo model uses the first
-  three, ``configs/style-product-first.yaml`` all five): ``skip`` adds the
+- Options for region-aware restyling (``GeneratorConfig``; the training default uses all
+  but ``skip``): ``skip`` adds the
   full-resolution encoder features to the decoder's output; ``noise_scales`` adds the
   noise smoothed to coarser cells, so structure larger than the receptive field can grow;
   ``mask_input`` takes the product mask as an input channel, and ``mask_noise`` keeps the

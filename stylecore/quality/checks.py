@@ -38,7 +38,7 @@ class QualityConfig:
     # Style match. The judge passes at a fraction >= min_judge of the way to the style, or
     # within max_judge_spread times the references' own spread. Calibrated on the sample
     # styles (README "The style judge"; tests/test_quality.py): an unseen reference
-    # scored 0.55-0.97 and 1.1-2.3x, colour-matched noise and a flat tint <= 0.36 and
+    # scored 0.55-0.97 and 1.07-2.41x, colour-matched noise and a flat tint <= 0.36 and
     # >= 2.67x, the unchanged photo 0.
     min_judge: float = 0.45
     max_judge_spread: float = 2.5
