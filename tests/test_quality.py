@@ -88,6 +88,12 @@ def test_sanity_failures():
     ok = rng.integers(20, 230, (50, 50, 3), dtype=np.uint8)
     assert decide(sanity(ok, 0.3), cfg).passed
     assert any("segmentation probably failed" in r for r in decide(sanity(ok, 0.99), cfg).reasons)
+    # only what the restyle clipped counts: a photo's own pure-white backdrop does not
+    white_bg = ok.copy()
+    white_bg[:30] = 255
+    assert any("clipped" in r for r in decide(sanity(white_bg, 0.3), cfg).reasons)
+    assert decide(sanity(white_bg, 0.3, original=white_bg), cfg).passed
+    assert any("clipped" in r for r in decide(sanity(white_bg, 0.3, original=ok), cfg).reasons)
     nan_scores = {"finite": 0.0}
     assert not decide(nan_scores, cfg).passed
 

@@ -8,7 +8,7 @@
   (``judge``, a fraction; 1 = where an unseen reference sits), or how close it is in units
   of the references' own spread (``judge_spread``); and the ratio after / before of the Lab
   colour-statistics distance to the references;
-- **sanity**: NaN/Inf-free, not blank (luminance spread), few clipped pixels, a mask
+- **sanity**: NaN/Inf-free, not blank (luminance spread), few pixels the restyle clipped, a mask
   coverage in plausible bounds (outside them, segmentation probably failed).
 
 ``check(...) -> QualityReport(passed, scores, reasons)``; a failed check names itself and
@@ -122,10 +122,22 @@ def product_fidelity(
     return out
 
 
-def sanity(output: np.ndarray, coverage: float) -> dict[str, float]:
+def _clipped(rgb: np.ndarray) -> np.ndarray:
+    return (rgb <= 1).all(axis=2) | (rgb >= 254).all(axis=2)
+
+
+def sanity(
+    output: np.ndarray, coverage: float, original: np.ndarray | None = None
+) -> dict[str, float]:
+    """NaN/Inf, luminance spread, clipped pixels and mask coverage of ``output``. With the
+    ``original``, only pixels the restyle clipped count: a pure-white backdrop or a white
+    product's highlight that was already 255 in the photo is not the restyle's doing."""
     f = output.astype(np.float32)
     luma = cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    clipped = ((output <= 1).all(axis=2) | (output >= 254).all(axis=2)).mean()
+    clipped_px = _clipped(output)
+    if original is not None and original.shape == output.shape:
+        clipped_px &= ~_clipped(original)
+    clipped = clipped_px.mean()
     return {
         "finite": float(np.isfinite(f).all()),
         "luma_std": float(luma.std()),

@@ -56,7 +56,7 @@ def assess(
     (the product for region 'product', else the background)."""
     cfg = cfg or QualityConfig()
     coverage = float((alpha >= 0.5).mean())
-    scores = sanity(output, coverage)
+    scores = sanity(output, coverage, original)
     check_product = region == "background"
     if check_product:
         scores.update(product_fidelity(original, output, alpha, cfg.erode_px))
