@@ -105,6 +105,12 @@ def main() -> None:
             )
         by = {(r["model"], r["size"]): r for r in speed["models"] if "ms" in r}
         rj, jj = by.get(("restyle", 1024)), by.get(("johnson", 1024))
+        # A newer side-by-side run at 1024 px only (bench_speed.py --sizes 1024 --models
+        # restyle,johnson --out bench/results/speed_1024.json) supersedes the full table's.
+        s1024 = _load("speed_1024.json")
+        if s1024:
+            by1 = {(r["model"], r["size"]): r for r in s1024["models"] if "ms" in r}
+            rj, jj = by1.get(("restyle", 1024), rj), by1.get(("johnson", 1024), jj)
         if rj and jj:
             ratio = jj["ms"] / rj["ms"]
             gate = transfer["overall_pass_rate"] if transfer else float("nan")
