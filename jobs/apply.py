@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from jobs.config import add_config_args, load_config
 from pipelines import datasets, storage
 from pipelines.models import DEFAULT_STYLE_MODEL, load_segmenter, load_style_model
+from pipelines.stages.write import mask_png
 from stylecore.io.codec import encode_image
 from stylecore.quality.checks import QualityConfig
 from stylecore.quality.gate import assess
-from stylecore.segmentation import SegmenterConfig
+from stylecore.segmentation import METHODS, SegmenterConfig
+from stylecore.segmentation.integrity import screen
 from stylecore.transfer.restyle import TransferConfig, restyle_image
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 class ApplyConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
-    segmenter: SegmenterConfig = field(default_factory=lambda: SegmenterConfig(method="unet"))
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="restyle photos by hand (no cluster), with a verdict",
         description="Segment each IMAGE, restyle it with a style model "
         "(multi-scale, then composited by region), and score it with the "
-        "quality gate. Writes OUT/<name>.<style>.<ext> and a JSON of scores, "
-        "verdict and reasons next to it. Exit code 0 even when the gate "
-        "rejects: the verdict is in the output.",
+        "quality gate. Writes OUT/<name>.<style>.<ext>, its product mask "
+        "(<name>.<style>.mask.png) and a JSON of scores, verdict and reasons next to it. "
+        "A photo that is not a studio shot, or whose mask looks broken, is not restyled "
+        "(reason not_a_studio_shot or segmentation_doubtful). Exit code 0 even when the "
+        "gate rejects: the verdict is in the output.",
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or URIs")
     p.add_argument("--model", help=f"style model folder (default {DEFAULT_STYLE_MODEL})")
@@ -52,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="keep the photo's colours, take only the style's lightness",
     )
-    p.add_argument("--segmenter", choices=["edge", "unet"], help="default unet (demo model)")
+    p.add_argument(
+        "--segmenter", choices=METHODS, help="default auto (U-Net and edge, the less doubtful mask)"
+    )
     p.add_argument("-o", "--out", required=True, help="output folder or URI")
     add_config_args(p)
     p.set_defaults(func=run)
@@ -85,20 +91,31 @@ def run(args) -> int:
         t0 = time.perf_counter()
         mask = seg.segment(img)
         t_seg = time.perf_counter() - t0
-        res = restyle_image(
-            rgb, mask.alpha, model, cfg.transfer, image_id=ref.image_id, style=style
-        )
-        t1 = time.perf_counter()
-        report = assess(
-            rgb, res.image, mask.alpha, stats, cfg.transfer.composite.region, cfg.quality
-        )
-        reasons = list(report.reasons)
-        if not mask.usable:
-            reasons.insert(0, f"segmentation flags: {', '.join(mask.flags)}")
-        passed = report.passed and mask.usable
+        safety = screen(img, mask, cfg.segmenter.integrity)
+        if safety.ok:
+            res = restyle_image(
+                rgb, mask.alpha, model, cfg.transfer, image_id=ref.image_id, style=style
+            )
+            out_img, timings = res.image, res.timings
+            t1 = time.perf_counter()
+            report = assess(
+                rgb, out_img, mask.alpha, stats, cfg.transfer.composite.region, cfg.quality
+            )
+            reasons, scores = list(report.reasons), {**safety.scores, **report.scores}
+            if not mask.usable:
+                reasons.insert(0, f"segmentation flags: {', '.join(mask.flags)}")
+            passed = report.passed and mask.usable
+        else:
+            # not restyled around a mask that cannot be trusted: the photo comes back as it is
+            out_img, timings, t1 = rgb, {}, time.perf_counter()
+            reasons = [f"{safety.reason}: " + "; ".join(safety.details)]
+            scores, passed = safety.scores, False
         ext = "png" if uri.lower().endswith(".png") else "jpg"
         out_uri = storage.join(args.out, f"{ref.image_id}.{style}.{ext}")
-        storage.write_bytes(out_uri, encode_image(res.image, ext, 92))
+        storage.write_bytes(out_uri, encode_image(out_img, ext, 92))
+        storage.write_bytes(
+            storage.join(args.out, f"{ref.image_id}.{style}.mask.png"), mask_png(mask.alpha)
+        )
         record = {
             "image_id": ref.image_id,
             "source": uri,
@@ -107,13 +124,14 @@ def run(args) -> int:
             "model_version": model.version,
             "passed": passed,
             "reasons": reasons,
-            "scores": report.scores,
+            "scores": scores,
             "mask": {
                 "coverage": mask.coverage,
                 "confidence": mask.confidence,
                 "flags": list(mask.flags),
+                "method": mask.method,
             },
-            "timings_s": {"segment": t_seg, **res.timings, "check": time.perf_counter() - t1},
+            "timings_s": {"segment": t_seg, **timings, "check": time.perf_counter() - t1},
         }
         storage.write_bytes(
             storage.join(args.out, f"{ref.image_id}.{style}.json"),

@@ -7,7 +7,7 @@ import argparse
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,14 +17,19 @@ from pipelines import datasets, storage
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
 from pipelines.train_dist import DistConfig
 from stylecore.io.codec import encode_image
-from stylecore.segmentation import SegmenterConfig, boundary_f, iou
+from stylecore.segmentation import METHODS, SegmenterConfig, boundary_f, iou
+from stylecore.segmentation.integrity import screen
 from stylecore.viz import outline
 
 log = logging.getLogger(__name__)
 
 
 def _method_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=["edge", "unet"], help="segmenter (default edge)")
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        help="segmenter: auto (default: U-Net and edge, the less doubtful mask), edge or unet",
+    )
     p.add_argument(
         "--model",
         metavar="DIR",
@@ -126,6 +131,7 @@ def run_segment(args) -> int:
 
 def run_eval(args) -> int:
     seg = _segmenter(args)
+    integrity = load_config(SegmenterConfig, args.config, args.set_, {}).integrity
     refs = datasets.refs_from(args.images, args.masks)
     refs = [r for r in refs if r.mask_uri]
     if not refs:
@@ -135,6 +141,7 @@ def run_eval(args) -> int:
         t = time.perf_counter()
         m = seg.segment(img)
         ms = (time.perf_counter() - t) * 1000
+        safety = screen(img, m, integrity)
         rows.append(
             {
                 "image_id": ref.image_id,
@@ -143,6 +150,9 @@ def run_eval(args) -> int:
                 "boundary_f": boundary_f(m.alpha, mask),
                 "ms": ms,
                 "flags": list(m.flags),
+                "method": m.method,
+                "held_back": safety.reason,
+                "signals": {k: round(float(v), 4) for k, v in safety.scores.items()},
             }
         )
         log.info("%d/%d %s iou=%.3f", k, len(refs), ref.image_id, rows[-1]["iou"])
@@ -158,14 +168,22 @@ def run_eval(args) -> int:
             f"{np.mean([r['boundary_f'] for r in rs]):>9.3f}"
             f"{np.median([r['ms'] for r in rs]):>8.0f}"
         )
+    held = Counter(r["held_back"] for r in rows if r["held_back"])
     summary = {
         "method": seg.name,
         "images": len(rows),
         "mean_iou": float(np.mean([r["iou"] for r in rows])),
         "mean_boundary_f": float(np.mean([r["boundary_f"] for r in rows])),
         "min_iou": float(np.min([r["iou"] for r in rows])),
+        "held_back": dict(held),
     }
     print(f"{'all':<14}{len(rows):>4}{summary['mean_iou']:>8.3f}{summary['mean_boundary_f']:>9.3f}")
+    kept = [r["iou"] for r in rows if not r["held_back"]]
+    print(
+        f"publish safety: {sum(held.values())} of {len(rows)} held back "
+        f"({', '.join(f'{k} {v}' for k, v in held.items()) or 'none'}); "
+        f"IoU of the rest {np.mean(kept) if kept else float('nan'):.3f}"
+    )
     if args.json:
         storage.write_bytes(
             args.json, json.dumps({"summary": summary, "images": rows}, indent=2).encode()

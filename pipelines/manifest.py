@@ -70,6 +70,7 @@ SCHEMA = pa.schema(
         ("mask_coverage", pa.float32()),
         ("mask_confidence", pa.float32()),
         ("mask_flags", pa.string()),
+        ("mask_uri", pa.string()),
         ("passed", pa.bool_()),
         ("reasons", pa.string()),
         *[(c, pa.float32()) for c in SCORE_COLUMNS],

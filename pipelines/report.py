@@ -1,7 +1,9 @@
 """``report.html``: what a merchandiser opens in the morning. The run's counts and
-consistency, a before/after sheet of published images with their scores, a sample of
-rejected images with the gate's reasons, and every failure with its error. Thumbnails are
-embedded, so the file is self-contained wherever it is stored."""
+consistency, a before/after sheet of published images with their scores, every rejected
+image (up to a limit) with the gate's reasons, and every failure with its error. Each image
+shows its product mask over the photo (backdrop dimmed, outline in red), so a reviewer sees
+what was kept as product and why a photo was held back. Thumbnails are embedded, so the file
+is self-contained wherever it is stored."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import logging
 
 import cv2
+import numpy as np
 
 from pipelines import manifest, storage
 from stylecore.io.codec import decode_untrusted
@@ -18,6 +21,7 @@ from stylecore.io.codec import decode_untrusted
 log = logging.getLogger(__name__)
 
 MAX_FAILURES_LISTED = 500
+MAX_REJECTED_SHOWN = 200
 _COLS = [
     "image_id",
     "status",
@@ -31,6 +35,7 @@ _COLS = [
     "judge",
     "colour_ratio",
     "mask_coverage",
+    "mask_uri",
 ]
 
 
@@ -46,6 +51,33 @@ def _thumb(uri: str, side: int = 200) -> str:
     small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+    )
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
+
+
+def _overlay(source_uri: str, mask_uri: str, side: int = 200) -> str:
+    """The photo with its mask: backdrop dimmed, outline in red, as a data URI."""
+    if not mask_uri:
+        return ""
+    try:
+        img = decode_untrusted(storage.read_bytes(source_uri)).image[..., :3]
+        mask = decode_untrusted(storage.read_bytes(mask_uri)).image
+    except Exception as e:
+        what = storage.redact(source_uri)
+        log.warning("report: no mask overlay for %s: %s", what, type(e).__name__)
+        return ""
+    h, w = img.shape[:2]
+    s = side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    m = cv2.resize(mask[..., 0] if mask.ndim == 3 else mask, size, interpolation=cv2.INTER_AREA)
+    a = (m.astype(np.float32) / 255.0)[..., None]
+    shown = (small * (0.3 + 0.7 * a)).astype(np.uint8)
+    binary = (m >= 128).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(shown, contours, -1, (255, 0, 0), 1)
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
     )
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
 
@@ -68,6 +100,7 @@ def _pair(r: dict) -> str:
     return (
         f"<figure>{_img(_thumb(r['source_uri']), 'before')}"
         f"{_img(_thumb(r['output_uri']), 'after')}"
+        f"{_img(_overlay(r['source_uri'], r.get('mask_uri') or ''), 'mask')}"
         f"<figcaption><b>{e(r['image_id'])}</b> [{e(r['style_id'])}]<br>{scores}{reasons}"
         "</figcaption></figure>"
     )
@@ -100,7 +133,7 @@ def render(summary: dict, ok: list[dict], rejected: list[dict], failed: list[dic
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
-figure {{ display: inline-block; margin: 8px; width: 420px; vertical-align: top; }}
+figure {{ display: inline-block; margin: 8px; width: 624px; vertical-align: top; }}
 figure img {{ width: 200px; height: 200px; object-fit: contain; background: #eee;
   margin-right: 4px; }}
 figcaption {{ font-size: 12px; }} .reasons {{ color: #a30; }}
@@ -121,7 +154,10 @@ to the references). A small interquartile range means a consistent look.</p>
 <th>colour ratio, median</th><th>IQR</th></tr>{cons_rows}</table>
 <h2>Before / after (a sample of published images)</h2>
 {"".join(_pair(r) for r in ok) or "<p>none</p>"}
-<h2>Rejected by the quality gate (a sample; not published)</h2>
+<h2>Rejected (not published): kept for review with their masks</h2>
+<p>Reasons: <code>not_a_studio_shot</code> (no backdrop to restyle; the photo is not
+restyled), <code>segmentation_doubtful</code> (the product mask looks broken; not
+restyled), otherwise the quality gate's failed checks.</p>
 {"".join(_pair(r) for r in rejected) or "<p>none</p>"}
 <h2>Failures ({c["failed"]})</h2>
 <table><tr><th>image</th><th>error</th><th>message</th></tr>{fail_rows}</table>{more}
@@ -137,7 +173,7 @@ def write_report(out: str, run_id: str, summary: dict, samples: int = 12) -> str
         for r in manifest.read_part(out, run_id, shard, _COLS).to_pylist():
             if r["status"] == "ok" and len(ok) < samples:
                 ok.append(r)
-            elif r["status"] == "rejected" and len(rejected) < samples:
+            elif r["status"] == "rejected" and len(rejected) < MAX_REJECTED_SHOWN:
                 rejected.append(r)
             elif r["status"] == "failed" and len(failed) < MAX_FAILURES_LISTED:
                 failed.append(r)

@@ -54,6 +54,7 @@ ROW_DEFAULTS: dict[str, Any] = {
     "mask_coverage": float("nan"),
     "mask_confidence": float("nan"),
     "mask_flags": "",
+    "mask_uri": "",  # runs/<run_id>/masks/<style>/<image_id>.png (small PNG, for review)
     "passed": False,
     "reasons": "",
     "scores_json": "{}",

@@ -118,7 +118,7 @@ class OutputConfig:
 class NightlyConfig:
     shards: int = 16
     max_failure_ratio: float = 0.02
-    segmenter: SegmenterConfig = field(default_factory=lambda: SegmenterConfig(method="unet"))
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     segmenter_model: str = ""  # "" = the committed demo U-Net
     transfer: TransferConfig = field(default_factory=TransferConfig)  # scales, tiles, ...
     limits: DecodeLimits = field(default_factory=DecodeLimits)

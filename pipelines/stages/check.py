@@ -43,8 +43,7 @@ class CheckStage(RowStage):
             reasons.insert(0, f"segmentation flags: {', '.join(flags)}")
         row["passed"] = bool(rep.passed and usable)
         row["reasons"] = "; ".join(reasons)
-        row["scores_json"] = json.dumps(
-            {k: (float(v) if math.isfinite(v) else None) for k, v in rep.scores.items()},
-            sort_keys=True,
-        )
+        scores = {**json.loads(row["scores_json"] or "{}")}  # the segment stage's signals
+        scores.update({k: (float(v) if math.isfinite(v) else None) for k, v in rep.scores.items()})
+        row["scores_json"] = json.dumps(scores, sort_keys=True)
         row["status"] = "ok" if row["passed"] else "rejected"

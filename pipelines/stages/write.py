@@ -2,19 +2,39 @@
 
 ``ok`` images go to ``<out>/images/<style>/<model_version>/<image_id>.<ext>`` (the plan's
 ``output_uri``); ``rejected`` ones, which must not be published, to
-``<out>/runs/<run_id>/rejected/<style>/<image_id>.<ext>`` for review. Writes are atomic per
-object, so a retried or re-run row overwrites, never duplicates."""
+``<out>/runs/<run_id>/rejected/<style>/<image_id>.<ext>`` for review. Each row's product
+mask goes to ``<out>/runs/<run_id>/masks/<style>/<image_id>.png`` (8-bit, long side at most
+``MASK_SIDE``), written before the image, so nothing is published without its mask. Writes
+are atomic per object, so a retried or re-run row overwrites, never duplicates."""
 
 from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 
 from pipelines import storage
 from pipelines.rows import PAYLOADS, RowStage, batch_to_rows, fail, rows_to_batch
 from pipelines.runconfig import RunContext
 from stylecore.io.codec import encode_image
+
+MASK_SIDE = 512
+
+
+def mask_uri(ctx: RunContext, row: dict) -> str:
+    key = f"{storage.safe_key(row['image_id'])}.png"
+    return storage.join(ctx.out, "runs", ctx.run_id, "masks", row["style_id"], key)
+
+
+def mask_png(alpha: np.ndarray) -> bytes:
+    """A small 8-bit PNG of a product matte (long side at most ``MASK_SIDE``)."""
+    h, w = alpha.shape[:2]
+    s = min(1.0, MASK_SIDE / max(h, w))
+    if s < 1.0:
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        alpha = cv2.resize(alpha.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    return encode_image(np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8), "png")
 
 
 def rejected_uri(ctx: RunContext, row: dict) -> str:
@@ -32,6 +52,16 @@ class WriteStage(RowStage):
     def process(self, row: dict) -> None:
         if row["status"] not in ("ok", "rejected"):
             raise RuntimeError(f"write: row reached the writer with status {row['status']!r}")
+        if row["alpha"] is not None:
+            uri = mask_uri(self.ctx, row)
+            storage.with_retries(
+                storage.write_bytes,
+                uri,
+                mask_png(row["alpha"]),
+                attempts=self.ctx.read_attempts,
+                what=f"write mask {row['image_id']}",
+            )
+            row["mask_uri"] = uri
         data = encode_image(row["output"], self.ctx.output.format, self.ctx.output.quality)
         if row["status"] == "rejected":
             row["output_uri"] = rejected_uri(self.ctx, row)

@@ -1,7 +1,8 @@
-"""Product / background segmentation: one interface, two methods.
+"""Product / background segmentation: one interface, three methods.
 
 ``EdgeSegmenter`` (classical, no weights) and ``UNetSegmenter`` (learned) both implement
-``segment(image) -> Mask``. ``make_segmenter`` picks one from a ``SegmenterConfig``.
+``segment(image) -> Mask``; ``AutoSegmenter`` (the default) runs both and keeps the mask
+the integrity signals doubt less. ``make_segmenter`` builds one from a ``SegmenterConfig``.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from stylecore.segmentation.base import (
     Segmenter,
 )
 from stylecore.segmentation.edges import EdgeConfig, EdgeSegmenter
+from stylecore.segmentation.integrity import IntegrityConfig
 from stylecore.segmentation.metrics import boundary_f, iou
 
-Method = Literal["edge", "unet"]
+Method = Literal["auto", "edge", "unet"]
+METHODS: tuple[str, ...] = ("auto", "edge", "unet")
 
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    method: Method = "edge"
+    method: Method = "auto"
     edge: EdgeConfig = field(default_factory=EdgeConfig)
+    integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
 
 
 def make_segmenter(
@@ -38,10 +42,17 @@ def make_segmenter(
     if cfg.method == "edge":
         return EdgeSegmenter(cfg.edge)
     if unet_files is None:
-        raise ValueError("method 'unet' needs a trained model (model.safetensors + model.json)")
+        raise ValueError(
+            f"method {cfg.method!r} needs a trained U-Net (model.safetensors + model.json)"
+        )
     from stylecore.segmentation.unet import UNetSegmenter
 
-    return UNetSegmenter.from_files(unet_files, device=device)
+    unet = UNetSegmenter.from_files(unet_files, device=device)
+    if cfg.method == "unet":
+        return unet
+    from stylecore.segmentation.auto import AutoSegmenter
+
+    return AutoSegmenter(unet, EdgeSegmenter(cfg.edge), cfg.integrity)
 
 
 __all__ = [
@@ -50,8 +61,10 @@ __all__ = [
     "FLAG_FULL",
     "FLAG_LOW_CONFIDENCE",
     "FLAG_UNIFORM",
+    "METHODS",
     "EdgeConfig",
     "EdgeSegmenter",
+    "IntegrityConfig",
     "Mask",
     "Segmenter",
     "SegmenterConfig",

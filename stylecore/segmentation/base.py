@@ -30,6 +30,9 @@ class Mask:
     confidence: float  # in [0, 1]: how clearly product and background separate
     method: str
     flags: tuple[str, ...] = field(default_factory=tuple)
+    # Integrity signals (``stylecore.segmentation.integrity``) when the segmenter computed
+    # them (the ``auto`` segmenter does); the gate reuses them instead of recomputing.
+    signals: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Resizing, blurring and refining in float can overshoot by an ulp (1.0000001);

@@ -1,0 +1,66 @@
+"""The default segmenter: both segmenters run, the integrity signals choose.
+
+The U-Net is the stronger segmenter on white-on-white products; the edge segmenter is
+sharper on plain grey backdrops and never saw a training set. Neither wins everywhere, so
+``AutoSegmenter`` runs both and scores each mask with ``mask_integrity`` (with the other
+mask as the second opinion). Each mask's *doubt* is the largest of its signals over its
+limit (above 1: the gate would reject that mask). The U-Net's mask is kept unless it fails
+the integrity check and the edge mask passes it. Choosing by a smaller margin below 1
+(the less doubtful of two passing masks) was measured and lost IoU on the held-out sample
+catalogue: 0.980 against the U-Net's 0.992 (README "Segmentation"). The chosen
+mask carries its signals (``Mask.signals``), the doubt of both and the segmenters'
+disagreement, so the gate need not recompute them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stylecore.segmentation.base import (
+    FLAG_EMPTY,
+    FLAG_FULL,
+    FLAG_UNIFORM,
+    Mask,
+    alpha_mask,
+    as_rgb,
+)
+from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
+
+_UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
+
+
+class AutoSegmenter:
+    name = "auto"
+
+    def __init__(self, unet, edge, cfg: IntegrityConfig | None = None):
+        self.unet, self.edge = unet, edge
+        self.cfg = cfg or IntegrityConfig()
+
+    def segment(self, image: np.ndarray) -> Mask:
+        rgb, alpha = as_rgb(image)
+        if alpha is not None:
+            m = alpha_mask(alpha, self.name)
+            if m is not None:
+                return m
+        mu, me = self.unet.segment(rgb), self.edge.segment(rgb)
+        u_ok, e_ok = not (_UNUSABLE & set(mu.flags)), not (_UNUSABLE & set(me.flags))
+        if not (u_ok and e_ok):
+            chosen = mu if u_ok or not e_ok else me
+            return _with(chosen, {})
+        vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha)
+        ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha)
+        du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)
+        use_edge = du > 1.0 >= de
+        chosen, v = (me, ve) if use_edge else (mu, vu)
+        signals = {**v.scores, "doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
+        return _with(chosen, signals)
+
+
+def _with(mask: Mask, signals: dict[str, float]) -> Mask:
+    return Mask(
+        alpha=mask.alpha,
+        confidence=mask.confidence,
+        method=f"auto/{mask.method}",
+        flags=mask.flags,
+        signals=signals,
+    )

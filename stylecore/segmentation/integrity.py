@@ -1,0 +1,297 @@
+"""Is this product mask safe to publish? Is this photo a studio shot at all?
+
+Two pure checks on a photo and its product mask, both at a working size:
+
+**Mask integrity** (``mask_integrity``). A correct outline separates two different colours
+almost everywhere; a broken mask has stretches of outline that run through one colour. A
+hole or a bite runs through the product, and a strip of backdrop kept as product runs
+through the backdrop. A broken mask also leaves product-coloured pixels outside it, where a
+hole, a bite or a dropped strap was. The signals:
+
+- ``outline_gap``: the longest connected stretch of outline whose two sides do not differ
+  (local mean colour inside against outside, Delta-E below ``contrast_min``), divided by
+  ``sqrt(product area)``. Stretches along the frame border do not count;
+- ``outline_unsupported``: the fraction of the outline like that;
+- ``missed_product``: pixels outside the mask but next to it that differ from the backdrop
+  model, are not cast shadow (neutral darkening) and form regions with an outline of their
+  own (a region that fades into the backdrop is a badly fitted backdrop, e.g. a vignette),
+  over the product area;
+- ``enclosed_product``: holes in the mask (regions it encloses) whose colour is not the
+  backdrop's, over the product area (a real hole, like the inside of a mug handle, shows
+  backdrop);
+- ``disagreement``: ``1 - IoU`` against a second segmenter's mask, when one is given.
+
+**Studio shot** (``studio_shot``). A product photo has a backdrop along most of its frame:
+a smooth surface (the edge segmenter's quadratic backdrop model) with little noise and few
+edges. A scene (a model in a street, a cat on a sofa) has neither. The signals are the
+border's fit noise, the fraction of the border the fit explains, and the edge density
+along the border.
+
+Thresholds live in ``IntegrityConfig``; README "Publish safety" gives the measurements
+that set them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from stylecore.segmentation.base import as_rgb, working_size
+from stylecore.segmentation.edges import fit_backdrop
+from stylecore.segmentation.refine import disk, local_means, to_lab
+
+REASON_DOUBTFUL = "segmentation_doubtful"
+REASON_NOT_STUDIO = "not_a_studio_shot"
+
+
+@dataclass(frozen=True)
+class IntegrityConfig:
+    working_size: int = 384
+    border_band: float = 0.015  # border band the backdrop model is fitted to (fraction)
+    contrast_radius: int = 3  # window (working-size px) of the inside / outside means
+    contrast_min: float = 1.2  # Delta-E below which an outline pixel separates nothing
+    contrast_noise_k: float = 1.0  # ... or below this many times the backdrop noise
+    differs_min: float = 3.0  # Delta-E from the backdrop model that counts as "product"
+    differs_noise_k: float = 5.0  # ... or this many times the backdrop noise
+    chroma_min: float = 7.0  # a chroma difference below this is not "product"
+    shadow_max_darkening: float = 0.5  # neutral darkening up to this fraction is shadow
+    ring_px: int = 2  # band outside the outline that missed-product pixels skip
+    missed_outline_min: float = 3.0  # a left-out region's own outline contrast (Delta-E)
+    # Mask verdicts (README "Publish safety").
+    max_outline_gap: float = 0.12
+    max_outline_unsupported: float = 0.05
+    max_missed_product: float = 0.005
+    max_enclosed_product: float = 0.005
+    max_disagreement: float = 0.25
+    # Studio-shot verdict.
+    backdrop_tolerance: float = 6.0  # Delta-E from the backdrop model that still fits
+    max_border_noise: float = 4.0
+    min_border_fit: float = 0.6
+    max_border_edges: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.working_size < 64:
+            raise ValueError(f"working_size={self.working_size}: must be >= 64")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str  # "" when ok, else REASON_DOUBTFUL or REASON_NOT_STUDIO
+    scores: dict[str, float]
+    details: tuple[str, ...] = ()  # the signals that failed, with their values
+
+
+_LIMITS = (
+    ("outline_gap", "max_outline_gap"),
+    ("outline_unsupported", "max_outline_unsupported"),
+    ("missed_product", "max_missed_product"),
+    ("enclosed_product", "max_enclosed_product"),
+)
+
+
+_MESSAGES = {
+    "outline_gap": "outline runs {:.2f} x sqrt(area) through one colour (> {})",
+    "outline_unsupported": "{:.0%} of the outline separates nothing (> {:.0%})",
+    "missed_product": "product-coloured pixels left out: {:.1%} of the product (> {:.1%})",
+    "enclosed_product": "product-coloured holes: {:.1%} of the product (> {:.1%})",
+    "disagreement": "the segmenters disagree: 1 - IoU {:.2f} (> {})",
+}
+
+
+def _failures(scores: dict[str, float], cfg: IntegrityConfig) -> tuple[str, ...]:
+    limits = (*_LIMITS, ("disagreement", "max_disagreement"))
+    return tuple(
+        _MESSAGES[k].format(scores[k], getattr(cfg, lim))
+        for k, lim in limits
+        if k in scores and scores[k] > getattr(cfg, lim)
+    )
+
+
+def doubt(scores: dict[str, float], cfg: IntegrityConfig) -> float:
+    """The largest integrity signal over its limit (> 1: the mask fails that signal).
+    Disagreement is left out: it says that one of two masks is wrong, not which."""
+    return max((scores[k] / getattr(cfg, lim) for k, lim in _LIMITS if k in scores), default=0.0)
+
+
+def _small(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    h, w = working_size(*rgb.shape[:2], long_side)
+    if (h, w) == rgb.shape[:2]:
+        return rgb
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _resize_mask(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    a = alpha.astype(np.float32)
+    if a.max() > 1.0:
+        a = a / 255.0
+    if a.shape != shape:
+        a = cv2.resize(a, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return a >= 0.5
+
+
+def _border_edge_density(L: np.ndarray, band: int, thr: float) -> float:
+    gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3) * 0.125
+    gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3) * 0.125
+    strong = cv2.magnitude(gx, gy) > thr
+    m = np.zeros(L.shape, bool)
+    m[:band] = m[-band:] = True
+    m[:, :band] = m[:, -band:] = True
+    # the outermost pixel row has one-sided gradients; skip it
+    m[0] = m[-1] = False
+    m[:, 0] = m[:, -1] = False
+    return float(strong[m].mean())
+
+
+def studio_shot(image: np.ndarray, cfg: IntegrityConfig | None = None) -> Verdict:
+    """Does ``image`` look like a product on a backdrop? (see the module docstring)"""
+    cfg = cfg or IntegrityConfig()
+    rgb, _ = as_rgb(image)
+    lab = to_lab(_small(rgb, cfg.working_size))
+    model, noise, _ = fit_backdrop(lab, cfg.border_band)
+    band = max(int(round(cfg.border_band * max(lab.shape[:2]))), 3)
+    ring = np.zeros(lab.shape[:2], bool)
+    ring[:band] = ring[-band:] = True
+    ring[:, :band] = ring[:, -band:] = True
+    fits = float((np.linalg.norm(lab[ring] - model[ring], axis=1) <= cfg.backdrop_tolerance).mean())
+    edges = _border_edge_density(cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8), band, 4.0)
+    scores = {"border_noise": noise, "border_fit": fits, "border_edges": edges}
+    details = []
+    if noise > cfg.max_border_noise:
+        details.append(f"border noise {noise:.1f} > {cfg.max_border_noise}")
+    if fits < cfg.min_border_fit:
+        details.append(
+            f"a smooth backdrop fits {fits:.0%} of the border < {cfg.min_border_fit:.0%}"
+        )
+    if edges > cfg.max_border_edges:
+        details.append(f"edges on {edges:.0%} of the border > {cfg.max_border_edges:.0%}")
+    ok = not details
+    return Verdict(ok, "" if ok else REASON_NOT_STUDIO, scores, tuple(details))
+
+
+def _outline_stats(lab: np.ndarray, m: np.ndarray, cfg: IntegrityConfig, noise: float):
+    u8 = m.astype(np.uint8)
+    edge = m & ~(cv2.erode(u8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0)
+    edge[[0, -1], :] = False  # the frame cuts the product there: no outline to check
+    edge[:, [0, -1]] = False
+    n = int(edge.sum())
+    if n == 0:
+        return 0.0, 0.0, edge
+    fg, bg = local_means(lab, m, cfg.contrast_radius)
+    ys, xs = np.nonzero(edge)
+    # both sides measured one window away from the outline, where the feather is gone
+    contrast = np.linalg.norm(fg[ys, xs] - bg[ys, xs], axis=1)
+    tau = max(cfg.contrast_min, cfg.contrast_noise_k * noise)
+    weak = np.zeros_like(m)
+    weak[ys[contrast < tau], xs[contrast < tau]] = True
+    k, _, stats, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), 8)
+    longest = float(stats[1:, cv2.CC_STAT_AREA].max()) if k > 1 else 0.0
+    size = float(np.sqrt(max(m.sum(), 1)))
+    return longest / size, float(weak.sum()) / n, weak
+
+
+def _has_outline(lab, comp: np.ndarray, m: np.ndarray, box, cfg: IntegrityConfig) -> bool:
+    """Does a region left outside the mask have an outline of its own where it meets the
+    backdrop (a strap, a bitten-off edge), rather than fading into it (a backdrop that
+    the smooth model fits badly, such as a vignette)?"""
+    r = 2 * cfg.contrast_radius + 2
+    x, y, w, h = (int(v) for v in box[:4])
+    y0, y1 = max(y - r, 0), min(y + h + r, lab.shape[0])
+    x0, x1 = max(x - r, 0), min(x + w + r, lab.shape[1])
+    c, mm, sub = comp[y0:y1, x0:x1], m[y0:y1, x0:x1], lab[y0:y1, x0:x1]
+    u8 = c.astype(np.uint8)
+    edge = c & ~(cv2.erode(u8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0)
+    edge &= ~(cv2.dilate(mm.astype(np.uint8), disk(cfg.ring_px + 1)) > 0)  # not the mask side
+    if not edge.any():
+        return True  # enclosed by the mask: a hole, no backdrop side to fade into
+    fg, bg = local_means(sub, c | mm, cfg.contrast_radius)
+    ys, xs = np.nonzero(edge)
+    contrast = np.linalg.norm(fg[ys, xs] - bg[ys, xs], axis=1)
+    return bool(np.median(contrast) >= cfg.missed_outline_min)
+
+
+def mask_integrity(
+    image: np.ndarray,
+    alpha: np.ndarray,
+    cfg: IntegrityConfig | None = None,
+    other: np.ndarray | None = None,
+) -> Verdict:
+    """Signals that a product mask is broken (see the module docstring). ``alpha`` is the
+    mask at the image's size (float in [0, 1], or uint8 0/255); ``other`` an optional second
+    segmenter's mask for ``disagreement``."""
+    cfg = cfg or IntegrityConfig()
+    rgb, _ = as_rgb(image)
+    small = _small(rgb, cfg.working_size)
+    lab = to_lab(small)
+    m = _resize_mask(alpha, lab.shape[:2])
+    area = float(m.sum())
+    scores: dict[str, float] = {}
+    if area < 16 or m.all():
+        # empty or full: the segmenter's own flags and the coverage check handle these
+        return Verdict(True, "", scores)
+    model, noise, _ = fit_backdrop(lab, cfg.border_band)
+    d = lab - model
+    chroma = np.hypot(d[..., 1], d[..., 2])
+    thr = max(cfg.differs_min, cfg.differs_noise_k * noise)
+    # cast shadow: darker than the backdrop, neutral, and not black (a contact shadow's
+    # sharp edge under a sole has a strong gradient, so no smoothness test)
+    darker = -d[..., 0]
+    shadow = (darker > 0) & (chroma < 5.0) & (darker < cfg.shadow_max_darkening * model[..., 0])
+    # like the edge segmenter: chroma needs a higher floor (JPEG bleeds it across blocks)
+    differs = ((np.abs(d[..., 0]) > thr) | (chroma > max(cfg.chroma_min, thr))) & ~shadow
+
+    gap, unsupported, _ = _outline_stats(lab, m, cfg, noise)
+    scores["outline_gap"] = gap
+    scores["outline_unsupported"] = unsupported
+
+    # product-coloured pixels outside the mask, in components that reach it; the first
+    # ``ring_px`` outside the outline (anti-aliasing, feather, chroma bleed) do not count
+    u8 = m.astype(np.uint8)
+    ring = (cv2.dilate(u8, disk(cfg.ring_px)) > 0) & ~m
+    outside = differs & ~m
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(outside.astype(np.uint8), 8)
+    near = cv2.dilate(u8, disk(cfg.ring_px + 1)) > 0
+    touching = np.unique(labels[outside & near])
+    missed = 0.0
+    for i in touching[touching > 0]:
+        comp = (labels == i) & ~ring
+        if comp.any() and _has_outline(lab, labels == i, m, stats[i], cfg):
+            missed += float(comp.sum())
+    scores["missed_product"] = missed / area
+
+    # regions the mask encloses that are not backdrop-coloured
+    _, labels = cv2.connectedComponents((~m).astype(np.uint8), connectivity=4)
+    border_ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    enclosed = (labels > 0) & ~np.isin(labels, border_ids)
+    scores["enclosed_product"] = float((enclosed & differs & ~ring).sum()) / area
+
+    if other is not None:
+        o = _resize_mask(other, m.shape)
+        union = float((m | o).sum())
+        scores["disagreement"] = 1.0 - float((m & o).sum()) / union if union else 0.0
+
+    details = _failures(scores, cfg)
+    ok = not details
+    return Verdict(ok, "" if ok else REASON_DOUBTFUL, scores, details)
+
+
+def screen(image: np.ndarray, mask, cfg: IntegrityConfig | None = None) -> Verdict:
+    """Publish safety of a photo and its product ``Mask``: a studio shot, then a mask
+    without integrity failures. A real alpha channel (a cut-out) is trusted as it is. The
+    verdict's scores hold the studio and mask signals (the mask's own ``signals`` when the
+    segmenter computed them)."""
+    cfg = cfg or IntegrityConfig()
+    if "from_alpha" in mask.flags:
+        return Verdict(True, "", {})
+    studio = studio_shot(image, cfg)
+    if not studio.ok:
+        return studio
+    if mask.signals and all(k in mask.signals for k, _ in _LIMITS):
+        scores = {k: float(v) for k, v in mask.signals.items()}
+        details = _failures(scores, cfg)
+        verdict = Verdict(not details, REASON_DOUBTFUL if details else "", scores, details)
+    else:
+        verdict = mask_integrity(image, mask.alpha, cfg)
+    return Verdict(verdict.ok, verdict.reason, {**studio.scores, **verdict.scores}, verdict.details)
