@@ -105,6 +105,7 @@ def _name(uri: str) -> str:
 
 def run_segment(args) -> int:
     seg = _segmenter(args)
+    integrity = load_config(SegmenterConfig, args.config, args.set_, {}).integrity
     for uri in args.images:
         ref = datasets.ImageRef(_name(uri), uri)
         img, _ = datasets.load(ref)
@@ -122,9 +123,13 @@ def run_segment(args) -> int:
             encode_image(outline(dim, m.binary), "jpg", 90),
         )
         flags = ",".join(m.flags) or "-"
+        safety = screen(img, m, integrity)
+        verdict = (
+            "publish-safe" if safety.ok else f"{safety.reason}: " + "; ".join(safety.details)
+        )
         print(
             f"{ref.image_id}: coverage {m.coverage:.3f} confidence {m.confidence:.2f} "
-            f"flags {flags} ({ms:.0f} ms)"
+            f"flags {flags} method {m.method} ({ms:.0f} ms); {verdict}"
         )
     return 0
 

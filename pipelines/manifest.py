@@ -158,6 +158,16 @@ def _spread(vals: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "std": float(a.std()), "iqr": float(q3 - q1)}
 
 
+HELD_BACK = ("not_a_studio_shot", "segmentation_doubtful", "quality_gate")
+
+
+def held_back_reason(reasons: str | None) -> str:
+    """The kind of a rejection from its reasons: the segment stage's publish-safety reasons
+    come first, as ``<reason>: <details>``; anything else is the quality gate's."""
+    head = (reasons or "").split(":", 1)[0]
+    return head if head in HELD_BACK[:2] else "quality_gate"
+
+
 def summarise(
     out: str, run_id: str, planned: int, wall_s: float, extra: dict, processed_now: int = -1
 ) -> dict:
@@ -168,6 +178,7 @@ def summarise(
     cols = [
         "status",
         "error_type",
+        "reasons",
         "style_id",
         "judge",
         "colour_ratio",
@@ -175,6 +186,7 @@ def summarise(
     ]
     counts: Counter = Counter()
     errors: Counter = Counter()
+    held: Counter = Counter()
     timings: dict[str, list] = {c: [] for c in TIMING_COLUMNS}
     ratios: dict[str, dict[str, list]] = {}
     rows = 0
@@ -184,6 +196,11 @@ def summarise(
         rows += n
         counts.update(t["status"])
         errors.update(e for e, s in zip(t["error_type"], t["status"], strict=True) if s == "failed")
+        held.update(
+            held_back_reason(r)
+            for r, s in zip(t["reasons"], t["status"], strict=True)
+            if s == "rejected"
+        )
         for c in TIMING_COLUMNS:
             timings[c].extend(v for v in t[c] if v is not None)
         for i in range(n):
@@ -201,6 +218,8 @@ def summarise(
         "rows": rows,
         "counts": {s: counts.get(s, 0) for s in STATUSES},
         "failures_by_type": dict(errors.most_common()),
+        # rejected rows by kind: not_a_studio_shot, segmentation_doubtful, quality_gate
+        "held_back": {k: held.get(k, 0) for k in HELD_BACK},
         "failed_ratio": failed_ratio,
         "wall_s": wall_s,
         "images_per_s": processed / wall_s if wall_s > 0 else None,

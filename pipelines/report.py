@@ -127,6 +127,7 @@ def render(summary: dict, ok: list[dict], rejected: list[dict], failed: list[dic
         else ""
     )
     rate = summary.get("images_per_s") or 0.0
+    held_line = ", ".join(f"{e(k)}: {v}" for k, v in summary.get("held_back", {}).items())
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Restyle run {e(summary["run_id"])}</title>
 <style>
@@ -155,6 +156,7 @@ to the references). A small interquartile range means a consistent look.</p>
 <h2>Before / after (a sample of published images)</h2>
 {"".join(_pair(r) for r in ok) or "<p>none</p>"}
 <h2>Rejected (not published): kept for review with their masks</h2>
+<p>{held_line}</p>
 <p>Reasons: <code>not_a_studio_shot</code> (no backdrop to restyle; the photo is not
 restyled), <code>segmentation_doubtful</code> (the product mask looks broken; not
 restyled), otherwise the quality gate's failed checks.</p>

@@ -59,7 +59,8 @@ def test_segment_eval_and_train_segmenter_commands(small_catalogue, tmp_path):
         "--json",
         str(tmp_path / "e.json"),
     )
-    assert "method edge: 14 images" in res.stdout
+    assert "method auto: 14 images" in res.stdout  # one default segmenter everywhere
+    assert "publish safety:" in res.stdout
     for cat in ("bottle", "mug", "watch", "all"):
         assert cat in res.stdout
     assert (tmp_path / "e.json").exists()

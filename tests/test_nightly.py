@@ -88,8 +88,14 @@ def check_exactly_once(out: str, run_id: str) -> dict[str, dict]:
 
 @pytest.mark.usefixtures("ray_local")
 def test_nightly_local_prefix(tmp_path, styles_file, capsys):
+    import skimage.data
+
     cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
     ids = write_catalogue(cat, 10)
+    # a real photograph that is not a product shot: held back, never restyled
+    scene = skimage.data.chelsea()[::3, ::3]
+    storage.write_bytes(storage.join(cat, "scene/cat.jpg"), encode_image(scene, "jpg", 90))
+    ids.append("scene/cat")
     assert nightly(cat, styles_file, out, "r1", "--shards", "3") == 0
     got = check_exactly_once(out, "r1")
     assert set(got) == set(ids)
@@ -101,13 +107,23 @@ def test_nightly_local_prefix(tmp_path, styles_file, capsys):
             expected = os.path.join(out, "images", style, r["model_version"], image_id + ".jpg")
             assert r["output_uri"] == expected
         assert os.path.exists(r["output_uri"])
-        assert r["width"] > 0 and r["t_transfer"] > 0 and r["node_id"] and r["worker_id"]
+        # every row keeps its mask for review: a small PNG under runs/<run_id>/masks/
+        mask_uri = os.path.join(out, "runs", "r1", "masks", style, image_id + ".png")
+        assert r["mask_uri"] == mask_uri and os.path.exists(mask_uri)
+        if image_id != "scene/cat":
+            assert r["t_transfer"] > 0
+        assert r["width"] > 0 and r["node_id"] and r["worker_id"]
         assert r["started_at"] <= r["finished_at"]
+    held = got["scene/cat"]
+    assert held["status"] == "rejected" and held["reasons"].startswith("not_a_studio_shot: ")
+    assert "/rejected/" in held["output_uri"] and not np.isfinite(held["t_transfer"] or np.nan)
     summary = json.loads(storage.read_bytes(os.path.join(out, "runs", "r1", "summary.json")))
-    assert summary["planned"] == summary["rows"] == 10
-    assert sum(summary["counts"].values()) == 10
+    assert summary["planned"] == summary["rows"] == 11
+    assert sum(summary["counts"].values()) == 11
+    assert summary["held_back"]["not_a_studio_shot"] == 1
     report = storage.read_bytes(os.path.join(out, "runs", "r1", "report.html")).decode()
     assert "Before / after" in report and "data:image/jpeg;base64," in report
+    assert "not_a_studio_shot" in report and 'alt="mask"' in report
     text = capsys.readouterr().out
     assert "report:" in text and "summary:" in text
     # The published set holds only ok images, at deterministic keys.

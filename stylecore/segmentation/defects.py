@@ -101,3 +101,25 @@ def inject(mask: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
             band[ya:yb, a : a + length] = True
         return out | band
     raise ValueError(f"inject: unknown defect {kind!r} (one of {', '.join(DEFECTS)})")
+
+
+def trial(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, cfg=None
+) -> dict[str, bool]:
+    """Screen ``mask`` (a correct product mask of ``image``) and one broken copy per
+    defect kind: ``{"correct": passed, "hole": passed, ...}`` (``True`` = the gate would
+    publish it). Kinds that cannot be injected into this mask are left out."""
+    from stylecore.segmentation.base import Mask
+    from stylecore.segmentation.integrity import screen
+
+    def passes(m: np.ndarray) -> bool:
+        return screen(image, Mask(m.astype(np.float32), 1.0, "injected"), cfg).ok
+
+    out = {"correct": passes(mask > 0)}
+    for kind in DEFECTS:
+        try:
+            broken = inject(mask, kind, rng)
+        except ValueError:
+            continue
+        out[kind] = passes(broken)
+    return out
