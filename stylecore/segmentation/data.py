@@ -2,8 +2,10 @@
 endless stream of augmented, net-sized examples.
 
 Every product is also re-composited onto fresh backdrops (flat white, light grey, colour,
-studio gradient, paper texture, noise) with a synthetic contact shadow, so a few hundred
-photos, or a retailer's folder of cut-out PNGs, become varied training data. Pure
+studio gradient, a light-grey vignette sweep, paper texture, noise) with the failures seen
+on real photos mixed in: white-on-white, glossy highlights, soft contact and hard cast
+shadows, floor reflections, thin cables, a second product, products cut by the frame. So a
+few hundred photos, or a retailer's folder of cut-out PNGs, become varied training data. Pure
 NumPy/OpenCV; seeded by the caller's ``numpy.random.Generator``.
 """
 
@@ -57,7 +59,8 @@ def prepare_example(image: np.ndarray, mask: np.ndarray | None, long_side: int) 
 def random_backdrop(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """A random studio-like backdrop, ``(H, W, 3)`` float32 in [0, ~1.03]."""
     kind = rng.choice(
-        ["white", "grey", "tint", "gradient", "paper", "noise"], p=[0.3, 0.15, 0.1, 0.2, 0.15, 0.1]
+        ["white", "grey", "tint", "gradient", "vignette", "paper", "noise"],
+        p=[0.25, 0.12, 0.08, 0.18, 0.17, 0.12, 0.08],
     )
     if kind == "white":
         return np.full((h, w, 3), rng.choice([1.03, rng.uniform(0.95, 1.0)]), np.float32)
@@ -75,6 +78,15 @@ def random_backdrop(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         return np.broadcast_to(g[..., None], (h, w, 3)) * rng.uniform(0.95, 1.0, 3).astype(
             np.float32
         )
+    if kind == "vignette":
+        # a light-grey sweep lit from the front: brightest off-centre, darker to the
+        # corners (the real light-grey gradient backdrops the U-Net got wrong)
+        cy, cx = rng.uniform(0.2, 0.6) * h, rng.uniform(0.3, 0.7) * w
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r = np.sqrt(((yy - cy) / h) ** 2 + ((xx - cx) / w) ** 2)
+        top = rng.uniform(0.88, 1.0)
+        g = top - rng.uniform(0.1, 0.35) * np.clip(r / 0.8, 0, 1) ** rng.uniform(1.2, 2.5)
+        return g[..., None] * rng.uniform(0.97, 1.0, 3).astype(np.float32)
     if kind == "paper":
         n = fractal_noise((h, w), rng, base_cells=6, octaves=5)
         v = rng.uniform(0.85, 0.96) * (1 - rng.uniform(0.02, 0.08) * n)
@@ -84,20 +96,152 @@ def random_backdrop(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(base + rng.uniform(0.05, 0.3) * n[..., None], 0, 1).astype(np.float32)
 
 
-def recomposite(ex: SegExample, rng: np.random.Generator) -> np.ndarray:
-    """The product of ``ex`` over a new backdrop with a contact shadow. Returns uint8 RGB."""
+def _hard_shadow(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A sharp cast shadow: the product's silhouette offset and slightly blurred (a
+    strobe from the side), as a darkening factor in [0, 1)."""
+    h, w = alpha.shape
+    dx, dy = rng.uniform(-0.08, 0.08) * w, rng.uniform(0.0, 0.05) * h
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    s = cv2.warpAffine(alpha, m, (w, h), borderValue=0)
+    s = cv2.GaussianBlur(s, (0, 0), rng.uniform(0.5, 3.0))
+    return np.clip(s * rng.uniform(0.25, 0.55), 0, 0.9)
+
+
+def _whiten(fg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A white (or near-white) version of the product: shading kept, colour mostly gone."""
+    grey = fg.mean(axis=2, keepdims=True)
+    shade = 0.78 + 0.22 * (grey - grey.min()) / max(float(np.ptp(grey)), 1e-3)
+    tint = rng.uniform(0.96, 1.0, 3).astype(np.float32)
+    k = rng.uniform(0.75, 0.95)
+    return (k * shade * tint + (1 - k) * fg).astype(np.float32)
+
+
+def _gloss(fg: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Specular highlights: one to three bright streaks inside the product."""
+    h, w = alpha.shape
+    ys, xs = np.nonzero(alpha > 0.9)
+    if ys.size == 0:
+        return fg
+    spec = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        i = int(rng.integers(ys.size))
+        axes = (max(1, int(rng.uniform(0.01, 0.06) * w)), max(1, int(rng.uniform(0.05, 0.2) * h)))
+        cv2.ellipse(spec, (int(xs[i]), int(ys[i])), axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
+    spec = cv2.GaussianBlur(spec, (0, 0), rng.uniform(1.0, 4.0)) * alpha
+    return (fg + (1.02 - fg) * spec[..., None] * rng.uniform(0.6, 1.0)).astype(np.float32)
+
+
+def _cable(rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """A thin cable or strap from the product's outline out into the backdrop, drawn into
+    ``rgb`` and ``alpha`` (product) in place."""
+    h, w = alpha.shape
+    edge = (alpha > 0.5) & ~(cv2.erode((alpha > 0.5).astype(np.uint8), np.ones((3, 3))) > 0)
+    ys, xs = np.nonzero(edge)
+    if ys.size == 0:
+        return
+    i = int(rng.integers(ys.size))
+    pts = [(float(xs[i]), float(ys[i]))]
+    ang = rng.uniform(0, 2 * np.pi)
+    step = 0.03 * max(h, w)
+    for _ in range(int(rng.integers(4, 12))):
+        ang += rng.normal(0, 0.5)
+        pts.append((pts[-1][0] + step * np.cos(ang), pts[-1][1] + step * np.sin(ang)))
+    poly = np.round(np.array(pts)).astype(np.int32)[None]
+    width = int(rng.integers(1, 4))
+    colour = rng.choice([0.05, 0.95, float(rng.uniform(0.2, 0.8))])
+    line = np.zeros((h, w), np.uint8)
+    cv2.polylines(line, poly, False, 255, width, cv2.LINE_AA)
+    a = line.astype(np.float32) / 255.0
+    rgb[:] = rgb * (1 - a[..., None]) + colour * a[..., None]
+    alpha[:] = np.maximum(alpha, a)
+
+
+def _touch_frame(
+    rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop so the product runs into one side of the frame (cut by 0-15% of its size)."""
+    ys, xs = np.nonzero(alpha > 0.5)
+    if ys.size == 0:
+        return rgb, alpha
+    side = int(rng.integers(4))
+    cut = rng.uniform(0.0, 0.15)
+    if side == 0:
+        x0 = int(xs.min() + cut * (xs.max() - xs.min()))
+        return rgb[:, x0:], alpha[:, x0:]
+    if side == 1:
+        x1 = int(xs.max() - cut * (xs.max() - xs.min())) + 1
+        return rgb[:, :x1], alpha[:, :x1]
+    if side == 2:
+        y0 = int(ys.min() + cut * (ys.max() - ys.min()))
+        return rgb[y0:], alpha[y0:]
+    y1 = int(ys.max() - cut * (ys.max() - ys.min())) + 1
+    return rgb[:y1], alpha[:y1]
+
+
+def recomposite(
+    ex: SegExample, rng: np.random.Generator, partner: SegExample | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The product of ``ex`` over a new backdrop, with the catalogue's hard cases mixed in:
+    white-on-white, glossy highlights, soft contact and hard cast shadows, a mirror
+    reflection on the floor (background), thin cables, a second product (``partner``)
+    and a product running into the frame. Returns ``(uint8 RGB, alpha)``."""
     h, w = ex.alpha.shape
+    alpha = ex.alpha.astype(np.float32).copy()
+    fg = ex.rgb.astype(np.float32) / 255.0
+    white = rng.random() < 0.2
+    if white:
+        fg = _whiten(fg, rng)
+    if rng.random() < 0.25:
+        fg = _gloss(fg, alpha, rng)
+    if partner is not None and rng.random() < 0.15:
+        # a second, smaller product beside the first
+        s = rng.uniform(0.35, 0.6)
+        pw, ph = max(2, int(partner.alpha.shape[1] * s)), max(2, int(partner.alpha.shape[0] * s))
+        if ph < h and pw < w:
+            y0, x0 = int(rng.integers(0, h - ph)), int(rng.integers(0, w - pw))
+            pa = cv2.resize(partner.alpha, (pw, ph), interpolation=cv2.INTER_AREA)
+            prgb = cv2.resize(partner.rgb, (pw, ph), interpolation=cv2.INTER_AREA) / 255.0
+            region = (slice(y0, y0 + ph), slice(x0, x0 + pw))
+            on_top = pa[..., None]
+            fg[region] = prgb * on_top + fg[region] * (1 - on_top)
+            alpha[region] = np.maximum(alpha[region], pa)
     bg = random_backdrop(h, w, rng)
+    if white and rng.random() < 0.7:
+        bg = np.full((h, w, 3), rng.choice([1.03, rng.uniform(0.95, 1.0)]), np.float32)
+    if rng.random() < 0.2:
+        # a mirror reflection on a glossy floor: background, faded
+        ys = np.nonzero(alpha.max(axis=1) > 0.5)[0]
+        if ys.size:
+            base = int(ys.max())
+            refl_a = alpha[::-1].copy() * rng.uniform(0.1, 0.35)
+            refl_rgb = fg[::-1]
+            shift = base - (h - 1 - base)
+            m = np.float32([[1, 0, 0], [0, 1, shift]])
+            ra = cv2.warpAffine(refl_a, m, (w, h))
+            rr = cv2.warpAffine(refl_rgb, m, (w, h))
+            ra[: base + 1] = 0
+            bg = bg * (1 - ra[..., None]) + rr * ra[..., None]
     if rng.random() < 0.8:
-        bg = bg * (1.0 - contact_shadow(ex.alpha, strength=rng.uniform(0.2, 0.6))[..., None])
-    a = ex.alpha[..., None]
-    fgc = ex.rgb.astype(np.float32) / 255.0
-    out = fgc * a + bg * (1 - a)
-    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        bg = bg * (1.0 - contact_shadow(alpha, strength=rng.uniform(0.2, 0.6))[..., None])
+    if rng.random() < 0.25:
+        bg = bg * (1.0 - _hard_shadow(alpha, rng)[..., None])
+    a = alpha[..., None]
+    out = fg * a + bg * (1 - a)
+    if rng.random() < 0.2:
+        _cable(out, alpha, rng)
+    out = np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if rng.random() < 0.15:
+        out, alpha = _touch_frame(out, alpha, rng)
+    return np.ascontiguousarray(out), np.ascontiguousarray(alpha)
 
 
 def augment(
-    ex: SegExample, rng: np.random.Generator, cfg: UNetConfig, crop: int, recomposite_p: float = 0.5
+    ex: SegExample,
+    rng: np.random.Generator,
+    cfg: UNetConfig,
+    crop: int,
+    recomposite_p: float = 0.5,
+    partner: SegExample | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One training example: ``(x (C, crop, crop) float32, y (1, crop, crop) float32)``.
 
@@ -105,8 +249,10 @@ def augment(
     the input channels are computed on it (the backdrop fit sees the real border, as at
     inference), then a ``crop`` window is cut out.
     """
-    rgb = ex.rgb if ex.has_backdrop and rng.random() >= recomposite_p else recomposite(ex, rng)
-    alpha = ex.alpha
+    if ex.has_backdrop and rng.random() >= recomposite_p:
+        rgb, alpha = ex.rgb, ex.alpha
+    else:
+        rgb, alpha = recomposite(ex, rng, partner)
     if rng.random() < 0.5:
         rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
     long_side = int(cfg.input_size * rng.uniform(0.8, 1.2))
@@ -151,5 +297,12 @@ def batches(
         raise ValueError("no training examples")
     while True:
         idx = rng.integers(0, len(examples), batch_size)
-        xs, ys = zip(*(augment(examples[i], rng, cfg, crop) for i in idx), strict=True)
+        partners = rng.integers(0, len(examples), batch_size)
+        xs, ys = zip(
+            *(
+                augment(examples[i], rng, cfg, crop, partner=examples[j])
+                for i, j in zip(idx, partners, strict=True)
+            ),
+            strict=True,
+        )
         yield np.stack(xs), np.stack(ys)
