@@ -21,9 +21,10 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/restyle sample-catalogue $(DEMO)/catalogue
 	$(BIN)/restyle -q segment $(DEMO)/catalogue/images/0001-mug.png \
-		$(DEMO)/catalogue/images/0002-sneaker.jpg -o $(DEMO)/masks --method unet
+		$(DEMO)/catalogue/images/0002-sneaker.jpg -o $(DEMO)/masks
 	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --method edge
 	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --method unet
+	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv
 	$(BIN)/restyle -q eval-style --model models/style/multi/$$(cat models/style/multi/LATEST) \
 		--images $(DEMO)/catalogue/catalogue.csv --limit 6 -o $(DEMO)/style \
 		--styles $(addprefix $(DEMO)/catalogue/styles/,$(STYLES))
@@ -33,7 +34,7 @@ demo: install
 	$(BIN)/restyle nightly --catalogue $(DEMO)/catalogue/catalogue.csv \
 		--styles configs/styles-demo.yaml --out $(DEMO)/nightly --shards 4
 	@echo "Open $(DEMO)/catalogue/contact_sheet.png (the sample catalogue),"
-	@echo "$(DEMO)/masks/*.overlay.jpg (U-Net masks), $(DEMO)/style/before_after.png"
+	@echo "$(DEMO)/masks/*.overlay.jpg (default auto masks), $(DEMO)/style/before_after.png"
 	@echo "(whole-photo restyle), $(DEMO)/apply/ (background restyled, product kept)"
 	@echo "and the nightly run's report.html (its path is printed above)."
 
@@ -57,6 +58,10 @@ bench: install
 		--out bench/results/transfer_eval.json > /dev/null
 	$(BIN)/python bench/bench_speed.py
 	$(BIN)/python bench/bench_segmentation.py --json bench/results/segmentation.json
+	$(BIN)/restyle -q sample-catalogue /tmp/restyle-heldout96 --seed 2026 --count 96 \
+		--no-contact-sheet
+	$(BIN)/python bench/bench_mask_gate.py --images /tmp/restyle-heldout96/catalogue.csv \
+		--json bench/results/mask_gate.json
 	$(BIN)/python bench/bench_large.py --out bench/results/large_default.json
 	$(BIN)/python bench/bench_pipeline.py --count 48 --repeats 3
 	RAY_AUTH_MODE=disabled $(BIN)/python bench/bench_train.py

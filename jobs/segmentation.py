@@ -124,9 +124,7 @@ def run_segment(args) -> int:
         )
         flags = ",".join(m.flags) or "-"
         safety = screen(img, m, integrity)
-        verdict = (
-            "publish-safe" if safety.ok else f"{safety.reason}: " + "; ".join(safety.details)
-        )
+        verdict = "publish-safe" if safety.ok else f"{safety.reason}: " + "; ".join(safety.details)
         print(
             f"{ref.image_id}: coverage {m.coverage:.3f} confidence {m.confidence:.2f} "
             f"flags {flags} method {m.method} ({ms:.0f} ms); {verdict}"

@@ -1,4 +1,4 @@
-"""Style-model commands: `restyle train --local` and `restyle eval-style`."""
+"""Style-model commands: `restyle train`, `restyle add-style` and `restyle eval-style`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     dist.add_argument("--address", help="Ray cluster (default: RAY_ADDRESS, else a local Ray)")
     add_config_args(p)
     p.set_defaults(func=run_train)
+
+    p = sub.add_parser(
+        "add-style",
+        help="add looks to a trained style model in minutes (shared weights frozen)",
+        description="Learn one new look per style folder (the folder name is the style id; "
+        "3-10 references) on top of a trained style model: only each new style's code and "
+        "its small adapter (offsets to the generator's per-style normalisation and tone) "
+        "are trained, on the same losses as `restyle train`; every shared weight stays "
+        "frozen, so the model's existing styles give byte-identical outputs. Writes a new "
+        "version holding the old styles plus the new ones to OUT/VERSION/ and moves "
+        "OUT/LATEST; the model card records the added styles, their reference hashes, the "
+        "base version, the steps and the time. An existing style id is refused unless "
+        "--replace. Checkpoints at OUT/checkpoints/add-style.pt (--resume continues).",
+    )
+    p.add_argument(
+        "--model", required=True, help="base model: a model folder with LATEST, or a version folder"
+    )
+    p.add_argument(
+        "--styles", required=True, nargs="+", metavar="DIR", help="one folder per new style"
+    )
+    p.add_argument("--content", required=True, help="catalogue table or folder of photos")
+    p.add_argument(
+        "--out", required=True, help="model folder for the new version (often --model's)"
+    )
+    p.add_argument(
+        "--steps", type=int, help="training steps (default 150: about 4 minutes on 2 cores)"
+    )
+    p.add_argument(
+        "--replace", action="store_true", help="retrain a style id the model already has"
+    )
+    p.add_argument("--checkpoint-every", type=int, default=50, metavar="K")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--seed", type=int)
+    add_config_args(p)
+    p.set_defaults(func=run_add_style)
 
     p = sub.add_parser(
         "eval-style",
@@ -158,6 +193,94 @@ def run_train(args) -> int:
             storage.join(uri, "loss_curves.png"), encode_image(loss_curves(curve), "png")
         )
     print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")
+    return 0
+
+
+def run_add_style(args) -> int:
+    from jobs.config import ConfigError
+    from pipelines.models import load_style_model, resolve_model_version
+    from pipelines.style_export import add_styles_version
+    from stylecore.config import build
+    from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer, merge
+
+    cfg = load_config(
+        AddStyleConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
+    )
+    base_uri, base_version = resolve_model_version(args.model)
+    base = load_style_model(base_uri)
+    # every reference is read and checked before anything trains
+    ids, refs, hashes = load_style_sets(args.styles, STYLE_SIDE, min_refs=2, min_side=64)
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"--styles: a style id appears twice: {ids}")
+    taken = [i for i in ids if i in base.style_ids]
+    if taken and not args.replace:
+        raise ConfigError(
+            f"style(s) {taken} already in model {base_version} (styles {base.style_ids}); "
+            "pass --replace to learn them again, or rename the folder"
+        )
+    for sid in ids:
+        n = sum(1 for k, _ in refs if ids[k] == sid)
+        if not 3 <= n <= 10:
+            log.warning("style %s: %d references; 3-10 work best", sid, n)
+    train_cfg = build(StyleTrainConfig, base.card["train_config"])
+    content = load_content(args.content, CONTENT_SIDE)
+    log.info(
+        "adding %s to %s (styles %s): %d references, %d content photos, %d steps",
+        ids,
+        base_version,
+        base.style_ids,
+        len(refs),
+        len(content),
+        cfg.steps,
+    )
+    trainer = AddStyleTrainer(
+        train_cfg,
+        cfg,
+        style_features(train_cfg),
+        ContentStream(content, train_cfg.crop, cfg.seed + 1),
+        StyleStream(refs, train_cfg.crop, cfg.seed + 2),
+        base.generator,
+    )
+    ckpt_uri = storage.join(args.out, "checkpoints", "add-style.pt")
+    tag = {"base_version": base_version, "style_ids": ids, "reference_sha256": hashes}
+    if args.resume and storage.exists(ckpt_uri):
+        state = torch.load(io.BytesIO(storage.read_bytes(ckpt_uri)), weights_only=True)
+        if json.loads(state.get("tag", "{}")) != tag:
+            raise ValueError(
+                f"{ckpt_uri}: the checkpoint is for another base model or other references"
+            )
+        trainer.load_state_dict(state)
+        log.info("resumed from %s at step %d", ckpt_uri, trainer.step)
+
+    def save(tr) -> None:
+        buf = io.BytesIO()
+        torch.save({**tr.state_dict(), "tag": json.dumps(tag)}, buf)
+        storage.write_bytes(ckpt_uri, buf.getvalue())
+        log.info("checkpoint step %d -> %s", tr.step, ckpt_uri)
+
+    def progress(step: int, losses: dict, rate: float) -> None:
+        log.info("%s", progress_line(step, cfg.steps, losses, rate))
+
+    t0 = time.perf_counter()
+    final = run_steps(trainer, cfg.steps, 25, args.checkpoint_every, progress, save)
+    if not args.checkpoint_every or trainer.step % args.checkpoint_every:
+        save(trainer)
+    minutes = (time.perf_counter() - t0) / 60
+    slots = []
+    for sid in ids:
+        if sid in base.style_ids:
+            slots.append(base.style_ids.index(sid))
+        else:
+            slots.append(len(base.style_ids) + sum(1 for s in slots if s >= len(base.style_ids)))
+    generator = merge(base.generator, trainer.G, slots)
+    uri = add_styles_version(
+        args.out, base, generator, ids, slots, refs, hashes, trainer.step, minutes, final, cfg
+    )
+    version = uri.rstrip("/").rsplit("/", 1)[-1]
+    print(
+        f"added {', '.join(ids)} to {base_version} in {minutes:.1f} min ({trainer.step} steps); "
+        f"model {args.out.rstrip('/')}/{version} now carries {len(generator.codes.weight)} styles"
+    )
     return 0
 
 

@@ -45,20 +45,41 @@ def load_content(uri: str, long_side: int, limit: int | None = None) -> list[Con
     return [content_item(img, mask, long_side, seg) for _, img, mask in datasets.iter_loaded(refs)]
 
 
-def load_style_sets(uris: list[str], long_side: int):
+class BadReferenceError(ValueError):
+    """A style folder's references cannot be used (too few, unreadable, too small)."""
+
+
+def load_style_sets(uris: list[str], long_side: int, min_refs: int = 1, min_side: int = 0):
     """Each folder is one style; its name is the style id. Returns
-    ``(style_ids, [(style_index, image)], {style_id: [sha256 of each file]})``."""
+    ``(style_ids, [(style_index, image)], {style_id: [sha256 of each file]})``.
+
+    Every file is checked before any is used: a folder with fewer than ``min_refs`` images,
+    a file that does not decode, or an image whose short side is under ``min_side`` px
+    raises ``ValueError`` naming the folder or file."""
     ids, refs, hashes = [], [], {}
     for k, uri in enumerate(uris):
         sid = posixpath.basename(uri.rstrip("/")) or f"style{k}"
         files = datasets.list_images(uri)
         if not files:
             raise FileNotFoundError(f"style folder {uri}: no images")
+        if len(files) < min_refs:
+            raise BadReferenceError(
+                f"style folder {uri}: {len(files)} reference image(s); a look needs at "
+                f"least {min_refs} (3-10 work best)"
+            )
         ids.append(sid)
         hashes[sid] = []
         for f in files:
             data = storage.read_bytes(f)
             hashes[sid].append(hashlib.sha256(data).hexdigest())
-            img = datasets.decode_image(data)[..., :3]
+            try:
+                img = datasets.decode_image(data)[..., :3]
+            except Exception as e:
+                raise BadReferenceError(f"style reference {f}: cannot be decoded ({e})") from e
+            if min(img.shape[:2]) < min_side:
+                raise BadReferenceError(
+                    f"style reference {f}: {img.shape[1]}x{img.shape[0]} px; references "
+                    f"must be at least {min_side} px on each side"
+                )
             refs.append((k, _resize(np.ascontiguousarray(img), long_side)))
     return ids, refs, hashes

@@ -52,3 +52,55 @@ def export_style_model(
     write_model_files(uri, model.to_files())
     storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
     return uri
+
+
+def add_styles_version(
+    root: str,
+    base: StyleModel,
+    generator: torch.nn.Module,
+    style_ids: list[str],
+    slots: list[int],
+    refs: list[tuple[int, np.ndarray]],
+    hashes: dict,
+    steps: int,
+    minutes: float,
+    final_losses: dict,
+    add_cfg,
+) -> str:
+    """Write ``base`` with the styles ``style_ids`` added at ``slots`` (from
+    ``stylecore.training.add_style.merge``) as a new version under ``root`` and move LATEST.
+    The card keeps the base's and appends to ``added_styles`` what was added, from which
+    references, on which base version, with how many steps and how long."""
+    all_ids = list(base.style_ids)
+    for sid, slot in zip(style_ids, slots, strict=True):
+        if slot < len(all_ids):
+            all_ids[slot] = sid
+        else:
+            all_ids.append(sid)
+    stats = dict(base.stats)
+    for i, sid in enumerate(style_ids):
+        stats[sid] = compute_style_stats([img for k, img in refs if k == i])
+    blob = json.dumps([base.version, hashes, steps, dataclasses.asdict(add_cfg)], sort_keys=True)
+    # <the first full training's version>_a<hash of this addition>
+    root_version = base.version.split("_a", 1)[0]
+    version = f"{root_version}_a{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+    card = dict(base.card)
+    card["added_styles"] = [
+        *card.get("added_styles", []),
+        {
+            "style_ids": style_ids,
+            "replaced": [sid for sid in style_ids if sid in base.style_ids],
+            "reference_sha256": {sid: hashes[sid] for sid in style_ids},
+            "base_version": base.version,
+            "steps": steps,
+            "train_minutes": round(minutes, 2),
+            "final_losses": final_losses,
+            "config": dataclasses.asdict(add_cfg),
+        },
+    ]
+    card["reference_sha256"] = {**card.get("reference_sha256", {}), **hashes}
+    model = StyleModel(generator.cpu().eval(), all_ids, version, card, stats)
+    uri = storage.join(root, version)
+    write_model_files(uri, model.to_files())
+    storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
+    return uri

@@ -62,6 +62,11 @@ class GeneratorConfig:
     # without this a product's hue had to be re-inferred from its contrast with the
     # backdrop, and came out shifted.
     residual: bool = False
+    # Per-style adapters: for each style, offsets added to every AdaIN's scale and shift
+    # and to the backdrop tone. ``restyle add-style`` learns them, with the new style's
+    # code, for the styles it adds; every other style's row is zero, so its output does
+    # not change (x + 0.0 is x, bit for bit).
+    adapters: bool = False
 
     def __post_init__(self) -> None:
         if len(self.widths) != 3 or min(self.widths) < 1:
@@ -110,8 +115,13 @@ class AdaIN(nn.Module):
             self.affine.bias.zero_()
             self.affine.bias[:channels] = 1.0
 
-    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, code: torch.Tensor, offset: torch.Tensor | None = None
+    ) -> torch.Tensor:
         gamma, beta = self.affine(code).chunk(2, dim=1)
+        if offset is not None:  # a per-style adapter's (B, 2C) offsets
+            d_gamma, d_beta = offset.chunk(2, dim=1)
+            gamma, beta = gamma + d_gamma, beta + d_beta
         return self.norm(x) * gamma[:, :, None, None] + beta[:, :, None, None]
 
 
@@ -123,9 +133,14 @@ class ResBlock(nn.Module):
         self.n1 = AdaIN(c, style_dim)
         self.n2 = AdaIN(c, style_dim)
 
-    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.n1(self.conv1(x), code))
-        return x + self.n2(self.conv2(h), code)
+    def forward(
+        self, x: torch.Tensor, code: torch.Tensor, offsets: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        o1 = o2 = None
+        if offsets is not None:
+            o1, o2 = offsets.chunk(2, dim=1)
+        h = F.relu(self.n1(self.conv1(x), code, o1))
+        return x + self.n2(self.conv2(h), code, o2)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
@@ -137,10 +152,12 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """``forward(x, noise, style, alpha, mask)``: x ``(B, 3, H, W)`` in [-1, 1] (H, W
-    multiples of 4, at least 16), noise ``(B, noise_channels, H, W)``, style: int ids
+    """``forward(x, noise, style, alpha, mask, adapter)``: x ``(B, 3, H, W)`` in [-1, 1]
+    (H, W multiples of 4, at least 16), noise ``(B, noise_channels, H, W)``, style: int ids
     ``(B,)`` or codes ``(B, style_dim)``, mask ``(B, 1, H, W)`` (used when
-    ``cfg.mask_input``); returns ``(B, 3, H, W)`` in [-1, 1]."""
+    ``cfg.mask_input``), adapter ``(B, adapter_dim)`` offsets (default: the style ids' own
+    rows when ``cfg.adapters``; none for float codes); returns ``(B, 3, H, W)`` in [-1, 1]
+    (or x + change, unclipped, when ``cfg.residual``)."""
 
     def __init__(self, cfg: GeneratorConfig | None = None) -> None:
         super().__init__()
@@ -167,6 +184,14 @@ class Generator(nn.Module):
             self.tone = nn.Linear(cfg.style_dim, 3)
             nn.init.zeros_(self.tone.weight)
             nn.init.zeros_(self.tone.bias)
+        if cfg.adapters:
+            self.adapter = nn.Parameter(torch.zeros(cfg.n_styles, self.adapter_dim))
+
+    @property
+    def adapter_dim(self) -> int:
+        """Size of one style's adapter: (scale, shift) offsets of each residual block's two
+        AdaINs, plus the tone's three."""
+        return self.cfg.n_res * 4 * self.cfg.widths[2] + (3 if self.cfg.residual else 0)
 
     def style_code(self, style: torch.Tensor) -> torch.Tensor:
         """Ids ``(B,)`` -> codes ``(B, style_dim)``; float codes pass through."""
@@ -185,6 +210,7 @@ class Generator(nn.Module):
         style: torch.Tensor | None = None,
         alpha: float = 1.0,
         mask: torch.Tensor | None = None,
+        adapter: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, _, h, w = x.shape
         m = self.cfg.multiple
@@ -209,18 +235,32 @@ class Generator(nn.Module):
         code = self.style_code(style)
         if code.shape[0] == 1 and b > 1:
             code = code.expand(b, -1)
+        if adapter is None and self.cfg.adapters and not style.is_floating_point():
+            adapter = self.adapter[style]
+        if adapter is not None and adapter.shape[0] == 1 and b > 1:
+            adapter = adapter.expand(b, -1)
+        blocks = [None] * len(self.res)
+        tone_offset = None
+        if adapter is not None:
+            c4 = 4 * self.cfg.widths[2]
+            blocks = [adapter[:, i * c4 : (i + 1) * c4] for i in range(len(self.res))]
+            if self.cfg.residual:
+                tone_offset = adapter[:, len(self.res) * c4 :]
         first = self.enc[0](x)
         content = self.enc[1:](first)
         h_ = content
-        for block in self.res:
-            h_ = block(h_, code)
+        for block, offsets in zip(self.res, blocks, strict=True):
+            h_ = block(h_, code, offsets)
         if alpha != 1.0:
             h_ = alpha * h_ + (1.0 - alpha) * content
         y = self.up1(self.dec(h_))
         if self.cfg.skip:
             y = y + first
         if self.cfg.residual:
-            tone = self.tone(code)[:, :, None, None]
+            tone = self.tone(code)
+            if tone_offset is not None:
+                tone = tone + tone_offset
+            tone = tone[:, :, None, None]
             if self.cfg.mask_input and mask is not None:
                 tone = tone * (1.0 - mask)
             return rgb + self.out(y) + tone

@@ -1,0 +1,151 @@
+"""Adding looks to a trained style model without retraining it.
+
+The generator conditions every residual block's instance norms on a per-style code. A new
+look is therefore a new code, plus a small per-style *adapter*: offsets to each AdaIN's
+scale and shift and to the backdrop tone (``GeneratorConfig.adapters``). Both are learned
+with every shared weight frozen, on the same losses as full training (content, Gram style
+at several scales, colour, L1 constraint, identity, content path, TV, and the DualGAN
+adversarial and cycle terms). The reverse generator F and the two discriminators only
+serve training, are not exported, and start fresh.
+
+``merge`` writes the result as a generator with the old styles' rows unchanged and the new
+styles' rows appended (or written over a replaced style's row). An old style's output is
+byte-identical to the base model's, because its adapter row is zero and ``x + 0.0`` is
+``x`` bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from stylecore.features import FeatureNet
+from stylecore.models.discriminator import MultiScaleDiscriminator
+from stylecore.models.generator import Generator
+from stylecore.training.data import ContentStream, StyleStream
+from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
+
+
+@dataclass(frozen=True)
+class AddStyleConfig:
+    steps: int = 150
+    lr_style: float = 1e-2  # Adam learning rate of the new codes and adapters
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.lr_style <= 0:
+            raise ValueError("steps must be >= 1 and lr_style > 0")
+
+
+class NewStyles(nn.Module):
+    """The frozen base generator driven by ``k`` new styles' own codes and adapter rows
+    (style ids ``0..k-1`` here)."""
+
+    def __init__(self, base: Generator, k: int) -> None:
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        # start every new style from the mean of the trained codes: a look the shared
+        # weights already know how to render
+        init = base.codes.weight.detach().mean(dim=0, keepdim=True)
+        self.codes = nn.Parameter(init.repeat(k, 1).clone())
+        self.adapter = nn.Parameter(torch.zeros(k, base.adapter_dim))
+
+    @property
+    def cfg(self):
+        return self.base.cfg
+
+    def forward(self, x, noise=None, style=None, alpha: float = 1.0, mask=None):
+        if style is None:
+            style = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        return self.base(
+            x, noise, self.codes[style], alpha=alpha, mask=mask, adapter=self.adapter[style]
+        )
+
+
+class AddStyleTrainer(StyleGANTrainer):
+    """``StyleGANTrainer`` whose generator is ``NewStyles`` over a frozen base: only the new
+    codes and adapters (and the training-only F and discriminators) learn. The style stream
+    holds the new styles' references only, with ids ``0..k-1``."""
+
+    def __init__(
+        self,
+        cfg: StyleTrainConfig,
+        add: AddStyleConfig,
+        features: FeatureNet,
+        content: ContentStream,
+        styles: StyleStream,
+        base: Generator,
+        device: str = "cpu",
+    ) -> None:
+        self.cfg = cfg
+        self.add = add
+        self.device = torch.device(device)
+        k = styles.n_styles
+        torch.manual_seed(add.seed)
+        self.G = NewStyles(base, k).to(self.device)
+        self.F = Generator(dataclasses.replace(cfg.reverse, n_styles=1)).to(self.device)
+        self.D_style = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
+        self.D_cat = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
+        self.features = features.to(self.device)
+        self.content, self.styles = content, styles
+        self.opt_g = torch.optim.Adam(
+            [
+                {"params": [self.G.codes, self.G.adapter], "lr": add.lr_style},
+                {"params": list(self.F.parameters()), "lr": cfg.lr_g},
+            ],
+            betas=cfg.betas,
+        )
+        self.opt_d = torch.optim.Adam(
+            list(self.D_style.parameters()) + list(self.D_cat.parameters()),
+            lr=cfg.lr_d,
+            betas=cfg.betas,
+        )
+        self.step = 0
+        self.grams, self.colour_mean, self.colour_cov = self._style_targets(k)
+        self.content_scale = self._content_scales()
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        # the frozen base is reloaded from the base model, not checkpointed
+        state["generator"] = {"codes": self.G.codes.detach(), "adapter": self.G.adapter.detach()}
+        state["add_config"] = dataclasses.asdict(self.add)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("add_config", {}) | {"steps": 0} != dataclasses.asdict(self.add) | {
+            "steps": 0
+        }:
+            raise ValueError("checkpoint add-style config differs from this run's")
+        new = state["generator"]
+        with torch.no_grad():
+            self.G.codes.copy_(new["codes"])
+            self.G.adapter.copy_(new["adapter"])
+        state = {**state, "generator": core(self.G).state_dict()}
+        super().load_state_dict(state)
+
+
+def merge(base: Generator, new: NewStyles, slots: list[int]) -> Generator:
+    """The base generator with the new styles written at ``slots`` (an index past the end
+    appends; an existing index replaces that style). Every other row is the base's, so
+    its outputs are unchanged. Returns a generator with ``adapters=True``."""
+    n_old = base.cfg.n_styles
+    n = max([n_old - 1, *slots]) + 1
+    if sorted(s for s in slots if s >= n_old) != list(range(n_old, n)):
+        raise ValueError(f"slots {slots}: new styles must be appended in order")
+    cfg = dataclasses.replace(base.cfg, n_styles=n, adapters=True)
+    g = Generator(cfg)
+    state = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    codes = torch.zeros(n, cfg.style_dim)
+    codes[:n_old] = state["codes.weight"]
+    adapter = torch.zeros(n, base.adapter_dim)
+    if "adapter" in state:
+        adapter[:n_old] = state["adapter"]
+    for i, slot in enumerate(slots):
+        codes[slot] = new.codes.detach()[i].cpu()
+        adapter[slot] = new.adapter.detach()[i].cpu()
+    state["codes.weight"], state["adapter"] = codes, adapter
+    g.load_state_dict(state)
+    return g.eval()
