@@ -77,3 +77,16 @@ def load_config(
         if value is not None:
             _merge(data, key, value)
     return build(cls, data)
+
+
+def is_set(key: str, config_path: str | None, sets: list[str] | None, flag: Any = None) -> bool:
+    """Did the user set the dotted ``key`` (by its flag, ``--set`` or the YAML file), as
+    opposed to leaving the default?"""
+    if flag is not None or any(s.partition("=")[0].strip() == key for s in sets or []):
+        return True
+    node: Any = read_yaml(config_path, "--config") if config_path else {}
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True

@@ -272,18 +272,21 @@ def run_train(args) -> int:
 
 
 def _train_distributed(args, cfg, ucfg, tcfg) -> int:
+    from jobs.config import is_set
     from pipelines.nightly import init_ray
-    from pipelines.train_dist import fit_segmenter
+    from pipelines.train_dist import fit_segmenter, fit_to_cluster
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be at least 1")
     started = init_ray(args.address)
     t0 = time.perf_counter()
     try:
+        given = is_set("dist.cpus_per_worker", args.config, args.set_, args.cpus_per_worker)
+        dist = fit_to_cluster(cfg.dist, cpus_given=given, local=started)
         res = fit_segmenter(
             asdict(tcfg),
             asdict(ucfg),
-            cfg.dist,
+            dist,
             args.images,
             args.masks,
             args.out,

@@ -12,13 +12,13 @@ import time
 
 import torch
 
-from jobs.config import add_config_args, load_config
+from jobs.config import add_config_args, is_set, load_config
 from pipelines import datasets, storage
 from pipelines.models import read_model_files, style_features
 from pipelines.nightly import init_ray
 from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import export_style_model
-from pipelines.train_dist import DistConfig, fit
+from pipelines.train_dist import DistConfig, fit, fit_to_cluster
 from stylecore.io.codec import encode_image
 from stylecore.models.style_model import StyleModel
 from stylecore.quality.style_eval import evaluate_style
@@ -306,10 +306,12 @@ def run_train_distributed(args) -> int:
     storage.safe_key(name)
     started = init_ray(args.address)
     try:
+        given = is_set("dist.cpus_per_worker", args.config, args.set_, args.cpus_per_worker)
+        dist = fit_to_cluster(cfg.dist, cpus_given=given, local=started)
         t0 = time.perf_counter()
         res = fit(
             dataclasses.asdict(cfg.train),
-            cfg.dist,
+            dist,
             args.content,
             list(args.styles),
             args.out,

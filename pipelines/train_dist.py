@@ -62,6 +62,65 @@ class DistConfig:
             raise ValueError(f"checkpoint_every={self.checkpoint_every}: must be >= 1")
 
 
+# CPUs each Ray Data loading task asks for (content_dataset, segmenter_dataset): at least
+# this much must stay free beside the Train workers, or the data never loads and the run
+# waits forever ("Cluster resources are not enough to run any task").
+DATA_TASK_CPUS = 0.25
+
+
+def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
+    """Check, before training starts, that ``d.workers`` Train workers plus one data-loading
+    task fit the cluster.
+
+    On a local Ray this process started (``local``), a request that cannot fit is fixed or
+    refused: the default ``cpus_per_worker`` (not ``cpus_given``) is lowered to what fits,
+    with a warning; anything else raises ``ConfigError`` naming what to change. On an
+    existing cluster more may be on the way (an autoscaler), so a request beyond what is
+    there now only logs a warning."""
+    import ray
+
+    from stylecore.config import ConfigError
+
+    total = ray.cluster_resources()
+    cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
+    need_cpus = d.workers * d.cpus_per_worker + DATA_TASK_CPUS
+    need_gpus = d.workers * d.gpus_per_worker
+    if need_cpus <= cpus + 1e-9 and need_gpus <= gpus + 1e-9:
+        return d
+    what = (
+        f"{d.workers} worker(s) x {d.cpus_per_worker:g} CPU"
+        + (f" and {d.gpus_per_worker:g} GPU" if d.gpus_per_worker else "")
+        + f", plus {DATA_TASK_CPUS:g} CPU to load data"
+    )
+    if not local:
+        log.warning(
+            "%s is more than the cluster has now (%g CPU, %g GPU): training starts when "
+            "the autoscaler has added nodes, and waits until then",
+            what, cpus, gpus,
+        )  # fmt: skip
+        return d
+    if need_gpus > gpus + 1e-9:
+        raise ConfigError(
+            f"{what} needs {need_gpus:g} GPU(s); this machine has {gpus:g}. Use "
+            "--gpus-per-worker 0 (CPU training), fewer --workers, or a cluster (--address)"
+        )
+    room = math.floor((cpus - DATA_TASK_CPUS) / d.workers * 4) / 4  # quarter CPUs
+    if not cpus_given and room >= 0.25:
+        log.warning(
+            "%s does not fit this machine's %g CPUs: using --cpus-per-worker %g",
+            what, cpus, room,
+        )  # fmt: skip
+        return dataclasses.replace(d, cpus_per_worker=room)
+    most = int((cpus - DATA_TASK_CPUS) // d.cpus_per_worker)
+    fixes = [f"--cpus-per-worker {room:g}"] if room >= 0.25 else []
+    if most >= 1:
+        fixes.append(f"--workers {most}")
+    raise ConfigError(
+        f"{what} = {need_cpus:g} CPUs; this machine has {cpus:g}, so the run would wait "
+        f"forever. Use {' or '.join(fixes) or 'a cluster (--address)'}."
+    )
+
+
 def lr_scale(rule: str, workers: int) -> float:
     return {"none": 1.0, "sqrt": math.sqrt(workers), "linear": float(workers)}[rule]
 
