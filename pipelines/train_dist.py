@@ -23,6 +23,7 @@ CPU), each worker training on its own shard of the catalogue.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import logging
@@ -53,6 +54,10 @@ class DistConfig:
     keep_checkpoints: int = 3  # 0 = keep all
     lr_scaling: Literal["none", "sqrt", "linear"] = "sqrt"
     log_every: int = 25
+    # No step reported for this long (data that never loads, workers that never get
+    # resources, a wedged collective) stops the run with a clear error; 0 = wait forever.
+    # Generous by default: a cluster's autoscaler may take minutes to add GPU nodes.
+    no_progress_timeout_s: float = 1800.0
     fault_at_step: int = 0  # testing: the last worker fails once, at this step (0 = never)
 
     def __post_init__(self) -> None:
@@ -119,6 +124,92 @@ def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
         f"{what} = {need_cpus:g} CPUs; this machine has {cpus:g}, so the run would wait "
         f"forever. Use {' or '.join(fixes) or 'a cluster (--address)'}."
     )
+
+
+class TrainingStalledError(RuntimeError):
+    """No training step was reported for ``no_progress_timeout_s``."""
+
+
+BEACON_PREFIX = "restyle-progress-"
+
+
+def _beacon_class():
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class ProgressBeacon:
+        """Rank 0 reports each logged step here; the driver's watchdog reads it."""
+
+        def __init__(self) -> None:
+            self.step, self.at = -1, time.time()
+
+        def beat(self, step: int) -> None:
+            self.step, self.at = step, time.time()
+
+        def last(self) -> tuple[int, float]:
+            return self.step, self.at
+
+    return ProgressBeacon
+
+
+def beat(config: dict, step: int) -> None:
+    """Tell the driver's watchdog that training reached ``step`` (fire and forget)."""
+    import ray
+
+    name = config.get("beacon")
+    if not name:
+        return
+    with contextlib.suppress(ValueError):  # the driver is gone: nothing to tell
+        ray.get_actor(name).beat.remote(step)
+
+
+class Watchdog:
+    """Stops ``trainer.fit()`` in the main thread when no step is reported for ``timeout``
+    seconds (from the start, until the first step: loading data and starting workers
+    count). ``fired`` says whether it did."""
+
+    def __init__(self, timeout: float, what: str) -> None:
+        import threading
+
+        import ray
+
+        self.timeout, self.what, self.fired = timeout, what, ""
+        self.name = f"{BEACON_PREFIX}{os.getpid()}-{time.time_ns()}"
+        self.actor = _beacon_class().options(name=self.name).remote() if timeout > 0 else None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._ray = ray
+
+    def __enter__(self) -> Watchdog:
+        if self.actor is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.actor is not None:
+            self._ray.kill(self.actor)
+
+    def _watch(self) -> None:
+        import _thread
+
+        while not self._stop.wait(min(10.0, self.timeout / 4)):
+            try:
+                step, at = self._ray.get(self.actor.last.remote(), timeout=30)
+            except Exception:
+                continue
+            idle = time.time() - at
+            if idle > self.timeout and not self._stop.is_set():
+                where = "before the first step" if step < 0 else f"after step {step}"
+                self.fired = (
+                    f"{self.what}: no progress for {idle:.0f} s {where} "
+                    f"(dist.no_progress_timeout_s={self.timeout:g}). Likely causes: the "
+                    "workers or the data-loading tasks cannot get the resources they ask "
+                    "for (see `ray status`), or a worker is wedged. Stopped."
+                )
+                log.error("%s", self.fired)
+                _thread.interrupt_main()
+                return
 
 
 def lr_scale(rule: str, workers: int) -> float:
@@ -289,6 +380,8 @@ def train_loop_per_worker(config: dict) -> None:
         t_last, n_since = time.perf_counter(), 0
         losses: dict = {}
         step_times: list[float] = []  # since the last report
+        if rank == 0:
+            beat(config, trainer.step)  # data loaded, models built: the run is alive
         while trainer.step < cfg.steps:
             _maybe_fault(d, config, trainer.step + 1, rank, world)
             t0 = time.perf_counter()
@@ -304,6 +397,7 @@ def train_loop_per_worker(config: dict) -> None:
                 writer.add_scalar("throughput/images_per_s_per_worker", ips, step)
                 writer.add_scalar("throughput/step_s", dt, step)
             if rank == 0 and (step % d.log_every == 0 or step == cfg.steps):
+                beat(config, step)
                 rate = n_since * cfg.batch_size / (time.perf_counter() - t_last)
                 log.info("%s", progress_line(step, cfg.steps, losses, rate, world))
                 t_last, n_since = time.perf_counter(), 0
@@ -407,9 +501,15 @@ def _run(
     resources = {"CPU": dist_cfg.cpus_per_worker}
     if use_gpu:
         resources["GPU"] = dist_cfg.gpus_per_worker
+    watchdog = Watchdog(dist_cfg.no_progress_timeout_s, f"training {run_name}")
     trainer = TorchTrainer(
         loop,
-        train_loop_config={**config, "dist": dataclasses.asdict(dist_cfg), "run_name": run_name},
+        train_loop_config={
+            **config,
+            "dist": dataclasses.asdict(dist_cfg),
+            "run_name": run_name,
+            "beacon": watchdog.name if watchdog.actor is not None else "",
+        },
         scaling_config=ScalingConfig(
             num_workers=dist_cfg.workers, use_gpu=use_gpu, resources_per_worker=resources
         ),
@@ -422,7 +522,12 @@ def _run(
         datasets={"content": dataset},
     )
     try:
-        result = trainer.fit()
+        with watchdog:
+            result = trainer.fit()
+    except KeyboardInterrupt:
+        if watchdog.fired:
+            raise TrainingStalledError(watchdog.fired) from None
+        raise
     except Exception as e:
         _raise_divergence(e)
         raise
@@ -556,6 +661,8 @@ def segmenter_loop_per_worker(config: dict) -> None:
         stream = batches(examples, ucfg, tcfg.batch_size, tcfg.crop, rng)
         losses: list[float] = []
         step_times: list[float] = []
+        if rank == 0:
+            beat(config, step)
         while step < tcfg.steps:
             _maybe_fault(d, config, step + 1, rank, world)
             for g in opt.param_groups:
@@ -574,6 +681,7 @@ def segmenter_loop_per_worker(config: dict) -> None:
             step_times.append(time.perf_counter() - t0)
             step += 1
             if rank == 0 and (step % d.log_every == 0 or step == tcfg.steps):
+                beat(config, step)
                 log.info(
                     "step %d/%d loss %.4f (%.2f img/s per worker, %d workers)",
                     step,

@@ -58,3 +58,26 @@ def test_readme_train_example_runs_with_its_default_resources(small_catalogue, t
     assert res.returncode == 0, res.stderr[-3000:]
     assert "trained to step 2 on 2 worker(s)" in res.stdout
     assert "using --cpus-per-worker 0.75" in res.stderr or os.cpu_count() > 2
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_the_training_watchdog_stops_a_run_that_makes_no_progress():
+    """The watchdog around ``trainer.fit()``: silence for longer than the timeout interrupts
+    the main thread with a message; steps reported through the beacon keep it quiet."""
+    import time
+
+    from pipelines.train_dist import Watchdog, beat
+
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt), Watchdog(3.0, "training t") as dog:
+        while time.time() - t0 < 60:  # stands for a fit() that never gets to step 1
+            time.sleep(0.05)
+    assert time.time() - t0 < 30
+    assert "no progress for" in dog.fired and "before the first step" in dog.fired
+
+    t0 = time.time()
+    with Watchdog(4.0, "training t") as dog:
+        for step in range(12):  # a run that reports a step every half second
+            beat({"beacon": dog.name}, step)
+            time.sleep(0.5)
+    assert not dog.fired
