@@ -100,7 +100,9 @@ def plan_placement(res: ResourceConfig) -> Placement:
         actor_cpus = (cpus - reserve) / (actors * stages)
         actor_cpus = max(0.25, min(actor_cpus, node_cpus - res.read_cpus))
     if layout == "fused" and actors * actor_cpus > cpus - res.read_cpus + 1e-6:
-        raise ValueError(
+        from stylecore.config import ConfigError
+
+        raise ConfigError(
             f"resources: {actors} actors x {actor_cpus} CPUs leave no CPU for the read tasks "
             f"on a {cpus:g}-CPU cluster; lower resources.actors or resources.actor_cpus"
         )
