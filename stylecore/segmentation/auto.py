@@ -5,9 +5,11 @@ sharper on plain grey backdrops and never saw a training set. Neither wins every
 ``AutoSegmenter`` runs both and scores each mask with ``mask_integrity`` (with the other
 mask as the second opinion). Each mask's *doubt* is the largest of its signals over its
 limit (above 1: the gate would reject that mask). The U-Net's mask is kept unless it fails
-the integrity check and the edge mask passes it. Choosing by a smaller margin below 1
-(the less doubtful of two passing masks) was measured and lost IoU on the held-out sample
-catalogue: 0.980 against the U-Net's 0.992 (README "Segmentation"). The chosen
+the integrity check, the edge mask passes it, and the two masks mostly agree (1 - IoU at
+most ``max_swap_disagreement``, 0.1): the edge mask then repairs a local defect.
+Choosing by a smaller margin below 1 (the less doubtful of two passing masks) was measured
+and lost IoU on the held-out sample catalogue: 0.980 against the U-Net's 0.992 (README
+"Segmentation"). The chosen
 mask carries its signals (``Mask.signals``), the doubt of both and the segmenters'
 disagreement, so the gate need not recompute them.
 """
@@ -50,7 +52,12 @@ class AutoSegmenter:
         vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha)
         ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha)
         du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)
-        use_edge = du > 1.0 >= de
+        # The edge mask replaces a failing U-Net mask only where the two mostly agree: an
+        # edge mask that passes the integrity check can still be wrong (on a grey sweep
+        # the edge segmenter lost a sneaker's white sole: IoU 0.80 against the U-Net's
+        # 0.96), and then the photo should be held back, not published with it.
+        disagreement = vu.scores.get("disagreement", 1.0)
+        use_edge = du > 1.0 >= de and disagreement <= self.cfg.max_swap_disagreement
         chosen, v = (me, ve) if use_edge else (mu, vu)
         signals = {**v.scores, "doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
         return _with(chosen, signals)

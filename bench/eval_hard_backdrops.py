@@ -1,0 +1,104 @@
+"""Segmentation on backdrops that no training draws.
+
+The held-out sample catalogue's RGBA cut-outs (true alpha) are put on two studio sweeps,
+neither in the sample catalogue nor in the U-Net's augmentation. One is a light-grey wall
+and floor with a soft horizon and a falloff to the sides; the other a near-white sweep
+with a radial falloff. Each gets the catalogue's contact shadow and is saved as JPEG q80.
+Reported: mean and worst IoU per segmenter, and optionally for a previous U-Net model
+folder (e.g. the one before a retraining).
+
+    .venv/bin/restyle sample-catalogue /tmp/heldout --seed 2026 --count 96
+    .venv/bin/python bench/eval_hard_backdrops.py --heldout /tmp/heldout \\
+        [--previous OLD_MODEL_DIR] [--json bench/results/hard_backdrops.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pipelines.models import DEFAULT_SEGMENTER_MODEL, read_model_files
+from stylecore.io.codec import decode_untrusted, encode_image
+from stylecore.segmentation import EdgeSegmenter
+from stylecore.segmentation.auto import AutoSegmenter
+from stylecore.segmentation.unet import UNetSegmenter
+from stylecore.synth.products import contact_shadow
+
+
+def sweep(h: int, w: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "grey":
+        horizon = rng.uniform(0.55, 0.75) * h
+        wall = 0.86 - 0.06 * ((xx - w / 2) / (w / 2)) ** 2
+        floor = 0.80 + 0.06 * (yy - horizon) / h
+        v = cv2.GaussianBlur(np.where(yy < horizon, wall, floor), (0, 0), 0.05 * h)
+        return np.dstack([v * 0.99, v, v * 1.01])
+    v = 0.97 - 0.2 * (((xx - w / 2) / w) ** 2 + ((yy - 0.4 * h) / h) ** 2)
+    return np.dstack([v, v, v])
+
+
+def unet(path: str) -> UNetSegmenter:
+    return UNetSegmenter.from_files(read_model_files(path, ("model.safetensors", "model.json")))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--heldout", default="/tmp/heldout", help="a sample catalogue folder")
+    ap.add_argument("--previous", help="an earlier U-Net model folder to compare")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+    with open(os.path.join(args.heldout, "catalogue.csv"), newline="") as f:
+        rows = [r for r in csv.DictReader(f) if "rgba" in r["format"]]
+    current = unet(DEFAULT_SEGMENTER_MODEL)
+    segs = {
+        "edge": EdgeSegmenter(),
+        "unet": current,
+        "auto": AutoSegmenter(current, EdgeSegmenter()),
+    }
+    if args.previous:
+        segs["unet (previous)"] = unet(args.previous)
+    ious: dict[str, dict[str, list[float]]] = {k: {"grey": [], "white": []} for k in segs}
+    rng = np.random.default_rng(5)
+    for r in rows:
+        with open(os.path.join(args.heldout, r["uri"]), "rb") as f:
+            im = decode_untrusted(f.read()).image
+        a = im[..., 3].astype(np.float32) / 255.0
+        fg, gt = im[..., :3].astype(np.float32) / 255.0, a >= 0.5
+        for kind in ("grey", "white"):
+            bg = sweep(*a.shape, kind, rng).astype(np.float32)
+            bg = bg * (1 - contact_shadow(a, strength=0.45)[..., None])
+            photo = fg * a[..., None] + bg * (1 - a[..., None])
+            photo = np.clip(photo * 255 + 0.5, 0, 255).astype(np.uint8)
+            photo = decode_untrusted(encode_image(photo, "jpg", 80)).image
+            for name, seg in segs.items():
+                m = seg.segment(photo).alpha >= 0.5
+                ious[name][kind].append(float((m & gt).sum() / max((m | gt).sum(), 1)))
+    res = {
+        name: {
+            kind: {"mean": float(np.mean(v)), "worst": float(np.min(v)), "n": len(v)}
+            for kind, v in by.items()
+        }
+        for name, by in ious.items()
+    }
+    for name, by in res.items():
+        print(
+            f"{name:18s} grey sweep {by['grey']['mean']:.3f} (worst {by['grey']['worst']:.2f})"
+            f"   near-white sweep {by['white']['mean']:.3f} (worst {by['white']['worst']:.2f})"
+            f"   n={by['grey']['n']}"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"benchmark": "hard_backdrops", "heldout": args.heldout, **res}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
