@@ -15,6 +15,14 @@
         --json bench/results/add_style.json
 
 About 45 minutes on 2 cores with no cached base (the base training is 25-30 of them).
+
+``--looks DIR... --base MODEL`` is the quick form: each look folder is added to an existing
+model (e.g. the demo model and looks it never saw, such as the real-photograph looks of
+`restyle sample-catalogue --real-styles`), and only the time, the size growth and the added
+style's own scores are reported, with no full-training comparison:
+
+    .venv/bin/python bench/bench_add_style.py --heldout /tmp/heldout \
+        --base models/style/multi --looks /tmp/looks/brick /tmp/looks/hubble
 """
 
 from __future__ import annotations
@@ -45,14 +53,30 @@ def run(*argv: str) -> None:
         raise SystemExit(f"restyle {argv[0]} exited {code}")
 
 
-def scores(model_uri: str, style: str, heldout: str, limit: int) -> dict:
+def scores(model_uri: str, style: str, refs_dir: str, heldout: str, limit: int) -> dict:
+    """eval-style's measures of ``style`` against the references in ``refs_dir``, on the
+    first ``limit`` photos of the held-out catalogue (with its calibration scores)."""
     model = load_style_model(model_uri)
-    _, refs, _ = load_style_sets([os.path.join(heldout, "styles", style)], 384)
+    _, refs, _ = load_style_sets([refs_dir], 384)
     table = os.path.join(heldout, "catalogue.csv")
     content = load_content(table, 256, limit=limit)
     names = [r.image_id for r in datasets.refs_from(table)][:limit]
     _, summary, _ = evaluate_style(model, content, names, [style], refs)
-    return {k: float(summary[style][k]) for k in MEASURES}
+    keys = (*MEASURES, "pasted_judge", "noise_judge", "tint_judge")
+    return {k: float(summary[style][k]) for k in keys}
+
+
+def added_row(style: str, base_uri: str, added_uri: str, wall: float, **extra) -> dict:
+    card = load_style_model(added_uri).card["added_styles"][-1]
+    size = lambda uri: os.path.getsize(os.path.join(uri, "generator.safetensors"))  # noqa: E731
+    return {
+        "style": style,
+        "add_train_minutes": card["train_minutes"],
+        "add_wall_minutes": wall,
+        "steps": card["steps"],
+        "size_growth": size(added_uri) / size(base_uri) - 1.0,
+        **extra,
+    }
 
 
 def main() -> int:
@@ -62,7 +86,11 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=150, help="add-style steps (default 150)")
     ap.add_argument("--limit", type=int, default=12, help="held-out photos scored")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--base", help="quick form: add --looks to this model, no comparison")
+    ap.add_argument("--looks", nargs="*", default=[], help="quick form: look folders to add")
     args = ap.parse_args()
+    if args.base:
+        return quick(args)
     train_dir = os.path.join(ROOT, "build", "style-train")
     if not os.path.exists(os.path.join(train_dir, "catalogue.csv")):
         run("-q", "sample-catalogue", train_dir, "--count", "42", "--seed", "200",
@@ -78,7 +106,6 @@ def main() -> int:
     base_minutes = (time.perf_counter() - t0) / 60
     base_uri, base_version = resolve_model_version(base_root)
     full_uri, full_version = resolve_model_version(os.path.join(ROOT, "models", "style", "multi"))
-    size = lambda uri: os.path.getsize(os.path.join(uri, "generator.safetensors"))  # noqa: E731
     rows = []
     for style in ADDED:
         out = os.path.join(args.work, f"plus-{style}")
@@ -90,20 +117,14 @@ def main() -> int:
         )  # fmt: skip
         wall = (time.perf_counter() - t) / 60
         added_uri, _ = resolve_model_version(out)
-        card = load_style_model(added_uri).card["added_styles"][-1]
-        added = scores(added_uri, style, args.heldout, args.limit)
-        full = scores(full_uri, style, args.heldout, args.limit)
+        refs_dir = os.path.join(args.heldout, "styles", style)
+        added = scores(added_uri, style, refs_dir, args.heldout, args.limit)
+        full = scores(full_uri, style, refs_dir, args.heldout, args.limit)
+        diff = {k: added[k] - full[k] for k in MEASURES}
         rows.append(
-            {
-                "style": style,
-                "add_train_minutes": card["train_minutes"],
-                "add_wall_minutes": wall,
-                "steps": card["steps"],
-                "size_growth": size(added_uri) / size(base_uri) - 1.0,
-                "added": added,
-                "full_training": full,
-                "difference": {k: added[k] - full[k] for k in MEASURES},
-            }
+            added_row(
+                style, base_uri, added_uri, wall, added=added, full_training=full, difference=diff
+            )
         )
         print(json.dumps(rows[-1], indent=1), flush=True)
     res = {
@@ -126,6 +147,35 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
+    return 0
+
+
+def quick(args) -> int:
+    train_dir = os.path.join(ROOT, "build", "style-train")
+    if not os.path.exists(os.path.join(train_dir, "catalogue.csv")):
+        run("-q", "sample-catalogue", train_dir, "--count", "42", "--seed", "200",
+            "--no-contact-sheet")  # fmt: skip
+    base_uri, base_version = resolve_model_version(args.base)
+    rows = []
+    for look in args.looks:
+        style = os.path.basename(look.rstrip("/"))
+        out = os.path.join(args.work, f"quick-plus-{style}")
+        t = time.perf_counter()
+        content = os.path.join(train_dir, "catalogue.csv")
+        run("add-style", "--model", base_uri, "--styles", look, "--content", content,
+            "--out", out, "--steps", str(args.steps))  # fmt: skip
+        wall = (time.perf_counter() - t) / 60
+        added_uri, _ = resolve_model_version(out)
+        own = scores(added_uri, style, look, args.heldout, args.limit)
+        rows.append(added_row(style, base_uri, added_uri, wall, scores=own))
+        print(json.dumps(rows[-1], indent=1), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"benchmark": "add_style_quick", "base_version": base_version, "rows": rows},
+                f,
+                indent=2,
+            )
     return 0
 
 

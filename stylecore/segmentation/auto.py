@@ -23,8 +23,7 @@ from stylecore.segmentation.base import (
     FLAG_FULL,
     FLAG_UNIFORM,
     Mask,
-    alpha_mask,
-    as_rgb,
+    cutout_first,
 )
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
 
@@ -39,11 +38,9 @@ class AutoSegmenter:
         self.cfg = cfg or IntegrityConfig()
 
     def segment(self, image: np.ndarray) -> Mask:
-        rgb, alpha = as_rgb(image)
-        if alpha is not None:
-            m = alpha_mask(alpha, self.name)
-            if m is not None:
-                return m
+        rgb, cutout = cutout_first(image, self.name)
+        if cutout is not None:
+            return cutout
         mu, me = self.unet.segment(rgb), self.edge.segment(rgb)
         u_ok, e_ok = not (_UNUSABLE & set(mu.flags)), not (_UNUSABLE & set(me.flags))
         if not (u_ok and e_ok):

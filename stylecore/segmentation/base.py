@@ -93,6 +93,13 @@ def alpha_mask(alpha: np.ndarray, method: str) -> Mask | None:
     return Mask(alpha=a, confidence=1.0, method=method, flags=tuple(flags))
 
 
+def cutout_first(image: np.ndarray, method: str) -> tuple[np.ndarray, Mask | None]:
+    """``(RGB, mask)``: the image's own alpha as the mask when it is a real cut-out, else
+    ``None`` (the segmenter has to find the product)."""
+    rgb, alpha = as_rgb(image)
+    return rgb, (alpha_mask(alpha, method) if alpha is not None else None)
+
+
 def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
     """``(h, w)`` scaled so the long side is at most ``long_side`` (never upscaled)."""
     s = min(1.0, long_side / max(h, w))

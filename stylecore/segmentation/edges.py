@@ -38,8 +38,7 @@ from stylecore.segmentation.base import (
     FLAG_LOW_CONFIDENCE,
     FLAG_UNIFORM,
     Mask,
-    alpha_mask,
-    as_rgb,
+    cutout_first,
     working_size,
 )
 from stylecore.segmentation.refine import (
@@ -210,11 +209,9 @@ class EdgeSegmenter:
         self.cfg = cfg or EdgeConfig()
 
     def segment(self, image: np.ndarray) -> Mask:
-        rgb, alpha = as_rgb(image)
-        if alpha is not None:
-            m = alpha_mask(alpha, self.name)
-            if m is not None:
-                return m
+        rgb, cutout = cutout_first(image, self.name)
+        if cutout is not None:
+            return cutout
         H, W = rgb.shape[:2]
         fg, conf, flags, ctx = self._segment_small(rgb)
         if FLAG_EMPTY in flags:

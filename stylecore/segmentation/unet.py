@@ -29,8 +29,7 @@ from stylecore.segmentation.base import (
     FLAG_LOW_CONFIDENCE,
     FLAG_UNIFORM,
     Mask,
-    alpha_mask,
-    as_rgb,
+    cutout_first,
     working_size,
 )
 from stylecore.segmentation.edges import fit_backdrop
@@ -176,11 +175,9 @@ class UNetSegmenter:
         return torch.sigmoid(logits).float().cpu().numpy(), lab, thr
 
     def segment(self, image: np.ndarray) -> Mask:
-        rgb, alpha = as_rgb(image)
-        if alpha is not None:
-            m = alpha_mask(alpha, self.name)
-            if m is not None:
-                return m
+        rgb, cutout = cutout_first(image, self.name)
+        if cutout is not None:
+            return cutout
         H, W = rgb.shape[:2]
         prob, lab, thr = self.probability(rgb)
         if is_uniform(lab):
