@@ -71,7 +71,7 @@ bench: install
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
 
-# Reproduces the committed demo U-Net (models/segmenter-unet): about 12 minutes on 2 cores.
+# Reproduces the committed demo U-Net (models/segmenter-unet): about 27 minutes on 2 cores.
 segmenter-model: install
 	$(BIN)/restyle sample-catalogue build/seg-train --count 140 --seed 100 --no-contact-sheet
 	$(BIN)/restyle train-segmenter --images build/seg-train/catalogue.csv \
