@@ -197,89 +197,26 @@ def run_train(args) -> int:
 
 
 def run_add_style(args) -> int:
-    from jobs.config import ConfigError
-    from pipelines.models import load_style_model, resolve_model_version
-    from pipelines.style_export import add_styles_version
-    from stylecore.config import build
-    from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer, merge
+    from pipelines.add_style import add_styles
+    from stylecore.training.add_style import AddStyleConfig
 
     cfg = load_config(
         AddStyleConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
     )
-    base_uri, base_version = resolve_model_version(args.model)
-    base = load_style_model(base_uri)
-    # every reference is read and checked before anything trains
-    ids, refs, hashes = load_style_sets(args.styles, STYLE_SIDE, min_refs=2, min_side=64)
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"--styles: a style id appears twice: {ids}")
-    taken = [i for i in ids if i in base.style_ids]
-    if taken and not args.replace:
-        raise ConfigError(
-            f"style(s) {taken} already in model {base_version} (styles {base.style_ids}); "
-            "pass --replace to learn them again, or rename the folder"
-        )
-    for sid in ids:
-        n = sum(1 for k, _ in refs if ids[k] == sid)
-        if not 3 <= n <= 10:
-            log.warning("style %s: %d references; 3-10 work best", sid, n)
-    train_cfg = build(StyleTrainConfig, base.card["train_config"])
-    content = load_content(args.content, CONTENT_SIDE)
-    log.info(
-        "adding %s to %s (styles %s): %d references, %d content photos, %d steps",
-        ids,
-        base_version,
-        base.style_ids,
-        len(refs),
-        len(content),
-        cfg.steps,
-    )
-    trainer = AddStyleTrainer(
-        train_cfg,
+    res = add_styles(
+        args.model,
+        args.styles,
+        args.content,
+        args.out,
         cfg,
-        style_features(train_cfg),
-        ContentStream(content, train_cfg.crop, cfg.seed + 1),
-        StyleStream(refs, train_cfg.crop, cfg.seed + 2),
-        base.generator,
+        replace=args.replace,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
     )
-    ckpt_uri = storage.join(args.out, "checkpoints", "add-style.pt")
-    tag = {"base_version": base_version, "style_ids": ids, "reference_sha256": hashes}
-    if args.resume and storage.exists(ckpt_uri):
-        state = torch.load(io.BytesIO(storage.read_bytes(ckpt_uri)), weights_only=True)
-        if json.loads(state.get("tag", "{}")) != tag:
-            raise ValueError(
-                f"{ckpt_uri}: the checkpoint is for another base model or other references"
-            )
-        trainer.load_state_dict(state)
-        log.info("resumed from %s at step %d", ckpt_uri, trainer.step)
-
-    def save(tr) -> None:
-        buf = io.BytesIO()
-        torch.save({**tr.state_dict(), "tag": json.dumps(tag)}, buf)
-        storage.write_bytes(ckpt_uri, buf.getvalue())
-        log.info("checkpoint step %d -> %s", tr.step, ckpt_uri)
-
-    def progress(step: int, losses: dict, rate: float) -> None:
-        log.info("%s", progress_line(step, cfg.steps, losses, rate))
-
-    t0 = time.perf_counter()
-    final = run_steps(trainer, cfg.steps, 25, args.checkpoint_every, progress, save)
-    if not args.checkpoint_every or trainer.step % args.checkpoint_every:
-        save(trainer)
-    minutes = (time.perf_counter() - t0) / 60
-    slots = []
-    for sid in ids:
-        if sid in base.style_ids:
-            slots.append(base.style_ids.index(sid))
-        else:
-            slots.append(len(base.style_ids) + sum(1 for s in slots if s >= len(base.style_ids)))
-    generator = merge(base.generator, trainer.G, slots)
-    uri = add_styles_version(
-        args.out, base, generator, ids, slots, refs, hashes, trainer.step, minutes, final, cfg
-    )
-    version = uri.rstrip("/").rsplit("/", 1)[-1]
     print(
-        f"added {', '.join(ids)} to {base_version} in {minutes:.1f} min ({trainer.step} steps); "
-        f"model {args.out.rstrip('/')}/{version} now carries {len(generator.codes.weight)} styles"
+        f"added {', '.join(res['style_ids'])} to {res['base_version']} in "
+        f"{res['minutes']:.1f} min ({res['steps']} steps); model {res['uri']} now carries "
+        f"{res['n_styles']} styles"
     )
     return 0
 

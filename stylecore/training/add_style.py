@@ -127,6 +127,19 @@ class AddStyleTrainer(StyleGANTrainer):
         super().load_state_dict(state)
 
 
+def slots_for(base_ids: list[str], new_ids: list[str]) -> list[int]:
+    """Where each new style goes: a replaced id keeps its index, new ids are appended in
+    order."""
+    slots, appended = [], 0
+    for sid in new_ids:
+        if sid in base_ids:
+            slots.append(base_ids.index(sid))
+        else:
+            slots.append(len(base_ids) + appended)
+            appended += 1
+    return slots
+
+
 def merge(base: Generator, new: NewStyles, slots: list[int]) -> Generator:
     """The base generator with the new styles written at ``slots`` (an index past the end
     appends; an existing index replaces that style). Every other row is the base's, so
