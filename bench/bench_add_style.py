@@ -102,6 +102,7 @@ def main() -> int:
             "train", "--local", "--content", os.path.join(train_dir, "catalogue.csv"),
             "--styles", *[os.path.join(train_dir, "styles", s) for s in BASE_STYLES],
             "--out", args.work, "--name", "base", "--steps", "800", "--checkpoint-every", "100",
+            *(["--resume"] if os.path.exists(os.path.join(base_root, "checkpoints")) else []),
         )  # fmt: skip
     base_minutes = (time.perf_counter() - t0) / 60
     base_uri, base_version = resolve_model_version(base_root)
