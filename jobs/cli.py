@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from jobs import apply, nightly, sample_catalogue, segmentation, style
+from jobs import apply, nightly, sample_catalogue, segmentation, serve, style
 from pipelines.train_dist import TrainingStalledError
 from stylecore.config import ConfigError
 from stylecore.runlog import ContextFilter
@@ -16,7 +16,7 @@ from stylecore.training.style_gan import NonFiniteLossError
 log = logging.getLogger("restyle")
 
 # Each module registers one subcommand. Only working jobs are listed here.
-_JOBS = (sample_catalogue, segmentation, style, apply, nightly)
+_JOBS = (sample_catalogue, segmentation, style, apply, nightly, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,9 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Restyle learns a look from a few reference images and applies it to product "
             "photos, keeping the product recognisable. This version has the sample "
             "catalogue, product segmentation (edge-based and U-Net), style-model "
-            "training and evaluation, restyling by hand, and the nightly catalogue restyle "
-            "on Ray Data with re-runs. Run 'restyle COMMAND --help' for each command's "
-            "options."
+            "training and evaluation, restyling by hand, the nightly catalogue restyle on "
+            "Ray Data with re-runs, and on-demand restyling over HTTP on Ray Serve. Run "
+            "'restyle COMMAND --help' for each command's options."
         ),
     )
     parser.add_argument(

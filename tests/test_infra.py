@@ -119,3 +119,29 @@ def test_dockerfile_installs_the_project():
     for path in re.findall(r"^COPY (?:--\S+ )*(\S+)", text, re.M):
         for p in path.split():
             assert os.path.exists(os.path.join(ROOT, p)), f"Dockerfile copies missing {p}"
+
+
+def test_rayservice_builds_the_serve_application():
+    """The RayService's Serve config names a real application builder, whose args build a
+    valid service config whose replicas fit the worker pods."""
+    import importlib
+
+    from jobs.config import load_config
+    from pipelines.serve import APP_NAME, ServeJobConfig
+
+    rs = _load(os.path.join(INFRA, "kuberay", "rayservice.yaml"))
+    assert rs["kind"] == "RayService"
+    serve_cfg = yaml.safe_load(rs["spec"]["serveConfigV2"])
+    assert serve_cfg["http_options"]["port"] == 8000
+    (app,) = serve_cfg["applications"]
+    assert app["name"] == APP_NAME
+    module, _, attr = app["import_path"].partition(":")
+    assert callable(getattr(importlib.import_module(module), attr))
+    assert app["args"]["styles"].startswith("s3://")
+    cfg = load_config(ServeJobConfig, None, app["args"]["set"], {}).serve
+    (gpu,) = rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    assert cfg.replica_cpus <= _cpus(gpu) and cfg.replica_gpus <= _gpus(gpu)
+    assert gpu["maxReplicas"] >= cfg.max_replicas  # one replica per GPU pod at most
+    for pod in (rs["spec"]["rayClusterConfig"]["headGroupSpec"], gpu):
+        secrets = [e["secretRef"]["name"] for e in _containers(pod["template"])[0]["envFrom"]]
+        assert "restyle-serve-token" in secrets  # the token on every node that builds

@@ -1,0 +1,152 @@
+"""`restyle serve`: the HTTP service on Ray Serve, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+
+from jobs.config import add_config_args, is_set, load_config
+from pipelines.runconfig import load_styles
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SHUTDOWN_DEADLINE_S = 25.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="restyle single photos on demand over HTTP (Ray Serve)",
+        description="Serve POST /v1/restyle?style=S&region=R&alpha=A (the image bytes as "
+        "the body; the restyled image back, with the verdict in the X-Restyle-Verdict "
+        "header, or as JSON with ?format=json), GET /v1/styles, /healthz and /readyz. The "
+        "same decode, segmentation, transfer and quality gate as the nightly job; a photo "
+        "the gate rejects gets 422. Set RESTYLE_SERVE_TOKEN to require "
+        "'Authorization: Bearer TOKEN' on /v1/. Replicas, batching, backpressure and "
+        "limits are serve.* config keys (README, 'On demand: restyle serve'). Runs until "
+        "SIGINT or SIGTERM, then shuts the service (and a local Ray it started) down.",
+    )
+    p.add_argument(
+        "--styles",
+        required=True,
+        metavar="STYLES.yaml",
+        help="the nightly's styles file: each style's model, region, alpha and gate "
+        "thresholds (region and alpha are defaults a request may override)",
+    )
+    p.add_argument(
+        "--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local Ray)"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    add_config_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ray import serve
+
+    from pipelines.nightly import init_ray
+    from pipelines.serve import (
+        APP_NAME,
+        TOKEN_ENV,
+        ServeJobConfig,
+        build_app,
+        fit_to_cluster,
+    )
+
+    cfg = load_config(ServeJobConfig, args.config, args.set_, {})
+    styles = load_styles(args.styles)  # a bad styles file fails before Ray starts
+    token = os.environ.get(TOKEN_ENV) or None
+    if args.host not in LOOPBACK and not token:
+        log.warning(
+            "binding %s with no %s: anyone who can reach this port can use the service",
+            args.host,
+            TOKEN_ENV,
+        )
+    stop = threading.Event()
+    serving = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("%s: shutting down", signal.Signals(signum).name)
+        stop.set()
+        if not serving.is_set():  # still starting: unwind through the finally below
+            raise KeyboardInterrupt
+
+    started = init_ray(args.address)
+    # After ray.init, which installs its own SIGTERM handler in the driver: ours replaces it.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        import ray
+
+        cpus_given = is_set("serve.replica_cpus", args.config, args.set_)
+        s = fit_to_cluster(cfg.serve, cpus_given, local=started)
+        cfg = type(cfg)(**{**cfg.__dict__, "serve": s})
+        serve.start(
+            http_options={
+                "host": args.host,
+                "port": args.port,
+                "request_timeout_s": s.request_timeout_s,
+            }
+        )
+        t0 = time.perf_counter()
+        gpus = ray.cluster_resources().get("GPU", 0.0)
+        log.info(
+            "deploying %d replica(s) x %g CPU%s", s.min_replicas, s.replica_cpus,
+            f" (autoscaling to {s.max_replicas})" if s.max_replicas > s.min_replicas else "",
+        )  # fmt: skip
+        serve.run(build_app(styles, cfg, token, gpus), name=APP_NAME, route_prefix="/")
+        serving.set()
+        url = f"http://{args.host}:{args.port}"
+        print(
+            f"restyle serve: {len(styles.styles)} style(s) ready in "
+            f"{time.perf_counter() - t0:.0f} s at {url}/v1/restyle "
+            f"(styles: {url}/v1/styles; token {'required' if token else 'not required'}). "
+            "Ctrl-C or SIGTERM stops it.",
+            flush=True,
+        )
+        while not stop.wait(1.0):
+            pass
+        return 0
+    finally:
+        _shutdown(started)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _shutdown(started: bool) -> None:
+    """Stop the application (and the whole local Ray when this process started it), with a
+    deadline: a stuck shutdown must not keep a SIGTERMed pod alive."""
+
+    def stop() -> None:
+        import ray
+        from ray import serve
+
+        if not ray.is_initialized():
+            return
+        from pipelines.serve import APP_NAME
+
+        try:
+            # Replicas finish their requests in flight (graceful_shutdown_timeout_s), then
+            # stop. On someone else's cluster only our application goes; on the local Ray
+            # we started, ray.shutdown then takes Serve's controller and proxy with it
+            # (faster than serve.shutdown, which waits on the controller's own drain).
+            t = time.perf_counter()
+            serve.delete(APP_NAME)
+            log.info("application deleted in %.1f s", time.perf_counter() - t)
+        finally:
+            if started:
+                ray.shutdown()
+
+    t0 = time.perf_counter()
+    worker = threading.Thread(target=stop, daemon=True)
+    worker.start()
+    worker.join(SHUTDOWN_DEADLINE_S)
+    if worker.is_alive():
+        log.error("shutdown did not finish in %.0f s; exiting anyway", SHUTDOWN_DEADLINE_S)
+    else:
+        log.info("stopped in %.1f s", time.perf_counter() - t0)
