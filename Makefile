@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python bench/bench_large.py --out bench/results/large_default.json
 	$(BIN)/python bench/bench_pipeline.py --count 48 --repeats 3
 	RAY_AUTH_MODE=disabled $(BIN)/python bench/bench_train.py
+	RAY_AUTH_MODE=disabled $(BIN)/python bench/bench_serve.py --json bench/results/serve.json
 	$(BIN)/python bench/report.py > /dev/null
 	@echo "BENCHMARKS.md and bench/results/latest.json written."
 

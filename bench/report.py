@@ -41,6 +41,7 @@ def main() -> None:
     train = _load("train.json")
     gpu = _load("gpu_h200.json")
     transfer = _load("transfer_eval.json")
+    served = _load("serve.json")
     latest = {
         "generated": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
@@ -52,6 +53,7 @@ def main() -> None:
         "segmentation": seg,
         "train": train,
         "gpu": gpu,
+        "serve": served,
     }
     with open(os.path.join(RES, "latest.json"), "w") as f:
         json.dump(latest, f, indent=2)
@@ -203,6 +205,45 @@ def main() -> None:
             f"(x{train['speedup_2_vs_1']:.2f}).",
             "",
         ]
+    if served:
+        d, sv = served["direct"], served["serve"]
+        L += [
+            "## Serving (`restyle serve`, Ray Serve)",
+            "",
+            f"{served['photos']} sample photos (seed 2026) over HTTP on loopback, one replica "
+            "with every core, each client sending one request after another, against the "
+            "same stages called one after another in one process (`bench/bench_serve.py`):",
+            "",
+            "| setting | clients | p50 s | p95 s | p99 s | images/s | answers |",
+            "|---|---|---|---|---|---|---|",
+            f"| direct, in-process | 1 | {d['p50_s']:.2f} | {d['p95_s']:.2f} | "
+            f"{d['p99_s']:.2f} | {d['images_per_s']:.2f} | {d['statuses']} |",
+        ]
+        for key, runs in sv.items():
+            for c in (1, 4, 16):
+                r = runs[f"clients_{c}"]
+                L.append(
+                    f"| serve, {key.replace('_', ' ')} | {c} | {r['p50_s']:.2f} | "
+                    f"{r['p95_s']:.2f} | {r['p99_s']:.2f} | {r['images_per_s']:.2f} | "
+                    f"{r['statuses']} |"
+                )
+        L.append("")
+        for key, ratio in served["ratios"].items():
+            label = key.replace("_", " ")
+            targets.append(
+                (
+                    f"Serve ({label}) at 4 clients at least 80% of the direct loop's images/s",
+                    f"{ratio['throughput_4_clients_over_direct']:.0%}",
+                    ratio["throughput_4_clients_over_direct"] >= 0.8,
+                )
+            )
+            targets.append(
+                (
+                    f"Serve ({label}) p99 at 1 client at most 1.5x the direct call's",
+                    f"{ratio['p99_1_client_over_direct_p99']:.2f}x",
+                    ratio["p99_1_client_over_direct_p99"] <= 1.5,
+                )
+            )
     if gpu:
         t = gpu.get("train", {})
         L += [
