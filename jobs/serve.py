@@ -70,6 +70,7 @@ def run(args) -> int:
         )
     stop = threading.Event()
     serving = threading.Event()
+    deploying = threading.Event()
 
     def on_signal(signum, frame):
         log.info("%s: shutting down", signal.Signals(signum).name)
@@ -99,7 +100,9 @@ def run(args) -> int:
             "deploying %d replica(s) x %g CPU%s", s.min_replicas, s.replica_cpus,
             f" (autoscaling to {s.max_replicas})" if s.max_replicas > s.min_replicas else "",
         )  # fmt: skip
-        serve.run(build_app(styles, cfg, token, gpus), name=APP_NAME, route_prefix="/")
+        app = build_app(styles, cfg, token, gpus)
+        deploying.set()  # from here on, shutdown removes the application
+        serve.run(app, name=APP_NAME, route_prefix="/")
         serving.set()
         url = f"http://{args.host}:{args.port}"
         print(
@@ -113,12 +116,12 @@ def run(args) -> int:
             pass
         return 0
     finally:
-        _shutdown(started)
+        _shutdown(started, deployed=deploying.is_set())
         for sig, handler in old.items():
             signal.signal(sig, handler)
 
 
-def _shutdown(started: bool) -> None:
+def _shutdown(started: bool, deployed: bool) -> None:
     """Stop the application (and the whole local Ray when this process started it), with a
     deadline: a stuck shutdown must not keep a SIGTERMed pod alive."""
 
@@ -135,9 +138,10 @@ def _shutdown(started: bool) -> None:
             # stop. On someone else's cluster only our application goes; on the local Ray
             # we started, ray.shutdown then takes Serve's controller and proxy with it
             # (faster than serve.shutdown, which waits on the controller's own drain).
-            t = time.perf_counter()
-            serve.delete(APP_NAME)
-            log.info("application deleted in %.1f s", time.perf_counter() - t)
+            if deployed:
+                t = time.perf_counter()
+                serve.delete(APP_NAME)
+                log.info("application deleted in %.1f s", time.perf_counter() - t)
         finally:
             if started:
                 ray.shutdown()

@@ -357,6 +357,7 @@ def test_replica_killed_under_load(service, small_catalogue):
     results = _load(service, photos, clients=4, per_client=6, during=kill_one)
     assert len(results) == 24
     statuses = [s for _, s, _, _ in results]
+    print("statuses after a replica kill:", {s: statuses.count(s) for s in set(statuses)})
     assert set(statuses) <= {200, 500, 502, 503}, statuses
     assert statuses.count(200) >= 16, statuses
     for _, s, _, body in results:
@@ -430,3 +431,23 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path, small_catalogue):
     assert TOKEN not in out
     with pytest.raises(OSError):  # nothing listens any more
         Client(port).request("GET", "/healthz", timeout=5)
+
+
+def test_replicas_are_fitted_to_the_local_machine_or_refused(ray_local):
+    """A request that cannot be placed would keep `serve.run` waiting forever: on a local
+    Ray the default replica size shares the CPUs, and an explicit one that cannot fit stops
+    with a message that says what to change."""
+    import ray
+
+    from pipelines.serve import ServeConfig, fit_to_cluster
+    from stylecore.config import ConfigError
+
+    cpus = ray.cluster_resources()["CPU"]
+    fitted = fit_to_cluster(ServeConfig(min_replicas=2, max_replicas=2), False, local=True)
+    assert fitted.replica_cpus == cpus / 2
+    with pytest.raises(ConfigError, match=r"serve\.replica_cpus="):
+        fit_to_cluster(ServeConfig(replica_cpus=cpus + 1), True, local=True)
+    with pytest.raises(ConfigError, match="GPU"):
+        fit_to_cluster(ServeConfig(replica_gpus=1), False, local=True)
+    # an existing cluster may autoscale: warned, not refused
+    assert fit_to_cluster(ServeConfig(replica_cpus=cpus + 1), True, local=False).replica_cpus
