@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"restyle {args.command}: config error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, NonFiniteLossError, TrainingStalledError) as e:
+    except (OSError, ValueError, NonFiniteLossError, TrainingStalledError) as e:
         # Bad input named by the user (a missing file, an undecodable image, a wrong model
         # folder): a clear line, not a traceback. -vv logs the traceback too.
         log.debug("traceback", exc_info=True)

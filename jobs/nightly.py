@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from stylecore.runlog import log_context
 log = logging.getLogger(__name__)
 
 EXIT_TOO_MANY_FAILURES = 3
+EXIT_VERIFY_FAILED = 4
+EXIT_OUTPUT_NOT_WRITTEN = 5
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -95,6 +98,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--failed-only", action="store_true", help="every failed image")
     _common(r)
     r.set_defaults(func=run_rerun)
+
+    v = sub.add_parser(
+        "verify",
+        help="re-read a run's published images and check them against its manifest",
+        description="Check run RUN_ID under OUT: every planned image has exactly one "
+        "manifest row (none lost, duplicated or unplanned); every published (ok) image and "
+        "every skipped row's earlier output exists and hashes to the manifest's "
+        "output_sha256; every published image's mask exists. Prints the counts as JSON. "
+        f"Exit code 0 when all is well, {EXIT_VERIFY_FAILED} when anything is lost, "
+        "duplicated, missing or corrupt.",
+    )
+    v.add_argument("--out", required=True, help="the run's output root (folder or URI)")
+    v.add_argument("--run-id", required=True)
+    v.add_argument("--threads", type=int, default=16, help="parallel reads (default 16)")
+    v.add_argument("--json", metavar="FILE", help="also write the result here")
+    v.set_defaults(func=run_verify)
 
 
 def _new_run_id() -> str:
@@ -248,10 +267,42 @@ def _finish(out, run_id, record, cfg, wall, result, processed, kind) -> int:
         print("failures: " + ", ".join(f"{k} {v}" for k, v in summary["failures_by_type"].items()))
     print(f"summary: {storage.join(rundir, 'summary.json')}")
     print(f"report:  {report}")
+    if summary["write_failures"]:
+        print(
+            f"FAILED: {summary['write_failures']} image(s) could not be written to "
+            f"{storage.redact(out)} "
+            f"({summary['write_failure_example'][:300]}). Check that --out is writable and "
+            f"has space, then: restyle rerun --out ... --run-id {run_id} --failed-only",
+            file=sys.stderr,
+        )
+        return EXIT_OUTPUT_NOT_WRITTEN
     if not ok:
         print(
             f"FAILED: {summary['failed_ratio']:.1%} of images failed "
             f"(--max-failure-ratio {cfg.max_failure_ratio:.1%})"
         )
         return EXIT_TOO_MANY_FAILURES
+    return 0
+
+
+def run_verify(args) -> int:
+    from pipelines.verify import verify_run
+
+    with log_context(run_id=args.run_id):
+        _read_run(args.out, args.run_id)  # a clear error for a run that does not exist
+        res = verify_run(args.out, args.run_id, threads=args.threads)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.json:
+        storage.write_bytes(args.json, text.encode())
+    if not res["ok"]:
+        bad = ", ".join(f"{k} {n}" for k, n in res["problems"].items() if n)
+        print(f"run {args.run_id}: VERIFY FAILED: {bad}", file=sys.stderr)
+        return EXIT_VERIFY_FAILED
+    print(
+        f"run {args.run_id}: verified {res['objects_checked']} objects of {res['rows']} rows: "
+        "none lost, duplicated, missing or corrupt"
+        + (f" ({res['unverifiable']} without a recorded hash)" if res["unverifiable"] else ""),
+        file=sys.stderr,
+    )
     return 0

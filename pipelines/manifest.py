@@ -62,6 +62,8 @@ SCHEMA = pa.schema(
         ("model_version", pa.string()),
         ("config_hash", pa.string()),
         ("output_uri", pa.string()),
+        ("output_sha256", pa.string()),
+        ("output_size", pa.int64()),
         ("status", pa.string()),
         ("error_type", pa.string()),
         ("error_message", pa.string()),
@@ -138,8 +140,18 @@ def finished_shards(out: str, run_id: str) -> set[int]:
 
 
 def read_part(out: str, run_id: str, shard: int, columns: list[str] | None = None) -> pa.Table:
+    """One shard's part. Columns a part written by an older version lacks come back as
+    nulls (the schema only grows)."""
     data = storage.read_bytes(part_uri(out, run_id, shard))
-    return pq.read_table(io.BytesIO(data), columns=columns)
+    f = pq.ParquetFile(io.BytesIO(data))
+    have = set(f.schema_arrow.names)
+    wanted = columns if columns is not None else SCHEMA.names
+    table = f.read(columns=[c for c in wanted if c in have])
+    for c in wanted:
+        if c not in have:
+            field = SCHEMA.field(c) if c in SCHEMA.names else pa.field(c, pa.string())
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(wanted)
 
 
 def read_manifest(out: str, run_id: str, columns: list[str] | None = None) -> pa.Table:
@@ -178,6 +190,7 @@ def summarise(
     cols = [
         "status",
         "error_type",
+        "error_message",
         "reasons",
         "style_id",
         "judge",
@@ -190,12 +203,18 @@ def summarise(
     timings: dict[str, list] = {c: [] for c in TIMING_COLUMNS}
     ratios: dict[str, dict[str, list]] = {}
     rows = 0
+    write_failures: list[str] = []  # rows whose output could not be written, for good
     for shard in sorted(finished_shards(out, run_id)):
         t = read_part(out, run_id, shard, cols).to_pydict()
         n = len(t["status"])
         rows += n
         counts.update(t["status"])
         errors.update(e for e, s in zip(t["error_type"], t["status"], strict=True) if s == "failed")
+        write_failures += [
+            f"{e}: {m}"
+            for e, m, s in zip(t["error_type"], t["error_message"], t["status"], strict=True)
+            if s == "failed" and (m or "").startswith("write:")
+        ]
         held.update(
             held_back_reason(r)
             for r, s in zip(t["reasons"], t["status"], strict=True)
@@ -221,6 +240,9 @@ def summarise(
         # rejected rows by kind: not_a_studio_shot, segmentation_doubtful, quality_gate
         "held_back": {k: held.get(k, 0) for k in HELD_BACK},
         "failed_ratio": failed_ratio,
+        # failed in the write stage (after retries): the output store refused or broke
+        "write_failures": len(write_failures),
+        "write_failure_example": write_failures[0] if write_failures else "",
         "wall_s": wall_s,
         "images_per_s": processed / wall_s if wall_s > 0 else None,
         "stage_median_s": {c[2:]: (float(np.median(v)) if v else None) for c, v in timings.items()},

@@ -340,6 +340,8 @@ def finalize_run(
     )
     ok = summary["failed_ratio"] <= cfg.max_failure_ratio
     summary["verdict"] = "ok" if ok else "too many failures"
+    if summary["write_failures"]:  # whatever the ratio: the output store is the problem
+        summary["verdict"] = "output not written"
     rundir = manifest.run_dir(out, run_id)
     write_json(storage.join(rundir, "summary.json"), summary)
     report = write_report(out, run_id, summary, cfg.report_samples)

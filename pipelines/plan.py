@@ -31,7 +31,7 @@ CATALOGUE_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")
 PLAN_FIELDS = [k for k in ROW_DEFAULTS if k in (
     "run_id", "shard", "image_id", "source_uri", "source_size", "source_etag", "category",
     "style_id", "model_uri", "model_version", "config_hash", "output_uri", "incremental",
-    "prev_sha256", "prev_output_uri", "prev_run_id",
+    "prev_sha256", "prev_output_uri", "prev_output_sha256", "prev_run_id",
 )]  # fmt: skip
 
 
@@ -117,6 +117,7 @@ def previous_outputs(out: str, before: str) -> tuple[str, dict[str, dict]]:
         "source_etag",
         "source_sha256",
         "output_uri",
+        "output_sha256",
     ]
     t = read_manifest(out, run_id, cols).to_pylist()
     return run_id, {r["image_id"]: r for r in t if r["status"] in ("ok", "skipped")}
@@ -159,6 +160,7 @@ def build_plan(
             row["incremental"] = "etag" if same_etag and same_size else "sha256"
             row["prev_sha256"] = p["source_sha256"] or ""
             row["prev_output_uri"] = p["output_uri"]
+            row["prev_output_sha256"] = p["output_sha256"] or ""
             row["prev_run_id"] = prev_run
         rows.append({k: row[k] for k in PLAN_FIELDS})
     log.info(

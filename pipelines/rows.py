@@ -38,6 +38,7 @@ ROW_DEFAULTS: dict[str, Any] = {
     "model_version": "",
     "config_hash": "",
     "output_uri": "",
+    "prev_output_sha256": "",  # the skipped output's sha256, from the previous run
     "incremental": "",  # "etag" (unchanged by etag and size) | "sha256" (check bytes) | ""
     "prev_sha256": "",
     "prev_output_uri": "",
@@ -47,6 +48,8 @@ ROW_DEFAULTS: dict[str, Any] = {
     "error_type": "",
     "error_message": "",
     "source_sha256": "",
+    "output_sha256": "",  # of the bytes written at output_uri (set once the write succeeded)
+    "output_size": -1,
     "source_format": "",
     "source_mode": "",
     "width": 0,

@@ -30,9 +30,10 @@ TEST_SECRET = "restyle-test-secret-Zq81-must-never-leak"
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint():
-    """A real S3-compatible server (moto_server) on 127.0.0.1 at a free port, with the AWS
-    environment pointing at it, for the whole session. Stopped at the end."""
+def s3_proxy():
+    """A real S3-compatible server (moto_server) on 127.0.0.1 at a free port, behind the
+    fault-injecting proxy (``tests/faultproxy.py``, no faults unless a test sets them), with
+    the AWS environment pointing at the proxy, for the whole session. Stopped at the end."""
     import os
     import shutil
     import subprocess
@@ -62,15 +63,19 @@ def s3_endpoint():
                 proc.kill()
                 pytest.fail(f"moto_server did not start on {url}")
             time.sleep(0.1)
+    from tests.faultproxy import FaultProxy
+
+    proxy = FaultProxy(url).start()
     env = {
-        "AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL": proxy.url,
         "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    yield url
+    yield proxy
+    proxy.stop()
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
@@ -81,6 +86,22 @@ def s3_endpoint():
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_proxy) -> str:
+    """The S3 endpoint every test and Ray worker uses: the proxy in front of moto."""
+    return s3_proxy.url
+
+
+@pytest.fixture
+def s3_faults(s3_proxy):
+    """The session's fault proxy, for a test that injects faults; turned off afterwards."""
+    s3_proxy.set_faults()
+    s3_proxy.deny = None
+    yield s3_proxy
+    s3_proxy.set_faults()
+    s3_proxy.deny = None
 
 
 @pytest.fixture

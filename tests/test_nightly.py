@@ -3,6 +3,7 @@ S3-compatible server: exactly one manifest row per planned image, whatever happe
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -190,7 +191,18 @@ def test_nightly_on_s3_incremental_then_shard_rerun(s3_bucket, styles_file, tmp_
             assert r == second[image_id]
     keys = storage.list_files(storage.join(out, "images"))
     assert len(keys) == len({k.uri for k in keys})
-
+    for run_id in ("night1", "night2"):  # every published object re-read, hash for hash
+        assert main(["-q", "verify", "--out", out, "--run-id", run_id]) == 0
+    # night 2 re-processed the changed photo at the same key: night 1's hash for it is
+    # stale, and verify says so rather than calling it corrupt
+    assert (
+        main(
+            ["-q", "verify", "--out", out, "--run-id", "night1", "--json", str(tmp_path / "v.json")]
+        )
+        == 0
+    )
+    v1 = json.loads((tmp_path / "v.json").read_text())
+    assert v1["superseded"] == (first[changed]["status"] == "ok")
     # Credentials never appear in anything the runs wrote or logged.
     blobs = [caplog.text]
     for f in storage.list_files(storage.join(out, "runs")):
@@ -429,3 +441,68 @@ def test_too_many_failures_exit_3_with_every_row_written(tmp_path, styles_file, 
     summary = json.loads(storage.read_bytes(os.path.join(out, "runs", "bad", "summary.json")))
     assert summary["verdict"] == "too many failures" and summary["counts"]["failed"] == 1
     assert "FAILED: 25.0% of images failed" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_verify_finds_lost_missing_and_corrupt_outputs(tmp_path, styles_file, capsys):
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    write_catalogue(cat, 8)
+    assert nightly(cat, styles_file, out, "v1", "--shards", "2") == 0
+    got = check_exactly_once(out, "v1")
+    ok = sorted(i for i, r in got.items() if r["status"] == "ok")
+    assert len(ok) >= 3, got
+    for r in got.values():  # the hash is of the bytes that were written
+        if r["status"] in ("ok", "rejected"):
+            data = storage.read_bytes(r["output_uri"])
+            assert r["output_sha256"] == hashlib.sha256(data).hexdigest()
+            assert r["output_size"] == len(data)
+        else:
+            assert not r["output_sha256"]
+    capsys.readouterr()
+    assert main(["-q", "verify", "--out", out, "--run-id", "v1"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["ok"] and res["rows"] == 8 and res["objects_checked"] >= 2 * len(ok)
+
+    # one output corrupted in place, one deleted, one manifest row lost
+    corrupt, missing, lost = ok[:3]
+    data = bytearray(storage.read_bytes(got[corrupt]["output_uri"]))
+    data[len(data) // 2] ^= 0xFF
+    storage.write_bytes(got[corrupt]["output_uri"], bytes(data))
+    storage.delete(got[missing]["output_uri"])
+    shard = got[lost]["shard"]
+    keep = [r for r in manifest.read_part(out, "v1", shard).to_pylist() if r["image_id"] != lost]
+    manifest.write_part(out, "v1", shard, keep)
+    assert main(["-q", "verify", "--out", out, "--run-id", "v1"]) == 4
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    assert res["problems"] == {
+        "lost": 1, "duplicated": 0, "unplanned": 0, "wrong_shard": 0,
+        "missing": 1, "corrupt": 1, "mask_missing": 0,
+    }  # fmt: skip
+    assert res["examples"] == {"lost": [lost], "missing": [missing], "corrupt": [corrupt]}
+    assert "VERIFY FAILED" in captured.err
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_an_unwritable_output_fails_the_run_loudly(tmp_path, styles_file, capsys):
+    """Writes that fail for good (here: the images folder is a file, so every write under
+    it fails with NotADirectoryError, as a read-only or full volume would) fail the run
+    with exit code 5 and a clear message, whatever --max-failure-ratio allows, and no row
+    claims ok for an image that was not written."""
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    write_catalogue(cat, 6)
+    os.makedirs(out)
+    with open(os.path.join(out, "images"), "w") as f:
+        f.write("not a folder")
+    assert nightly(cat, styles_file, out, "w1") == 5  # --max-failure-ratio 1
+    err = capsys.readouterr().err
+    assert "could not be written" in err and "NotADirectoryError" in err
+    got = check_exactly_once(out, "w1")
+    assert not [r for r in got.values() if r["status"] == "ok"]
+    failed = [r for r in got.values() if r["status"] == "failed"]
+    assert failed and all(r["error_message"].startswith("write:") for r in failed)
+    assert all(not r["output_sha256"] for r in failed)
+    summary = json.loads(storage.read_bytes(os.path.join(out, "runs", "w1", "summary.json")))
+    assert summary["verdict"] == "output not written"
+    assert summary["write_failures"] == len(failed)
+    assert main(["-q", "verify", "--out", out, "--run-id", "w1"]) == 0  # nothing published

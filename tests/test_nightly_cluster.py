@@ -73,3 +73,103 @@ def test_nightly_on_a_three_node_cluster(tmp_path):
     assert set(result["statuses"]) <= {"ok", "rejected"}
     # 1-CPU nodes fit one transfer actor each (0.75 CPU): the work spreads over nodes.
     assert len(result["nodes"]) >= 2
+
+
+NODE_LOSS = textwrap.dedent(
+    """
+    import hashlib, json, os, sys, threading, time
+    import ray
+    from ray._private import state
+    from ray.cluster_utils import Cluster
+    from jobs.cli import main
+    from pipelines import manifest, storage
+    from pipelines.plan import read_plan
+    from tests.test_nightly import write_catalogue
+
+    tmp = sys.argv[1]
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    removed = []
+
+    def remove_a_worker_node(out):
+        # once two images are published, take away a worker node that runs an actor
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            images = os.path.join(out, "images")
+            n = sum(len(f) for _, _, f in os.walk(images)) if os.path.isdir(images) else 0
+            if n >= 2:
+                busy = {a["Address"]["NodeID"] for a in state.actors().values()
+                        if "FusedStage" in a["ActorClassName"] and a["State"] == "ALIVE"}
+                for node in cluster.worker_nodes:
+                    if node.node_id in busy:
+                        cluster.remove_node(node, allow_graceful=False)
+                        removed.append(node.node_id)
+                        cluster.add_node(num_cpus=1)  # the replacement an autoscaler starts
+                        return
+            time.sleep(0.2)
+
+    try:
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
+        cat = os.path.join(tmp, "cat")
+        write_catalogue(cat, 12)
+        styles = os.path.join(tmp, "styles.yaml")
+        with open(styles, "w") as f:
+            f.write("default: wood\\nstyles:\\n  wood: {}\\n")
+        res = {}
+        for run_id in ("clean", "lost"):
+            out = os.path.join(tmp, run_id)
+            killer = threading.Thread(target=remove_a_worker_node, args=(out,), daemon=True)
+            if run_id == "lost":
+                killer.start()
+            code = main(["-q", "nightly", "--catalogue", cat, "--styles", styles,
+                         "--out", out, "--run-id", run_id, "--shards", "3",
+                         "--address", cluster.address,
+                         "--set", "resources.no_progress_timeout_s=240"])
+            rows = manifest.read_manifest(out, run_id).to_pylist()
+            plan = read_plan(out, run_id).to_pylist()
+            verified = main(["-q", "verify", "--out", out, "--run-id", run_id])
+            res[run_id] = {
+                "code": code,
+                "verify": verified,
+                "rows": sorted(r["image_id"] for r in rows),
+                "planned": sorted(p["image_id"] for p in plan),
+                "published": {r["image_id"]: r["output_sha256"] for r in rows
+                              if r["status"] == "ok"},
+                "statuses": {r["image_id"]: r["status"] for r in rows},
+            }
+        res["removed"] = removed
+        print(json.dumps(res))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_lost_worker_node_loses_nothing(tmp_path):
+    """A worker node of a 3-node cluster is removed mid-run (its raylet and workers killed,
+    then a fresh node joins, as an autoscaler would do): every planned image still has
+    exactly one row, and the published images are byte-identical to a run without the
+    loss."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.run(
+        [sys.executable, "-c", NODE_LOSS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=560,
+        cwd=root,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["removed"], "the run ended before a node could be removed"
+    for run_id in ("clean", "lost"):
+        r = res[run_id]
+        assert r["code"] == 0 and r["verify"] == 0, (run_id, r)
+        assert r["rows"] == r["planned"] and len(r["rows"]) == 12
+    assert res["lost"]["statuses"] == res["clean"]["statuses"]
+    assert res["lost"]["published"] == res["clean"]["published"]

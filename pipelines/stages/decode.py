@@ -89,6 +89,7 @@ class DecodeStage(RowStage):
     def _skip(row: dict) -> None:
         row["status"] = "skipped"
         row["output_uri"] = row["prev_output_uri"]
+        row["output_sha256"] = row["prev_output_sha256"]
         row["source_sha256"] = row["source_sha256"] or row["prev_sha256"]
         row["finished_at"] = time.time()
 

@@ -9,6 +9,7 @@ are atomic per object, so a retried or re-run row overwrites, never duplicates."
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import cv2
@@ -72,6 +73,10 @@ class WriteStage(RowStage):
             attempts=self.ctx.read_attempts,
             what=f"write {row['image_id']}",
         )
+        # Recorded only after the write returned: `restyle verify` re-reads the object
+        # and compares.
+        row["output_sha256"] = hashlib.sha256(data).hexdigest()
+        row["output_size"] = len(data)
 
     def run_rows(self, rows: list[dict]) -> list[dict]:
         # Finished rows (ok / rejected) are written; every row leaves without payloads.
