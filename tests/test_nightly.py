@@ -335,6 +335,14 @@ def test_an_actor_killed_mid_run_loses_no_row(tmp_path, styles_file):
     got = check_exactly_once(out, "k")
     assert all(r["status"] in ("ok", "rejected") for r in got.values())
     assert ray.is_initialized()
+    # the same outputs as a run nobody disturbed, and every published object intact
+    clean_out = str(tmp_path / "clean")
+    assert nightly(cat, styles_file, clean_out, "k0", "--shards", "2") == 0
+    clean = check_exactly_once(clean_out, "k0")
+    assert {i: (r["status"], r["output_sha256"]) for i, r in got.items()} == {
+        i: (r["status"], r["output_sha256"]) for i, r in clean.items()
+    }
+    assert main(["-q", "verify", "--out", out, "--run-id", "k"]) == 0
 
 
 def test_retries_transient_errors_but_not_missing_objects():
