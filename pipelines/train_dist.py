@@ -59,6 +59,9 @@ class DistConfig:
     # Generous by default: a cluster's autoscaler may take minutes to add GPU nodes.
     no_progress_timeout_s: float = 1800.0
     fault_at_step: int = 0  # testing: the last worker fails once, at this step (0 = never)
+    # testing: how it fails: a Python exception, or SIGKILL of its own process (as the OOM
+    # killer or a lost node would: no cleanup, no exception reaches Ray Train)
+    fault_kind: Literal["exception", "sigkill"] = "exception"
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
@@ -276,15 +279,20 @@ def _save_state(state: dict) -> bytes:
 
 
 def _maybe_fault(d: DistConfig, config: dict, next_step: int, rank: int, world: int) -> None:
-    """The test hook: the last worker raises once, at ``fault_at_step``."""
+    """The test hook: the last worker fails once, at ``fault_at_step``: it raises, or its
+    process is SIGKILLed (``fault_kind``)."""
     if d.fault_at_step and next_step == d.fault_at_step and rank == world - 1:
         marker = _fault_marker(config)
         if not storage.exists(marker):
-            storage.write_bytes(marker, b"1")
+            storage.write_bytes(marker, d.fault_kind.encode())
+            if d.fault_kind == "sigkill":
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected fault at step {d.fault_at_step} (testing)")
 
 
-def _restore(rank: int, world: int) -> tuple[dict | None, dict | None]:
+def _restore(config: dict, rank: int, world: int) -> tuple[dict | None, dict | None]:
     """``(state, this rank's own state)`` from Ray Train's latest checkpoint, if any. The
     rank's own state (its data position) is only used when the world size is unchanged."""
     import ray.train
@@ -295,8 +303,39 @@ def _restore(rank: int, world: int) -> tuple[dict | None, dict | None]:
         return None, None
     with ckpt.as_directory() as folder, open(os.path.join(folder, "state.pt"), "rb") as f:
         saved = torch.load(io.BytesIO(f.read()), weights_only=True)
+    if rank == 0:
+        _drop_unregistered(config, int(saved["step"]))
     ranks = saved.get("ranks", [])
     return saved, (ranks[rank] if len(ranks) == world else None)
+
+
+def _drop_unregistered(config: dict, restored: int) -> None:
+    """Delete checkpoint folders newer than the one Ray Train restored from.
+
+    A worker killed right after a report (SIGKILL, OOM, a lost node) can leave a checkpoint
+    that rank 0 uploaded but the Train controller never registered: Ray restarts from the
+    previous one, and the steps in between are trained and checkpointed again. The
+    unregistered folder would then stand beside its replacement, so every checkpoint step
+    would no longer appear exactly once."""
+    run = storage.join(config["root"], "ray-train", config["run_name"])
+    dropped = []
+    for name in storage.list_dirs(run):
+        if not name.startswith("checkpoint_"):
+            continue
+        folder = storage.join(run, name)
+        try:
+            step = int(storage.read_bytes(storage.join(folder, "step.txt")))
+        except (FileNotFoundError, ValueError):
+            continue  # not one of ours, or still being written: leave it
+        if step > restored:
+            storage.delete(folder, recursive=True)
+            dropped.append(step)
+    if dropped:
+        log.warning(
+            "restarted from step %d: removed %d unregistered checkpoint(s) of an interrupted "
+            "report (steps %s); those steps are trained again",
+            restored, len(dropped), sorted(dropped),
+        )  # fmt: skip
 
 
 def _report(rank: int, world: int, metrics: dict, state_fn, mine: dict, on_save=None) -> None:
@@ -366,7 +405,7 @@ def train_loop_per_worker(config: dict) -> None:
             wrap=ray.train.torch.prepare_model,
         )
         torch.manual_seed(cfg.seed + rank)  # each rank draws its own noise
-        saved, mine = _restore(rank, world)
+        saved, mine = _restore(config, rank, world)
         if saved is not None:
             trainer.load_state_dict(saved["trainer"])
             if mine is not None:  # same world size: every rank continues its own data
@@ -650,7 +689,7 @@ def segmenter_loop_per_worker(config: dict) -> None:
         opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         rng = np.random.default_rng(tcfg.seed + 1000 * rank)
         step = 0
-        saved, mine = _restore(rank, world)
+        saved, mine = _restore(config, rank, world)
         if saved is not None:
             core(model).load_state_dict(saved["model"])
             opt.load_state_dict(saved["opt"])

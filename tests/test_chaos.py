@@ -44,7 +44,7 @@ def test_nightly_through_a_faulty_store_loses_and_corrupts_nothing(
     clean = check_exactly_once(f"{s3_bucket}/clean", "clean")
     assert _published(clean), "the fault-free run published nothing to compare with"
     report = []
-    for seed in (1, 2):
+    for seed in (1,):  # more seeds: bench/bench_chaos.py
         out, run_id = f"{s3_bucket}/faulty{seed}", f"faulty{seed}"
         s3_faults.set_faults(total=0.05, seed=seed)
         t0 = time.perf_counter()

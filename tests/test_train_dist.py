@@ -27,7 +27,8 @@ def checkpoint_steps(models: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def trained(small_catalogue, s3_endpoint, ray_local, tmp_path_factory):
-    """One run to step 8 with a fault injected at step 5, checkpoints to s3."""
+    """One run to step 8 whose last worker's process is SIGKILLed at step 5 (as the OOM
+    killer would), checkpoints to s3."""
     import s3fs
 
     fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
@@ -37,7 +38,8 @@ def trained(small_catalogue, s3_endpoint, ray_local, tmp_path_factory):
     args = ["-q", "train", "--workers", "2", "--content"]
     args += [os.path.join(small_catalogue, "catalogue.csv"), "--styles", *styles]
     args += ["--out", models, "--steps", "8", "--checkpoint-every", "2", "--config", TINY]
-    args += ["--max-failures", "1", "--set", "dist.fault_at_step=5"]
+    args += ["--max-failures", "1", "--set", "dist.fault_kind=sigkill"]
+    args += ["--set", "dist.fault_at_step=5"]
     args += ["--set", "dist.keep_checkpoints=0"]
     code = main(args)
     return code, models, args, styles
@@ -48,7 +50,8 @@ def test_two_workers_survive_a_fault_and_checkpoint_to_s3(trained):
     assert code == 0
     # The fault really happened (its marker), and training went on from the step-4
     # checkpoint: every checkpoint number once, none skipped.
-    assert storage.exists(storage.join(models, "multi", "ray-train", "multi-train.fault-injected"))
+    marker = storage.join(models, "multi", "ray-train", "multi-train.fault-injected")
+    assert storage.read_bytes(marker) == b"sigkill"
     assert checkpoint_steps(models) == [2, 4, 6, 8]
     model = load_style_model(storage.join(models, "multi"))
     assert model.version.startswith("s8-")
@@ -57,6 +60,27 @@ def test_two_workers_survive_a_fault_and_checkpoint_to_s3(trained):
     # TensorBoard events travel next to the model.
     events = storage.list_files(storage.join(models, "multi", "tensorboard"))
     assert events and all("tfevents" in f.uri for f in events)
+
+
+def test_a_killed_worker_ends_where_an_uninterrupted_run_does(trained):
+    """The run that lost a worker process at step 5 and restarted from the step-4
+    checkpoint ends with the losses of the same training run undisturbed."""
+    code, models, args, _ = trained
+    assert code == 0
+    clean = "s3://train-models/clean"
+    plain = [a for a in args if a not in ("dist.fault_at_step=5", "dist.fault_kind=sigkill")]
+    plain = [a for i, a in enumerate(plain) if not (a == "--set" and plain[i + 1] == "--set")]
+    plain[plain.index("--out") + 1] = clean
+    assert main(plain) == 0
+    assert not storage.exists(
+        storage.join(clean, "multi", "ray-train", "multi-train.fault-injected")
+    )
+    faulty = load_style_model(storage.join(models, "multi")).card["final_losses"]
+    undisturbed = load_style_model(storage.join(clean, "multi")).card["final_losses"]
+    print("final losses, killed worker vs undisturbed:", faulty, undisturbed)
+    assert set(faulty) == set(undisturbed)
+    for k, v in undisturbed.items():
+        assert abs(faulty[k] - v) <= 0.05 + 0.05 * abs(v), (k, faulty[k], v)
 
 
 def test_the_exported_model_works_in_apply(trained, small_catalogue, tmp_path):
