@@ -38,19 +38,26 @@ SCRIPT = textwrap.dedent(
                      "--set", "resources.no_progress_timeout_s=240"])
         rows = manifest.read_manifest(out, "c").to_pylist()
         plan = read_plan(out, "c").to_pylist()
-        print(json.dumps({
+        with open(os.path.join(tmp, "result.json"), "w") as f:
+            json.dump({
             "code": code,
             "rows": sorted(r["image_id"] for r in rows),
             "planned": sorted(p["image_id"] for p in plan),
             "statuses": sorted({r["status"] for r in rows}),
             "nodes": sorted({r["node_id"] for r in rows}),
             "cluster_nodes": len([n for n in ray.nodes() if n["Alive"]]),
-        }))
+        }, f)
     finally:
         ray.shutdown()
         cluster.shutdown()
     """
 )
+
+
+def _result(tmp_path) -> dict:
+    """The script's result, from a file (Ray prints its own lines to stdout)."""
+    with open(tmp_path / "result.json") as f:
+        return json.load(f)
 
 
 @pytest.mark.slow
@@ -66,7 +73,7 @@ def test_nightly_on_a_three_node_cluster(tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _result(tmp_path)
     assert result["code"] == 0
     assert result["cluster_nodes"] == 3
     assert result["rows"] == result["planned"] and len(result["rows"]) == 9
@@ -140,7 +147,8 @@ NODE_LOSS = textwrap.dedent(
                 "statuses": {r["image_id"]: r["status"] for r in rows},
             }
         res["removed"] = removed
-        print(json.dumps(res))
+        with open(os.path.join(tmp, "result.json"), "w") as f:
+            json.dump(res, f)
     finally:
         ray.shutdown()
         cluster.shutdown()
@@ -165,7 +173,7 @@ def test_a_lost_worker_node_loses_nothing(tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res = _result(tmp_path)
     assert res["removed"], "the run ended before a node could be removed"
     for run_id in ("clean", "lost"):
         r = res[run_id]
