@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SHUTDOWN_DEADLINE_S = 25.0
+DRAIN_DEADLINE_S = 15.0  # deleting the application, requests in flight included
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -122,35 +123,43 @@ def run(args) -> int:
 
 
 def _shutdown(started: bool, deployed: bool) -> None:
-    """Stop the application (and the whole local Ray when this process started it), with a
-    deadline: a stuck shutdown must not keep a SIGTERMed pod alive."""
+    """Stop the application, then the local Ray this process started, within
+    ``SHUTDOWN_DEADLINE_S``: a stuck shutdown must not keep a SIGTERMed pod alive.
 
-    def stop() -> None:
-        import ray
-        from ray import serve
+    Replicas first finish their requests in flight (``graceful_shutdown_timeout_s``) while
+    the application is deleted. When the signal also reached Ray's own processes (Ctrl-C
+    or a process-group kill), Serve's controller may be gone and the delete never returns:
+    after ``DRAIN_DEADLINE_S`` the local Ray is shut down anyway, taking Serve with it."""
+    import ray
+    from ray import serve
 
-        if not ray.is_initialized():
-            return
-        from pipelines.serve import APP_NAME
-
-        try:
-            # Replicas finish their requests in flight (graceful_shutdown_timeout_s), then
-            # stop. On someone else's cluster only our application goes; on the local Ray
-            # we started, ray.shutdown then takes Serve's controller and proxy with it
-            # (faster than serve.shutdown, which waits on the controller's own drain).
-            if deployed:
-                t = time.perf_counter()
-                serve.delete(APP_NAME)
-                log.info("application deleted in %.1f s", time.perf_counter() - t)
-        finally:
-            if started:
-                ray.shutdown()
+    from pipelines.serve import APP_NAME
 
     t0 = time.perf_counter()
-    worker = threading.Thread(target=stop, daemon=True)
-    worker.start()
-    worker.join(SHUTDOWN_DEADLINE_S)
-    if worker.is_alive():
-        log.error("shutdown did not finish in %.0f s; exiting anyway", SHUTDOWN_DEADLINE_S)
-    else:
-        log.info("stopped in %.1f s", time.perf_counter() - t0)
+    done = threading.Event()
+
+    def deadline() -> None:
+        if not done.wait(SHUTDOWN_DEADLINE_S):
+            log.error("shutdown did not finish in %.0f s; exiting anyway", SHUTDOWN_DEADLINE_S)
+            os._exit(1)
+
+    threading.Thread(target=deadline, daemon=True).start()
+    if deployed and ray.is_initialized():
+        deleted = threading.Event()
+
+        def delete() -> None:
+            try:
+                serve.delete(APP_NAME)
+                deleted.set()
+            except Exception as e:  # the controller is gone: nothing left to drain
+                log.warning("could not delete the application cleanly: %s", e)
+
+        threading.Thread(target=delete, daemon=True).start()
+        if deleted.wait(DRAIN_DEADLINE_S):
+            log.info("application deleted in %.1f s", time.perf_counter() - t0)
+        else:
+            log.warning("the application did not stop in %.0f s", DRAIN_DEADLINE_S)
+    if started and ray.is_initialized():
+        ray.shutdown()
+    done.set()
+    log.info("stopped in %.1f s", time.perf_counter() - t0)
