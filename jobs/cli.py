@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from jobs import apply, nightly, sample_catalogue, segmentation, serve, style
+from jobs import apply, nightly, sample_catalogue, segmentation, serve, style, verify
 from pipelines.train_dist import TrainingStalledError
 from stylecore.config import ConfigError
 from stylecore.runlog import ContextFilter
@@ -16,7 +16,7 @@ from stylecore.training.style_gan import NonFiniteLossError
 log = logging.getLogger("restyle")
 
 # Each module registers one subcommand. Only working jobs are listed here.
-_JOBS = (sample_catalogue, segmentation, style, apply, nightly, serve)
+_JOBS = (sample_catalogue, segmentation, style, apply, nightly, verify, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,6 @@ from stylecore.runlog import log_context
 log = logging.getLogger(__name__)
 
 EXIT_TOO_MANY_FAILURES = 3
-EXIT_VERIFY_FAILED = 4
 EXIT_OUTPUT_NOT_WRITTEN = 5
 
 
@@ -98,22 +97,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--failed-only", action="store_true", help="every failed image")
     _common(r)
     r.set_defaults(func=run_rerun)
-
-    v = sub.add_parser(
-        "verify",
-        help="re-read a run's published images and check them against its manifest",
-        description="Check run RUN_ID under OUT: every planned image has exactly one "
-        "manifest row (none lost, duplicated or unplanned); every published (ok) image and "
-        "every skipped row's earlier output exists and hashes to the manifest's "
-        "output_sha256; every published image's mask exists. Prints the counts as JSON. "
-        f"Exit code 0 when all is well, {EXIT_VERIFY_FAILED} when anything is lost, "
-        "duplicated, missing or corrupt.",
-    )
-    v.add_argument("--out", required=True, help="the run's output root (folder or URI)")
-    v.add_argument("--run-id", required=True)
-    v.add_argument("--threads", type=int, default=16, help="parallel reads (default 16)")
-    v.add_argument("--json", metavar="FILE", help="also write the result here")
-    v.set_defaults(func=run_verify)
 
 
 def _new_run_id() -> str:
@@ -282,27 +265,4 @@ def _finish(out, run_id, record, cfg, wall, result, processed, kind) -> int:
             f"(--max-failure-ratio {cfg.max_failure_ratio:.1%})"
         )
         return EXIT_TOO_MANY_FAILURES
-    return 0
-
-
-def run_verify(args) -> int:
-    from pipelines.verify import verify_run
-
-    with log_context(run_id=args.run_id):
-        _read_run(args.out, args.run_id)  # a clear error for a run that does not exist
-        res = verify_run(args.out, args.run_id, threads=args.threads)
-    text = json.dumps(res, indent=2)
-    print(text)
-    if args.json:
-        storage.write_bytes(args.json, text.encode())
-    if not res["ok"]:
-        bad = ", ".join(f"{k} {n}" for k, n in res["problems"].items() if n)
-        print(f"run {args.run_id}: VERIFY FAILED: {bad}", file=sys.stderr)
-        return EXIT_VERIFY_FAILED
-    print(
-        f"run {args.run_id}: verified {res['objects_checked']} objects of {res['rows']} rows: "
-        "none lost, duplicated, missing or corrupt"
-        + (f" ({res['unverifiable']} without a recorded hash)" if res["unverifiable"] else ""),
-        file=sys.stderr,
-    )
     return 0

@@ -163,3 +163,20 @@ def _shutdown(started: bool, deployed: bool) -> None:
         ray.shutdown()
     done.set()
     log.info("stopped in %.1f s", time.perf_counter() - t0)
+
+
+def app_builder(args: dict):
+    """Entry point for a Serve config file / KubeRay RayService (``import_path:
+    jobs.serve:app_builder``). ``args``: ``styles`` (the styles file URI), optional
+    ``config`` (a config file URI) and ``set`` (a list of KEY=VALUE). The token comes from
+    ``RESTYLE_SERVE_TOKEN`` in the environment of the process that builds the app."""
+    import ray
+
+    from pipelines.serve import TOKEN_ENV, ServeJobConfig, build_app
+    from stylecore.config import ConfigError
+
+    if "styles" not in args:
+        raise ConfigError("app_builder: args need 'styles' (the styles file URI)")
+    cfg = load_config(ServeJobConfig, args.get("config"), list(args.get("set", [])), {})
+    gpus = ray.cluster_resources().get("GPU", 0.0) if ray.is_initialized() else 0.0
+    return build_app(load_styles(args["styles"]), cfg, os.environ.get(TOKEN_ENV), gpus)

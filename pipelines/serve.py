@@ -42,7 +42,6 @@ import hmac
 import json
 import logging
 import math
-import os
 import re
 import time
 import uuid
@@ -519,23 +518,6 @@ def build_app(styles: StylesFile, cfg: ServeJobConfig, token: str | None, cluste
     return dep(RestyleService).bind(
         ctx, cfg.serve, token_digest(token), default_style(styles, cfg.serve)
     )
-
-
-def app_builder(args: dict):
-    """Entry point for a Serve config file / KubeRay RayService (``import_path:
-    pipelines.serve:app_builder``). ``args``: ``styles`` (the styles file URI), optional
-    ``config`` (a config file URI) and ``set`` (a list of KEY=VALUE). The token comes from
-    ``RESTYLE_SERVE_TOKEN`` in the environment of the process that builds the app."""
-    import ray
-
-    from jobs.config import load_config
-    from pipelines.runconfig import load_styles
-
-    if "styles" not in args:
-        raise ConfigError("app_builder: args need 'styles' (the styles file URI)")
-    cfg = load_config(ServeJobConfig, args.get("config"), list(args.get("set", [])), {})
-    gpus = ray.cluster_resources().get("GPU", 0.0) if ray.is_initialized() else 0.0
-    return build_app(load_styles(args["styles"]), cfg, os.environ.get(TOKEN_ENV), gpus)
 
 
 def fit_to_cluster(cfg: ServeConfig, cpus_given: bool, local: bool) -> ServeConfig:
