@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from jobs.config import add_config_args, load_config
 from pipelines import manifest, storage
 from pipelines.nightly import execute, finalize_run, init_ray, write_json
+from pipelines.placement import plan_for_cluster
 from pipelines.plan import build_plan, read_plan, write_plan
 from pipelines.runconfig import (
     NightlyConfig,
@@ -136,55 +137,62 @@ def run_nightly(args) -> int:
         raise ConfigError("--resume needs the --run-id of the run to continue")
     run_id = args.run_id or _new_run_id()
     with log_context(run_id=run_id):
-        rundir = manifest.run_dir(args.out, run_id)
-        if args.resume:
-            record = _read_run(args.out, run_id)
-            cfg = _load_cfg(args, record["config"])
-            ctx = context_from_json(record["context"])
-            plan = read_plan(args.out, run_id)
-            done = manifest.finished_shards(args.out, run_id)
-            todo = plan.filter([s not in done for s in plan.column("shard").to_pylist()])
-            log.info("resuming: %d shard(s) finished, %d image(s) to go", len(done), todo.num_rows)
-            incremental = not record.get("full", False)
-        else:
-            if storage.exists(storage.join(rundir, "run.json")):
-                raise ConfigError(
-                    f"run {run_id!r} already exists under {args.out}; use --resume to "
-                    "continue it, or restyle rerun"
-                )
-            cfg = _load_cfg(args)
-            styles = load_styles(args.styles)
-            ctx = RunContext.create(run_id, args.out, styles, cfg)
-            incremental = not args.full
-            t_plan = time.time()
-            plan = build_plan(args.catalogue, styles, ctx, cfg.shards, incremental)
-            if plan.num_rows == 0:
-                raise ValueError(f"catalogue {args.catalogue}: no images found")
-            record = {
-                "run_id": run_id,
-                "created_at": datetime.now(UTC).isoformat(),
-                "catalogue": storage.redact(args.catalogue),
-                "styles_file": storage.redact(args.styles),
-                "full": args.full,
-                "planned": plan.num_rows,
-                "config": dataclasses.asdict(cfg),
-                "context": context_to_json(ctx),
-            }
-            write_json(storage.join(rundir, "run.json"), record)
-            write_plan(args.out, run_id, plan)
-            log.info("plan written in %.1f s: %d images", time.time() - t_plan, plan.num_rows)
-            todo = plan
         started = init_ray(args.address)
         try:
-            t0 = time.time()
-            result = execute(todo, ctx, cfg, incremental)
-            wall = time.time() - t0
+            return _run_nightly(args, run_id, started)
         finally:
             if started:
                 import ray
 
                 ray.shutdown()
-        return _finish(args.out, run_id, record, cfg, wall, result, todo.num_rows, "nightly")
+
+
+def _run_nightly(args, run_id: str, local: bool) -> int:
+    rundir = manifest.run_dir(args.out, run_id)
+    if args.resume:
+        record = _read_run(args.out, run_id)
+        cfg = _load_cfg(args, record["config"])
+        placement = plan_for_cluster(cfg.resources, local)
+        ctx = context_from_json(record["context"])
+        plan = read_plan(args.out, run_id)
+        done = manifest.finished_shards(args.out, run_id)
+        todo = plan.filter([s not in done for s in plan.column("shard").to_pylist()])
+        log.info("resuming: %d shard(s) finished, %d image(s) to go", len(done), todo.num_rows)
+        incremental = not record.get("full", False)
+    else:
+        if storage.exists(storage.join(rundir, "run.json")):
+            raise ConfigError(
+                f"run {run_id!r} already exists under {args.out}; use --resume to "
+                "continue it, or restyle rerun"
+            )
+        cfg = _load_cfg(args)
+        # before anything is written: a plan that cannot fit the cluster exits 2
+        placement = plan_for_cluster(cfg.resources, local)
+        styles = load_styles(args.styles)
+        ctx = RunContext.create(run_id, args.out, styles, cfg)
+        incremental = not args.full
+        t_plan = time.time()
+        plan = build_plan(args.catalogue, styles, ctx, cfg.shards, incremental)
+        if plan.num_rows == 0:
+            raise ValueError(f"catalogue {args.catalogue}: no images found")
+        record = {
+            "run_id": run_id,
+            "created_at": datetime.now(UTC).isoformat(),
+            "catalogue": storage.redact(args.catalogue),
+            "styles_file": storage.redact(args.styles),
+            "full": args.full,
+            "planned": plan.num_rows,
+            "config": dataclasses.asdict(cfg),
+            "context": context_to_json(ctx),
+        }
+        write_json(storage.join(rundir, "run.json"), record)
+        write_plan(args.out, run_id, plan)
+        log.info("plan written in %.1f s: %d images", time.time() - t_plan, plan.num_rows)
+        todo = plan
+    t0 = time.time()
+    result = execute(todo, ctx, cfg, incremental, placement=placement)
+    wall = time.time() - t0
+    return _finish(args.out, run_id, record, cfg, wall, result, todo.num_rows, "nightly")
 
 
 def run_rerun(args) -> int:
@@ -215,8 +223,9 @@ def run_rerun(args) -> int:
             return 0
         started = init_ray(args.address)
         try:
+            placement = plan_for_cluster(cfg.resources, started)
             t0 = time.time()
-            result = execute(todo, ctx, cfg, incremental=False, existing=existing)
+            result = execute(todo, ctx, cfg, False, existing=existing, placement=placement)
             wall = time.time() - t0
         finally:
             if started:

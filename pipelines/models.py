@@ -7,8 +7,12 @@ import os
 from pipelines import storage
 from stylecore.segmentation import Segmenter, SegmenterConfig, make_segmenter
 
+# Where the committed demo models (models/) live: the checkout, or RESTYLE_HOME for an
+# installed (non-editable) package, as in infra/Dockerfile.
+REPO_ROOT = os.environ.get("RESTYLE_HOME") or os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))
+)
 # The demo U-Net committed with the project (see README: "Segmentation").
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SEGMENTER_MODEL = os.path.join(REPO_ROOT, "models", "segmenter-unet")
 
 

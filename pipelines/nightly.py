@@ -20,13 +20,13 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 
 import pyarrow as pa
 
 from pipelines import manifest, storage
+from pipelines.placement import Placement, Reservation, plan_for_cluster, reserve
 from pipelines.rows import ROW_DEFAULTS, batch_to_rows, new_row
-from pipelines.runconfig import NightlyConfig, ResourceConfig, RunContext
+from pipelines.runconfig import NightlyConfig, RunContext
 from pipelines.stages.check import CheckStage
 from pipelines.stages.decode import DecodeContext, decode_batch
 from pipelines.stages.fused import FusedStage
@@ -54,69 +54,37 @@ def init_ray(address: str | None) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Placement:
-    layout: str
-    actors: int
-    actor_cpus: float
-    actor_gpus: float  # per transfer (or fused) actor
-    segment_gpus: float  # per segment actor in the split layout
-    threads: int
-    read_cpus: float
-    gpus: int
-
-
-def plan_placement(res: ResourceConfig) -> Placement:
-    """Size the actor pools from the cluster, keeping CPUs free for the read and write
-    tasks (actors that take every CPU starve the reads: a silent deadlock)."""
+def actor_pool_args(pl: Placement, stage: str, reservation: Reservation) -> dict:
+    """The ``map_batches`` arguments that place one stage's actor pool: its size, what each
+    actor takes, and its placement group when one was reserved."""
     import ray
 
-    total = ray.cluster_resources()
-    cpus = float(total.get("CPU", 1.0))
-    gpus = int(total.get("GPU", 0))
-    node_cpus = max(
-        [float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")] or [cpus]
-    )
-    layout = res.layout if res.layout != "auto" else ("split" if gpus else "fused")
-    actor_gpus = res.gpus_per_actor if res.gpus_per_actor >= 0 else (1.0 if gpus else 0.0)
-    if res.actors:
-        actors = res.actors
-    elif actor_gpus > 0:
-        actors = max(1, int(gpus / actor_gpus))
-    else:
-        # One single-threaded actor per core, keeping a quarter of the cores (and at
-        # least half a core) for reads: on 2 cores two 1-thread actors restyle ~40% faster
-        # than one 2-thread actor (bench/bench_pipeline.py). Capped at ~2 GiB of memory
-        # per actor (a 6000x4000 photo needs about that much).
-        memory_gib = float(total.get("memory", 0.0)) / 2**30
-        actors = max(1, int(cpus) - int(cpus) // 4)
-        if memory_gib > 0:
-            actors = max(1, min(actors, int(memory_gib // 2)))
-    reserve = 2 * res.read_cpus
-    if res.actor_cpus > 0:
-        actor_cpus = res.actor_cpus
-    else:
-        stages = 3 if layout == "split" else 1
-        actor_cpus = (cpus - reserve) / (actors * stages)
-        actor_cpus = max(0.25, min(actor_cpus, node_cpus - res.read_cpus))
-    if layout == "fused" and actors * actor_cpus > cpus - res.read_cpus + 1e-6:
-        from stylecore.config import ConfigError
-
-        raise ConfigError(
-            f"resources: {actors} actors x {actor_cpus} CPUs leave no CPU for the read tasks "
-            f"on a {cpus:g}-CPU cluster; lower resources.actors or resources.actor_cpus"
-        )
-    threads = res.torch_threads or max(1, int(actor_cpus))
-    seg_gpus = min(0.25, actor_gpus) if layout == "split" and gpus else 0.0
-    return Placement(layout, actors, actor_cpus, actor_gpus, seg_gpus, threads, res.read_cpus, gpus)
+    s = pl.stage(stage)
+    args = {
+        "compute": ray.data.ActorPoolStrategy(size=s.actors),
+        "num_cpus": s.cpus,
+        "num_gpus": s.gpus,
+    }
+    strategy = reservation.strategy(stage)
+    if strategy is not None:
+        args["scheduling_strategy"] = strategy
+    return args
 
 
-def build_dataset(plan: pa.Table, ctx: RunContext, cfg: NightlyConfig, incremental: bool):
-    """The Ray Data pipeline over ``plan``'s rows (lazy; nothing runs until consumed)."""
+def build_dataset(
+    plan: pa.Table,
+    ctx: RunContext,
+    cfg: NightlyConfig,
+    incremental: bool,
+    pl: Placement,
+    reservation: Reservation | None = None,
+):
+    """The Ray Data pipeline over ``plan``'s rows (lazy; nothing runs until consumed).
+    Actors of a stage ``reservation`` holds start inside its placement group."""
     import ray
 
     res = cfg.resources
-    pl = plan_placement(res)
+    reservation = reservation or Reservation()
     dctx = ray.data.DataContext.get_current()
     dctx.execution_no_progress_timeout_s = res.no_progress_timeout_s
     dctx.enable_progress_bars = sys.stderr.isatty()
@@ -143,32 +111,26 @@ def build_dataset(plan: pa.Table, ctx: RunContext, cfg: NightlyConfig, increment
         num_cpus=pl.read_cpus,
         batch_format="numpy",
     )
-    pool = ray.data.ActorPoolStrategy(size=pl.actors)
     if pl.layout == "fused":
-        ds = ds.map_batches(
+        return ds.map_batches(
             FusedStage,
             fn_constructor_kwargs={"ctx": gpu_ctx},
-            compute=pool,
             batch_size=bs,
-            num_cpus=pl.actor_cpus,
-            num_gpus=pl.actor_gpus,
             batch_format="numpy",
+            **actor_pool_args(pl, "restyle", reservation),
         )
-        return ds
     seg_ctx = ctx.with_device("cuda" if pl.segment_gpus > 0 else "cpu", pl.threads)
-    for cls, c, gpus in (
-        (SegmentStage, seg_ctx, pl.segment_gpus),
-        (TransferStage, gpu_ctx, pl.actor_gpus),
-        (CheckStage, cpu_ctx, 0.0),
+    for cls, c, name in (
+        (SegmentStage, seg_ctx, "segment"),
+        (TransferStage, gpu_ctx, "transfer"),
+        (CheckStage, cpu_ctx, "check"),
     ):
         ds = ds.map_batches(
             cls,
             fn_constructor_kwargs={"ctx": c},
-            compute=ray.data.ActorPoolStrategy(size=pl.actors),
             batch_size=bs,
-            num_cpus=pl.actor_cpus,
-            num_gpus=gpus,
             batch_format="numpy",
+            **actor_pool_args(pl, name, reservation),
         )
     return ds.map_batches(
         write_batch,
@@ -275,20 +237,28 @@ def execute(
     cfg: NightlyConfig,
     incremental: bool,
     existing: dict[int, list[dict]] | None = None,
+    placement: Placement | None = None,
 ) -> dict:
     """Run ``plan`` through the pipeline and write its shards' parts (with ``existing``
-    records of those shards kept). Returns counters."""
+    records of those shards kept). Returns counters. ``placement`` defaults to one planned
+    on the connected cluster."""
     writer = ShardWriter(ctx, plan, cfg.progress_every_s, existing)
     error: BaseException | None = None
     if plan.num_rows:
-        ds = build_dataset(plan, ctx, cfg, incremental)
+        pl = placement or plan_for_cluster(cfg.resources)
+        reservation = None
         try:
+            reservation = reserve(pl, cfg.resources.scale_up_timeout_s, f"restyle-{ctx.run_id}")
+            ds = build_dataset(plan, ctx, cfg, incremental, pl, reservation)
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 for row in batch_to_rows(batch):
                     writer.add(row)
         except Exception as e:  # the job stopped: record what never came back
             error = e
             log.error("the pipeline stopped: %s", storage.redact(str(e))[:2000])
+        finally:
+            if reservation is not None:
+                reservation.release()
     missing = writer.close(error)
     if missing:
         log.error("%d planned image(s) got no result; they are recorded as failed", missing)
