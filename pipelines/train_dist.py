@@ -76,6 +76,14 @@ class DistConfig:
 DATA_TASK_CPUS = 0.25
 
 
+def worker_resources(d: DistConfig) -> dict[str, float]:
+    """What each Train worker asks for (one placement-group bundle per worker)."""
+    r = {"CPU": d.cpus_per_worker}
+    if d.gpus_per_worker > 0:
+        r["GPU"] = d.gpus_per_worker
+    return r
+
+
 def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
     """Check, before training starts, that ``d.workers`` Train workers plus one data-loading
     task fit the cluster.
@@ -101,6 +109,17 @@ def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
         + f", plus {DATA_TASK_CPUS:g} CPU to load data"
     )
     if not local:
+        from pipelines.placement import discover_cluster, pack
+        from pipelines.runconfig import ResourceConfig
+
+        shape = discover_cluster(ResourceConfig())
+        need = [worker_resources(d)] * d.workers + [{"CPU": DATA_TASK_CPUS}]
+        if shape.source and not pack(need, shape.possible):
+            raise ConfigError(
+                f"{what} cannot fit the cluster even at its largest ({shape.describe()}; "
+                f"node types from {shape.source}), so the run would wait forever. Use "
+                "fewer --workers, or a smaller --cpus-per-worker / --gpus-per-worker"
+            )
         log.warning(
             "%s is more than the cluster has now (%g CPU, %g GPU): training starts when "
             "the autoscaler has added nodes, and waits until then",
@@ -537,9 +556,7 @@ def _run(
     if resume and not exists:
         raise FileNotFoundError(f"--resume: no training run at {storage.join(path, run_name)}")
     use_gpu = dist_cfg.gpus_per_worker > 0
-    resources = {"CPU": dist_cfg.cpus_per_worker}
-    if use_gpu:
-        resources["GPU"] = dist_cfg.gpus_per_worker
+    resources = worker_resources(dist_cfg)
     watchdog = Watchdog(dist_cfg.no_progress_timeout_s, f"training {run_name}")
     trainer = TorchTrainer(
         loop,

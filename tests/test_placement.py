@@ -133,3 +133,21 @@ def test_node_types_come_from_config_env_or_the_launcher_file(monkeypatch):
     monkeypatch.setenv("RESTYLE_NODE_TYPES", "{not json")
     with pytest.raises(ConfigError, match="RESTYLE_NODE_TYPES"):
         node_types_for(ResourceConfig())
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_training_that_cannot_fit_the_largest_cluster_is_refused(monkeypatch):
+    from pipelines.train_dist import DistConfig, fit_to_cluster
+
+    monkeypatch.setenv(
+        "RESTYLE_NODE_TYPES", json.dumps([{"name": "gpu", "cpus": 8, "gpus": 1, "max": 4}])
+    )
+    fits = DistConfig(workers=4, cpus_per_worker=4, gpus_per_worker=1)
+    assert fit_to_cluster(fits, cpus_given=True, local=False) == fits  # waits for the nodes
+    with pytest.raises(ConfigError, match="cannot fit the cluster even at its largest"):
+        fit_to_cluster(DistConfig(workers=5, cpus_per_worker=4, gpus_per_worker=1), True, False)
+    with pytest.raises(ConfigError, match="even at its largest"):
+        fit_to_cluster(DistConfig(workers=1, cpus_per_worker=9, gpus_per_worker=1), True, False)
+    monkeypatch.delenv("RESTYLE_NODE_TYPES")  # no node types known: only a warning
+    big = DistConfig(workers=5, cpus_per_worker=4, gpus_per_worker=1)
+    assert fit_to_cluster(big, cpus_given=True, local=False) == big
