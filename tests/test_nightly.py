@@ -148,6 +148,21 @@ def test_split_layout_runs_each_stage_in_its_own_pool(tmp_path, styles_file):
 
 
 @pytest.mark.usefixtures("ray_local")
+def test_a_placement_that_cannot_fit_exits_2_before_anything_is_written(
+    tmp_path, styles_file, capsys
+):
+    cat, out = str(tmp_path / "cat"), str(tmp_path / "out")
+    write_catalogue(cat, 2)
+    too_many = ("--set", "resources.actors=3", "--set", "resources.actor_cpus=1")
+    assert nightly(cat, styles_file, out, "big", *too_many) == 2
+    assert "3 restyle actor(s) x 1 CPU" in capsys.readouterr().err
+    no_gpu = ("--set", "resources.gpus_per_actor=1")
+    assert nightly(cat, styles_file, out, "gpu", *no_gpu) == 2
+    assert "no GPU and can add none" in capsys.readouterr().err
+    assert not os.path.exists(out)  # no run.json, no plan: nothing to clean up
+
+
+@pytest.mark.usefixtures("ray_local")
 def test_nightly_on_s3_incremental_then_shard_rerun(s3_bucket, styles_file, tmp_path, caplog):
     cat, out = f"{s3_bucket}/catalogue", f"{s3_bucket}/restyled"
     ids = write_catalogue(cat, 8)
