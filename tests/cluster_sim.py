@@ -144,7 +144,36 @@ def place(pl, reservation: Reservation, timeout: float = 180.0) -> dict:
     return where
 
 
-def nightly_step(sim: Sim, res: ResourceConfig, autoscale: list | None = None) -> dict:
+class Tag:
+    """A stand-in stage for Ray Data's actor pools: notes where each batch ran."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, batch):
+        gpus = ",".join(str(g) for g in ray.get_gpu_ids())
+        batch[self.name] = [f"{ray.get_runtime_context().get_node_id()}/{gpus}"] * len(batch["id"])
+        return batch
+
+
+def stream(pl, reservation: Reservation, rows: int = 16) -> list[dict]:
+    """Rows through Ray Data with each stage's actor pool built from the nightly's own
+    ``actor_pool_args`` (inside the reserved placement groups)."""
+    ds = ray.data.from_items([{"id": i} for i in range(rows)], override_num_blocks=rows // 2)
+    ds = ds.map_batches(lambda b: b, batch_size=2, num_cpus=pl.read_cpus)
+    for s in pl.stages:
+        ds = ds.map_batches(
+            Tag,
+            fn_constructor_kwargs={"name": s.name},
+            batch_size=2,
+            **actor_pool_args(pl, s.name, reservation),
+        )
+    return ds.take_all()
+
+
+def nightly_step(
+    sim: Sim, res: ResourceConfig, autoscale: list | None = None, data: bool = False
+) -> dict:
     pl = plan_for_cluster(res)
     out = {
         "layout": pl.layout,
@@ -166,6 +195,8 @@ def nightly_step(sim: Sim, res: ResourceConfig, autoscale: list | None = None) -
     reservation = box["r"]
     try:
         out["placed"] = place(pl, reservation)
+        if data:
+            out["data"] = stream(pl, reservation)
     finally:
         reservation.release()
     out["request_after"] = requested_bundles()
@@ -237,8 +268,8 @@ def main(out_path: str) -> None:
                 os.environ.pop("RESTYLE_NODE_TYPES", None)
             if name == "rayjob-nightly.yaml":
                 result[name] = {
-                    "fused": nightly_step(sim, ResourceConfig()),
-                    "split": nightly_step(sim, ResourceConfig(layout="split")),
+                    "fused": nightly_step(sim, ResourceConfig(), data=True),
+                    "split": nightly_step(sim, ResourceConfig(layout="split"), data=True),
                 }
             elif name == "rayjob-train.yaml":
                 result[name] = train_step()

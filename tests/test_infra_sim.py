@@ -62,6 +62,11 @@ def test_nightly_rayjob_places_every_actor(sim, layout):
     assert not step["scale_up"] and step["source"] == "RESTYLE_NODE_TYPES"
     assert step["shape"] == [[0.0, 0]] + [[8.0, 1]] * 4
     _all_placed(step)
+    # rows through Ray Data's actor pools, built with the nightly's own arguments
+    assert sorted(r["id"] for r in step["data"]) == list(range(16))
+    for name, (_, _, gpus) in step["stages"].items():
+        ran_on = {r[name] for r in step["data"]}
+        assert all(not gpus or not w.endswith("/") for w in ran_on), (name, ran_on)
     if layout == "split":
         # each GPU holds exactly one transfer and one segmentation actor
         t = sorted(map(tuple, step["placed"]["transfer"]))
