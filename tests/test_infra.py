@@ -215,7 +215,7 @@ def test_set_image_sets_every_project_image_in_one_step(tmp_path):
         text = _read(path)
         for found in re.findall(r"image: (\S+)", text):
             assert found == image or "restyle" not in found, (path, found)
-    assert "bitnami/kubectl" in _read(str(copy / "kuberay" / "nightly-cronjob.yaml"))
+    assert "alpine/k8s" in _read(str(copy / "kuberay" / "nightly-cronjob.yaml"))  # not ours
     bad = subprocess.run([str(copy / "set-image"), "no tag"], capture_output=True, text=True)
     assert bad.returncode == 2 and "not an image reference" in bad.stderr
     usage = subprocess.run([str(copy / "set-image")], capture_output=True, text=True)
@@ -298,3 +298,47 @@ def test_rayservice_builds_the_serve_application():
     for pod in (rs["spec"]["rayClusterConfig"]["headGroupSpec"], gpu):
         secrets = [e["secretRef"]["name"] for e in _containers(pod["template"])[0]["envFrom"]]
         assert "restyle-serve-token" in secrets  # the token on every node that builds
+
+
+def _cron_script() -> str:
+    cron = _load(os.path.join(INFRA, "kuberay", "nightly-cronjob.yaml"))
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["/bin/sh", "-c"]
+    return container["args"][0]
+
+
+FAKE_KUBECTL = """#!/bin/sh
+echo "$*" >> "$KUBECTL_LOG"
+case "$*" in
+  *jsonpath*) printf '%s' "$RUNNING" ;;
+  *"-o name"*) for i in $(seq 1 16); do echo "rayjob.ray.io/restyle-nightly-$i"; done ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("running", ["", "restyle-nightly-16 "])
+def test_nightly_cronjob_script_creates_skips_and_prunes(tmp_path, running):
+    """The CronJob's own script, run by sh against a stand-in kubectl that records its
+    calls: it creates a RayJob unless one is still running, and keeps the newest 14."""
+    import subprocess
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "kubectl").write_text(FAKE_KUBECTL)
+    (bindir / "kubectl").chmod(0o755)
+    log = tmp_path / "calls"
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "KUBECTL_LOG": str(log),
+           "RUNNING": running}  # fmt: skip
+    res = subprocess.run(["sh", "-c", _cron_script()], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    calls = log.read_text().splitlines()
+    if running:
+        assert not any(c.startswith("create") for c in calls)
+        assert "still going" in res.stdout
+        return
+    assert "create -f /template/rayjob.yaml" in calls
+    (delete,) = [c for c in calls if c.startswith("delete")]
+    assert delete.split()[1:] == [
+        "rayjob.ray.io/restyle-nightly-1",
+        "rayjob.ray.io/restyle-nightly-2",
+    ]
