@@ -7,9 +7,10 @@ order that cannot strand an actor.
   (a JSON list, set on the head node by the KubeRay manifests); the cluster config an
   autoscaler reported to Ray's GCS; the cluster launcher's ``~/ray_bootstrap_config.yaml``
   on the head node (``RESTYLE_AUTOSCALER_CONFIG`` names another file).
-- ``plan_placement`` (pure) sizes the actor pools: one actor per GPU by default, each
-  taking its share of its node's CPUs; without GPUs, about one single-threaded actor per
-  core. ``pack`` checks that every actor, plus a read task, fits the nodes the cluster can
+- ``plan_placement`` (pure) sizes the actor pools: with GPUs, one transfer and one
+  segmentation actor sharing each GPU (3/4 and 1/4) and a check actor beside them, each
+  with its share of its node's CPUs; without GPUs, about one single-threaded fused actor
+  per core. ``pack`` checks that every actor, plus a read task, fits the nodes the cluster can
   have; when it cannot, ``ConfigError`` (exit 2) says what to change.
 - ``reserve`` asks the autoscaler for the actors' bundles (``request_resources``) when the
   nodes up now are not enough, then reserves GPU stages in placement groups, one stage
@@ -20,6 +21,7 @@ order that cannot strand an actor.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -275,11 +277,13 @@ def _floor_quarter(x: float) -> float:
 
 
 def plan_placement(res: ResourceConfig, shape: ClusterShape) -> Placement:
-    """Size the actor pools for ``shape``. With GPUs (up now or addable): one actor per
-    GPU (``gpus_per_actor``), each with its GPU's share of its node's CPUs, less room for
-    the read and write tasks. Without: about one single-threaded actor per core, keeping a
-    quarter of the cores for reads. Raises ``ConfigError`` when the actors and a read task
-    cannot all fit the nodes the cluster can have."""
+    """Size the actor pools for ``shape``. With GPUs (up now or addable): per GPU
+    (``gpus_per_actor``) one transfer actor (3/4 of it) and one segmentation actor (1/4)
+    plus a CPU check actor, or one fused actor taking the whole GPU; each gets its share
+    of its node's CPUs, less room for the read and write tasks. Without: about one
+    single-threaded fused actor per core, keeping a quarter of the cores for reads.
+    Raises ``ConfigError`` when the actors and a read task cannot all fit the nodes the
+    cluster can have."""
     possible = list(shape.possible)
     gpu_nodes = [n for n in possible if n.gpus > 0]
     if res.gpus_per_actor > 0 and not gpu_nodes:
@@ -289,7 +293,9 @@ def plan_placement(res: ResourceConfig, shape: ClusterShape) -> Placement:
             "cluster with GPU nodes"
         )
     use_gpu = res.gpus_per_actor != 0 and bool(gpu_nodes)
-    layout = res.layout if res.layout != "auto" else "fused"
+    # auto: with GPUs, split (segmentation, transfer and checks pipelined in their own
+    # pools, one of each per GPU); without, fused (no image copies between stages)
+    layout = res.layout if res.layout != "auto" else ("split" if use_gpu else "fused")
     stages_per_actor = 3 if layout == "split" else 1
     reserve_cpus = 2 * res.read_cpus  # a read and a write task beside the actors
     if use_gpu:
@@ -377,19 +383,13 @@ def plan_placement(res: ResourceConfig, shape: ClusterShape) -> Placement:
             + "); lower resources.actors, resources.actor_cpus or resources.gpus_per_actor"
         )  # fmt: skip
     scale_up = not pack(need, [n for n in nodes_for_fit if n.alive])
-    return _replace(pl, scale_up=scale_up)
+    return dataclasses.replace(pl, scale_up=scale_up)
 
 
 def _stage_text(s: Stage) -> str:
     return f"{s.actors} {s.name} actor(s) x {s.cpus:g} CPU" + (
         f" + {s.gpus:g} GPU" if s.gpus else ""
     )
-
-
-def _replace(pl: Placement, **kw) -> Placement:
-    import dataclasses
-
-    return dataclasses.replace(pl, **kw)
 
 
 def plan_for_cluster(res: ResourceConfig, local: bool = False) -> Placement:

@@ -110,7 +110,7 @@ class NodeType:
 class ResourceConfig:
     """How the stages map onto the cluster. 0 / -1 mean "decide from the cluster"."""
 
-    layout: Literal["auto", "fused", "split"] = "auto"  # auto = fused (one actor per GPU)
+    layout: Literal["auto", "fused", "split"] = "auto"  # auto: split with GPUs, else fused
     actors: int = 0  # actors per actor stage; 0 = one per GPU, else ~one per core
     actor_cpus: float = 0.0  # CPUs each actor reserves; 0 = share what reads leave
     gpus_per_actor: float = -1.0  # -1 = 1 for the GPU stages when the cluster has GPUs

@@ -268,8 +268,8 @@ def main(out_path: str) -> None:
                 os.environ.pop("RESTYLE_NODE_TYPES", None)
             if name == "rayjob-nightly.yaml":
                 result[name] = {
-                    "fused": nightly_step(sim, ResourceConfig(), data=True),
-                    "split": nightly_step(sim, ResourceConfig(layout="split"), data=True),
+                    "fused": nightly_step(sim, ResourceConfig(layout="fused"), data=True),
+                    "split": nightly_step(sim, ResourceConfig(), data=True),
                 }
             elif name == "rayjob-train.yaml":
                 result[name] = train_step()

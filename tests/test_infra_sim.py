@@ -44,15 +44,19 @@ def _all_placed(step: dict) -> None:
 
 pytestmark = pytest.mark.slow
 
+# The default on 8-CPU, 1-GPU nodes: per GPU a transfer, a segmentation and a check actor.
+SPLIT_8 = {"transfer": [8, 2.5, 0.75], "segment": [8, 2.5, 0.25], "check": [8, 2.5, 0.0]}
+REQUEST_8 = [{"CPU": 2.5, "GPU": 0.75}] * 8 + [{"CPU": 2.5, "GPU": 0.25}] * 8 + [{"CPU": 2.5}] * 8
+
 
 def test_zero_worker_launcher_cluster_asks_for_gpus_and_places_them(sim):
     step = sim["cluster-aws"]
     assert step["scale_up"] and "cluster-aws.yaml" in step["source"]
-    assert step["stages"] == {"restyle": [8, 7.5, 1.0]}
-    assert step["requested"] == [{"CPU": 7.5, "GPU": 1.0}] * 8  # the autoscaler's channel
+    assert step["stages"] == SPLIT_8
+    assert step["requested"] == REQUEST_8  # in the channel the autoscaler reads
     assert step["added"] == 8
     _all_placed(step)
-    assert len({node for node, _ in step["placed"]["restyle"]}) == 8  # one per GPU node
+    assert len({node for node, _ in step["placed"]["transfer"]}) == 8  # one per GPU node
     assert step["request_after"] == []  # the standing request is cleared after the run
 
 
@@ -90,7 +94,7 @@ def test_rayservice_places_its_most_replicas(sim):
 
 def test_autoscaling_raycluster_gets_the_gpus_it_may_add(sim):
     step = sim["raycluster.yaml"]
-    assert step["scale_up"] and step["stages"] == {"restyle": [8, 7.5, 1.0]}
-    assert step["requested"] == [{"CPU": 7.5, "GPU": 1.0}] * 8
+    assert step["scale_up"] and step["stages"] == SPLIT_8
+    assert step["requested"] == REQUEST_8
     assert step["added"] == 6  # 2 GPU pods were up
     _all_placed(step)

@@ -39,32 +39,37 @@ def test_the_old_split_plan_cannot_fit_the_nightly_rayjob():
     assert pack(old[4:], nodes)  # the transfer actors alone fit
 
 
-def test_nightly_rayjob_gets_one_restyle_actor_per_gpu():
+SPLIT_8X1 = {"transfer": (2.5, 0.75), "segment": (2.5, 0.25), "check": (2.5, 0.0)}
+
+
+def test_nightly_rayjob_pairs_transfer_and_segmentation_on_each_gpu():
+    """The default with GPUs: per GPU one transfer actor (0.75), one segmentation actor
+    (0.25) and a check actor, each with a third of what the node leaves after reads."""
     pl = plan_placement(ResourceConfig(), kuberay_shape(NIGHTLY))
-    assert pl.layout == "fused" and pl.reserve and not pl.scale_up
-    (stage,) = pl.stages
-    assert (stage.actors, stage.gpus, stage.cpus, pl.threads) == (4, 1.0, 7.5, 7)
-    assert _gpus(pl) == 4 == pl.gpus
+    assert pl.layout == "split" and pl.reserve and not pl.scale_up
+    got = {s.name: (s.actors, s.cpus, s.gpus) for s in pl.stages}
+    assert got == {k: (4, *v) for k, v in SPLIT_8X1.items()}
+    assert _gpus(pl) == 4 == pl.gpus and pl.threads == 2
     assert pack([*pl.bundles(), {"CPU": 0.25}], kuberay_shape(NIGHTLY).possible)
 
 
-def test_split_layout_pairs_transfer_and_segmentation_on_each_gpu():
-    pl = plan_placement(ResourceConfig(layout="split"), kuberay_shape(NIGHTLY))
-    got = {s.name: (s.actors, s.gpus, s.cpus) for s in pl.stages}
-    assert got == {"transfer": (4, 0.75, 2.5), "segment": (4, 0.25, 2.5), "check": (4, 0.0, 2.5)}
-    assert _gpus(pl) == 4  # one transfer and one segmentation actor share each GPU
+def test_fused_layout_gets_one_actor_per_gpu():
+    pl = plan_placement(ResourceConfig(layout="fused"), kuberay_shape(NIGHTLY))
+    (stage,) = pl.stages
+    assert (stage.actors, stage.gpus, stage.cpus, pl.threads) == (4, 1.0, 7.5, 7)
+    assert pl.reserve and _gpus(pl) == 4
 
 
 def test_autoscaling_raycluster_plans_for_the_gpus_it_may_add():
     up_two = kuberay_shape(RAYCLUSTER)  # 2 GPU pods up, 8 at most
     pl = plan_placement(ResourceConfig(), up_two)
-    assert pl.actors == 8 and _gpus(pl) == 8 and pl.scale_up
+    assert pl.actors == 8 and _gpus(pl) == 8 and pl.scale_up and len(pl.bundles()) == 24
     capped = plan_placement(ResourceConfig(max_gpus=2), up_two)
     assert capped.actors == 2 and not capped.scale_up  # what is up is enough
     from_zero = kuberay_shape(RAYCLUSTER, start="minReplicas")
     assert [n for n in from_zero.alive if n.gpus] == []
     pl0 = plan_placement(ResourceConfig(), from_zero)
-    assert pl0.actors == 8 and pl0.scale_up and pl0.stages[0].gpus == 1.0
+    assert pl0.actors == 8 and pl0.scale_up and pl0.stage("transfer").gpus == 0.75
 
 
 def test_cluster_launcher_from_zero_workers_asks_for_its_gpu_workers():
@@ -74,7 +79,7 @@ def test_cluster_launcher_from_zero_workers_asks_for_its_gpu_workers():
     assert len(shape.addable) <= load(AWS)["max_workers"]
     pl = plan_placement(ResourceConfig(), shape)
     assert pl.scale_up and pl.actors == 8 and _gpus(pl) == 8
-    assert all(b["GPU"] == 1.0 and b["CPU"] == 7.5 for b in pl.bundles())
+    assert {s.name: (s.cpus, s.gpus) for s in pl.stages} == SPLIT_8X1
     # a global cap lower than the GPU type's own bounds what may be added
     types, _ = _types_from_launcher_yaml(load(AWS))
     assert sum(n.gpus for n in shape_from(list(shape.alive), types, 3).addable) == 3
@@ -82,8 +87,10 @@ def test_cluster_launcher_from_zero_workers_asks_for_its_gpu_workers():
 
 def test_what_cannot_fit_is_refused_with_what_to_change():
     shape = kuberay_shape(NIGHTLY)
-    with pytest.raises(ConfigError, match=r"5 restyle actor\(s\) x .* do not fit .*resources"):
+    with pytest.raises(ConfigError, match=r"5 transfer actor\(s\) x .* do not fit .*resources"):
         plan_placement(ResourceConfig(actors=5), shape)
+    with pytest.raises(ConfigError, match=r"5 restyle actor\(s\) x .* do not fit"):
+        plan_placement(ResourceConfig(actors=5, layout="fused"), shape)
     with pytest.raises(ConfigError, match="do not fit"):
         plan_placement(ResourceConfig(actor_cpus=9), shape)
     cpu_only = shape_from([Node("up", 2.0)], [])
