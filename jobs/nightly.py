@@ -55,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "styled images at deterministic keys and one Parquet manifest part per shard. "
         "Images unchanged since the last finished run (same bytes, style, model version "
         "and config) are skipped. Writes OUT/runs/RUN_ID/summary.json and report.html. "
-        "Exit code 0, or 3 when failed images exceed --max-failure-ratio. On a cluster: "
+        "Actor pools are planned on the nodes the cluster has and those its autoscaler "
+        "may add (resources.node_types, RESTYLE_NODE_TYPES, or the autoscaler's config), "
+        "and the autoscaler is asked for them. Exit code 0; 2 for a configuration that "
+        "cannot work, including a placement that cannot fit the cluster (nothing is "
+        "written); 3 when failed images exceed --max-failure-ratio; 5 when outputs could "
+        "not be written. On a cluster: "
         "ray job submit --address http://HEAD:8265 -- restyle nightly ...",
     )
     p.add_argument(
