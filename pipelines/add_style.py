@@ -4,6 +4,7 @@ checkpoints and resume, and export the merged model as a new version."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -56,6 +57,8 @@ def add_styles(
         if not 3 <= n <= 10:
             log.warning("style %s: %d references; 3-10 work best", sid, n)
     train_cfg = build(StyleTrainConfig, base.card["train_config"])
+    weights = dataclasses.replace(train_cfg.weights, colour=cfg.colour_weight)
+    train_cfg = dataclasses.replace(train_cfg, weights=weights)
     content = load_content(content_uri, CONTENT_SIDE)
     log.info(
         "adding %s to %s (styles %s): %d references, %d content photos, %d steps",
