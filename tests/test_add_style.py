@@ -3,16 +3,18 @@ styles byte-identical, bad input refused before training."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
 from pipelines.models import load_style_model
 from stylecore.io.codec import decode_image, encode_image
-from stylecore.models.generator import Generator, GeneratorConfig
+from stylecore.models.generator import Generator, GeneratorConfig, with_adapters
 from stylecore.models.style_model import stylize
 from stylecore.training.add_style import NewStyles, merge
 from tests.test_cli import TINY_STYLE_SETS, _run
@@ -42,7 +44,8 @@ def _outputs(model, style: str, photos) -> list[bytes]:
     ]
 
 
-def test_merge_keeps_old_rows_and_outputs_bit_for_bit():
+@pytest.mark.parametrize("decoder", [False, True])
+def test_merge_keeps_old_rows_and_outputs_bit_for_bit(decoder):
     torch.manual_seed(0)
     cfg = GeneratorConfig(widths=(8, 16, 16), n_res=2, n_styles=2, style_dim=8, residual=True)
     cfg = GeneratorConfig(**{**cfg.__dict__, "mask_input": True, "noise_scales": (1, 4)})
@@ -50,12 +53,13 @@ def test_merge_keeps_old_rows_and_outputs_bit_for_bit():
     with torch.no_grad():  # a trained-looking output layer (it starts at zero)
         base.out.weight.normal_(0, 0.1)
         base.tone.weight.normal_(0, 0.1)
-    new = NewStyles(base, 1)
+    new = NewStyles(base, 1, decoder_adapters=decoder)
     with torch.no_grad():
         new.codes.normal_()
         new.adapter.normal_(0, 0.1)
     merged = merge(base, new, [2])
     assert merged.cfg.n_styles == 3 and merged.cfg.adapters
+    assert merged.cfg.decoder_adapters == decoder
     assert torch.equal(merged.codes.weight[:2], base.codes.weight)
     assert torch.count_nonzero(merged.adapter[:2]) == 0
     x, noise = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 1, 32, 32)
@@ -68,6 +72,10 @@ def test_merge_keeps_old_rows_and_outputs_bit_for_bit():
         learned = new(x, noise, s, mask=mask)
         assert torch.equal(merged(x, noise, torch.tensor([2, 2]), mask=mask), learned)
         assert not torch.equal(learned, base(x, noise, s, mask=mask))
+        # a batch mixing old and new styles: each row as when alone
+        mixed = merged(x, noise, torch.tensor([1, 2]), mask=mask)
+        assert torch.equal(mixed[0], base(x, noise, torch.tensor([1, 1]), mask=mask)[0])
+        assert torch.equal(mixed[1], learned[1])
     # replacing style 1 changes only its row
     replaced = merge(base, new, [1])
     assert replaced.cfg.n_styles == 2
@@ -178,3 +186,29 @@ def test_bad_references_are_refused_before_training(small_catalogue, tmp_path):
         assert res.returncode == 1 and message in res.stderr, (name, res.stderr)
     assert not os.path.exists(out)  # nothing trained, nothing written
     shutil.rmtree(tmp_path / "one")
+
+
+def test_decoder_adapters_change_the_palette_and_widen_older_adapters_exactly():
+    """The decoder-norm offsets reach the output's colours (so add-style can learn a
+    palette), and an added-styles model of the older layout (adapters without decoder
+    offsets) widens to the new one with every style's output unchanged."""
+    torch.manual_seed(1)
+    cfg = GeneratorConfig(widths=(8, 16, 16), n_res=2, n_styles=2, style_dim=8, residual=True)
+    old = Generator(dataclasses.replace(cfg, adapters=True)).eval()
+    with torch.no_grad():
+        old.out.weight.normal_(0, 0.1)
+        old.adapter.normal_(0, 0.1)
+    wide = with_adapters(old, decoder=True)
+    assert wide.adapter_dim == old.adapter_dim + 2 * (16 + 8)
+    x, noise = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        for sid in (0, 1):
+            s = torch.tensor([sid, sid])
+            assert torch.equal(wide(x, noise, s), old(x, noise, s))
+        # shifting one decoder channel's norm moves the output's mean colour
+        before = wide(x, noise, torch.tensor([0, 0])).mean(dim=(0, 2, 3))
+        wide.adapter[0, old.adapter_dim + 2 * 16 + 8 :] += 1.0  # the last norm's shifts
+        after = wide(x, noise, torch.tensor([0, 0])).mean(dim=(0, 2, 3))
+    assert (after - before).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="needs adapters"):
+        GeneratorConfig(decoder_adapters=True)

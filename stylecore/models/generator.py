@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -67,6 +68,12 @@ class GeneratorConfig:
     # code, for the styles it adds; every other style's row is zero, so its output does
     # not change (x + 0.0 is x, bit for bit).
     adapters: bool = False
+    # With adapters: each style's adapter also holds offsets to the decoder's two instance
+    # norms' scale and shift (2 x (widths[1] + widths[0]) numbers). The decoder's norms
+    # strip whatever per-channel mean the bottleneck sets, so with shared weights frozen
+    # only these decide which decoder channels are lit, and so the mix of colours the
+    # output convolution paints: a new multi-hue palette needs them.
+    decoder_adapters: bool = False
 
     def __post_init__(self) -> None:
         if len(self.widths) != 3 or min(self.widths) < 1:
@@ -75,6 +82,8 @@ class GeneratorConfig:
             raise ValueError("n_res and n_styles must be >= 1, noise_channels >= 0")
         if not self.noise_scales or min(self.noise_scales) < 1:
             raise ValueError(f"noise_scales={self.noise_scales}: positive cell sizes expected")
+        if self.decoder_adapters and not self.adapters:
+            raise ValueError("decoder_adapters needs adapters=True")
 
     @property
     def multiple(self) -> int:
@@ -143,6 +152,20 @@ class ResBlock(nn.Module):
         return x + self.n2(self.conv2(h), code, o2)
 
 
+def _modulated(block: nn.Sequential, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """``_conv`` block ``block`` with per-sample ``(B, 2C)`` offsets added to its instance
+    norm's scale and shift. The batch is folded into the channels, as ``instance_norm``
+    itself does, so a zero offset gives the plain block's output bit for bit."""
+    conv, norm, relu = block
+    x = conv(x)
+    b, c, h, w = x.shape
+    d_weight, d_bias = offset.chunk(2, dim=1)
+    weight = (norm.weight + d_weight).reshape(-1)
+    bias = (norm.bias + d_bias).reshape(-1)
+    x = F.instance_norm(x.reshape(1, b * c, h, w), weight=weight, bias=bias, eps=norm.eps)
+    return relu(x.reshape(b, c, h, w))
+
+
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, padding_mode="reflect"),
@@ -190,8 +213,20 @@ class Generator(nn.Module):
     @property
     def adapter_dim(self) -> int:
         """Size of one style's adapter: (scale, shift) offsets of each residual block's two
-        AdaINs, plus the tone's three."""
-        return self.cfg.n_res * 4 * self.cfg.widths[2] + (3 if self.cfg.residual else 0)
+        AdaINs, plus the tone's three, plus (``decoder_adapters``) the decoder norms'."""
+        w1, w2, w3 = self.cfg.widths
+        return (
+            self.cfg.n_res * 4 * w3
+            + (3 if self.cfg.residual else 0)
+            + (2 * (w2 + w1) if self.cfg.decoder_adapters else 0)
+        )
+
+    def _decode(self, h: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+        if offsets is None:
+            return self.dec(h)
+        split = 2 * self.cfg.widths[1]
+        h = _modulated(self.dec[0], h, offsets[:, :split])
+        return _modulated(self.dec[2], self.dec[1](h), offsets[:, split:])
 
     def style_code(self, style: torch.Tensor) -> torch.Tensor:
         """Ids ``(B,)`` -> codes ``(B, style_dim)``; float codes pass through."""
@@ -240,12 +275,15 @@ class Generator(nn.Module):
         if adapter is not None and adapter.shape[0] == 1 and b > 1:
             adapter = adapter.expand(b, -1)
         blocks = [None] * len(self.res)
-        tone_offset = None
+        tone_offset = dec_offset = None
         if adapter is not None:
             c4 = 4 * self.cfg.widths[2]
             blocks = [adapter[:, i * c4 : (i + 1) * c4] for i in range(len(self.res))]
+            at = len(self.res) * c4
             if self.cfg.residual:
-                tone_offset = adapter[:, len(self.res) * c4 :]
+                tone_offset, at = adapter[:, at : at + 3], at + 3
+            if self.cfg.decoder_adapters:
+                dec_offset = adapter[:, at:]
         first = self.enc[0](x)
         content = self.enc[1:](first)
         h_ = content
@@ -253,7 +291,7 @@ class Generator(nn.Module):
             h_ = block(h_, code, offsets)
         if alpha != 1.0:
             h_ = alpha * h_ + (1.0 - alpha) * content
-        y = self.up1(self.dec(h_))
+        y = self.up1(self._decode(h_, dec_offset))
         if self.cfg.skip:
             y = y + first
         if self.cfg.residual:
@@ -265,3 +303,25 @@ class Generator(nn.Module):
                 tone = tone * (1.0 - mask)
             return rgb + self.out(y) + tone
         return torch.tanh(self.out(y))
+
+
+def with_adapters(g: Generator, decoder: bool = False, n_styles: int | None = None) -> Generator:
+    """A copy of ``g`` with per-style adapters (and, if ``decoder``, decoder adapters) for
+    ``n_styles`` styles (default: ``g``'s). ``g``'s codes and adapter rows are kept; every
+    other number is zero, so each of ``g``'s styles gives the same output as in ``g``."""
+    n = n_styles or g.cfg.n_styles
+    if n < g.cfg.n_styles:
+        raise ValueError(f"n_styles={n}: fewer than the {g.cfg.n_styles} styles of g")
+    cfg = dataclasses.replace(
+        g.cfg, n_styles=n, adapters=True, decoder_adapters=decoder or g.cfg.decoder_adapters
+    )
+    out = Generator(cfg)
+    state = {k: v.detach().clone() for k, v in g.state_dict().items()}
+    codes = torch.zeros(n, cfg.style_dim)
+    codes[: g.cfg.n_styles] = state["codes.weight"]
+    adapter = torch.zeros(n, out.adapter_dim)
+    if "adapter" in state:  # the old layout is a prefix of the new one
+        adapter[: g.cfg.n_styles, : g.adapter_dim] = state["adapter"]
+    state["codes.weight"], state["adapter"] = codes, adapter
+    out.load_state_dict(state)
+    return out.train(g.training)
