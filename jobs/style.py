@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import io
 import json
@@ -22,6 +23,7 @@ from pipelines.train_dist import DistConfig, fit, fit_to_cluster
 from stylecore.io.codec import encode_image
 from stylecore.models.style_model import StyleModel
 from stylecore.quality.style_eval import evaluate_style
+from stylecore.training.add_style import AddStyleConfig
 from stylecore.training.data import ContentStream, StyleStream
 from stylecore.training.loop import loss_curves, progress_line, run_steps
 from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
@@ -60,16 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100, metavar="K")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--seed", type=int)
-    dist = p.add_argument_group("Ray Train (--workers)")
-    dist.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
-    dist.add_argument("--cpus-per-worker", type=float, help="CPUs per worker (default 1)")
-    dist.add_argument(
-        "--max-failures",
-        type=int,
-        help="worker or node failures to survive by restarting from the latest "
-        "checkpoint (default 2)",
-    )
-    dist.add_argument("--address", help="Ray cluster (default: RAY_ADDRESS, else a local Ray)")
+    _dist_args(p)
     add_config_args(p)
     p.set_defaults(func=run_train)
 
@@ -84,7 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "version holding the old styles plus the new ones to OUT/VERSION/ and moves "
         "OUT/LATEST; the model card records the added styles, their reference hashes, the "
         "base version, the steps and the time. An existing style id is refused unless "
-        "--replace. Checkpoints at OUT/checkpoints/add-style.pt (--resume continues).",
+        "--replace. Trains in this process by default (checkpoints at "
+        "OUT/checkpoints/add-style.pt); --workers N trains data-parallel on Ray Train like "
+        "`restyle train --workers` (checkpoints under OUT/ray-train/, restart from the "
+        "latest checkpoint after a failure). --resume continues either.",
     )
     p.add_argument(
         "--model", required=True, help="base model: a model folder with LATEST, or a version folder"
@@ -105,6 +101,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=50, metavar="K")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="train on Ray Train with N data-parallel workers (default: in this process); "
+        "--set keys are then add.* and dist.*",
+    )
+    _dist_args(p)
     add_config_args(p)
     p.set_defaults(func=run_add_style)
 
@@ -127,6 +131,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder for sheet and scores")
     p.add_argument("--limit", type=int, default=12, help="photos to use (default 12)")
     p.set_defaults(func=run_eval_style)
+
+
+def _dist_args(p: argparse.ArgumentParser) -> None:
+    dist = p.add_argument_group("Ray Train (--workers)")
+    dist.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
+    dist.add_argument("--cpus-per-worker", type=float, help="CPUs per worker (default 1)")
+    dist.add_argument(
+        "--max-failures",
+        type=int,
+        help="worker or node failures to survive by restarting from the latest "
+        "checkpoint (default 2)",
+    )
+    dist.add_argument("--address", help="Ray cluster (default: RAY_ADDRESS, else a local Ray)")
+
+
+def _dist_overrides(args) -> dict:
+    """The command line's Ray Train options as ``dist.*`` config keys."""
+    return {
+        "dist.workers": args.workers,
+        "dist.gpus_per_worker": args.gpus_per_worker,
+        "dist.cpus_per_worker": args.cpus_per_worker,
+        "dist.max_failures": args.max_failures,
+        "dist.checkpoint_every": args.checkpoint_every,
+    }
+
+
+@contextlib.contextmanager
+def _on_ray(args, dist: DistConfig):
+    """Ray (``--address``, RAY_ADDRESS, or a local one this command starts and stops), and
+    ``dist`` checked against it (``fit_to_cluster``) before anything trains."""
+    if dist.workers < 1:
+        raise ValueError(f"--workers {dist.workers}: must be at least 1")
+    started = init_ray(args.address)
+    try:
+        given = is_set("dist.cpus_per_worker", args.config, args.set_, args.cpus_per_worker)
+        yield fit_to_cluster(dist, cpus_given=given, local=started)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+@dataclasses.dataclass(frozen=True)
+class DistAddStyleConfig:
+    """``restyle add-style --workers``'s config: the add-style config plus the distribution."""
+
+    add: AddStyleConfig = dataclasses.field(default_factory=AddStyleConfig)
+    dist: DistConfig = dataclasses.field(default_factory=DistConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,24 +250,44 @@ def run_train(args) -> int:
 
 
 def run_add_style(args) -> int:
-    from pipelines.add_style import add_styles
-    from stylecore.training.add_style import AddStyleConfig
+    from pipelines.add_style import add_styles, add_styles_distributed
 
-    cfg = load_config(
-        AddStyleConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
-    )
-    res = add_styles(
-        args.model,
-        args.styles,
-        args.content,
-        args.out,
-        cfg,
-        replace=args.replace,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-    )
+    if args.workers is None:
+        cfg = load_config(
+            AddStyleConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
+        )
+        res = add_styles(
+            args.model,
+            args.styles,
+            args.content,
+            args.out,
+            cfg,
+            replace=args.replace,
+            resume=args.resume,
+            checkpoint_every=args.checkpoint_every,
+        )
+        where = ""
+    else:
+        both = load_config(
+            DistAddStyleConfig,
+            args.config,
+            args.set_,
+            {"add.steps": args.steps, "add.seed": args.seed, **_dist_overrides(args)},
+        )
+        with _on_ray(args, both.dist) as dist:
+            res = add_styles_distributed(
+                args.model,
+                args.styles,
+                args.content,
+                args.out,
+                both.add,
+                dist,
+                replace=args.replace,
+                resume=args.resume,
+            )
+        where = f" on {both.dist.workers} worker(s)"
     print(
-        f"added {', '.join(res['style_ids'])} to {res['base_version']} in "
+        f"added {', '.join(res['style_ids'])} to {res['base_version']}{where} in "
         f"{res['minutes']:.1f} min ({res['steps']} steps); model {res['uri']} now carries "
         f"{res['n_styles']} styles"
     )
@@ -222,29 +295,16 @@ def run_add_style(args) -> int:
 
 
 def run_train_distributed(args) -> int:
-    if args.workers < 1:
-        raise ValueError(f"--workers {args.workers}: must be at least 1")
     cfg = load_config(
         DistTrainConfig,
         args.config,
         args.set_,
-        {
-            "train.steps": args.steps,
-            "train.seed": args.seed,
-            "dist.workers": args.workers,
-            "dist.gpus_per_worker": args.gpus_per_worker,
-            "dist.cpus_per_worker": args.cpus_per_worker,
-            "dist.max_failures": args.max_failures,
-            "dist.checkpoint_every": args.checkpoint_every,
-        },
+        {"train.steps": args.steps, "train.seed": args.seed, **_dist_overrides(args)},
     )
     ids = [posixpath.basename(u.rstrip("/")) for u in args.styles]
     name = args.name or (ids[0] if len(ids) == 1 else "multi")
     storage.safe_key(name)
-    started = init_ray(args.address)
-    try:
-        given = is_set("dist.cpus_per_worker", args.config, args.set_, args.cpus_per_worker)
-        dist = fit_to_cluster(cfg.dist, cpus_given=given, local=started)
+    with _on_ray(args, cfg.dist) as dist:
         t0 = time.perf_counter()
         res = fit(
             dataclasses.asdict(cfg.train),
@@ -256,11 +316,6 @@ def run_train_distributed(args) -> int:
             args.resume,
         )
         minutes = (time.perf_counter() - t0) / 60
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
     root = res["root"]
     version = storage.read_bytes(storage.join(root, "LATEST")).decode().strip()
     m = res["metrics"] or {}

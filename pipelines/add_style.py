@@ -1,10 +1,15 @@
 """`restyle add-style` as a library call: check the references and the ids, train the
 new styles' codes and adapters on a frozen base (``stylecore.training.add_style``), with
-checkpoints and resume, and export the merged model as a new version."""
+checkpoints and resume, and export the merged model as a new version.
+
+``add_styles`` trains in this process; ``add_styles_distributed`` trains data-parallel on
+Ray Train (``pipelines.train_dist``: the same per-worker loop, checkpoints, fault restarts
+and watchdog as `restyle train --workers`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -12,11 +17,11 @@ import time
 
 import torch
 
-from pipelines import storage
+from pipelines import storage, train_dist
 from pipelines.models import load_style_model, resolve_model_version, style_features
 from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import add_styles_version
-from pipelines.train_dist import CONTENT_SIDE, STYLE_SIDE
+from pipelines.train_dist import CONTENT_SIDE, STYLE_SIDE, DistConfig
 from stylecore.config import ConfigError, build
 from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer, merge, slots_for
 from stylecore.training.data import ContentStream, StyleStream
@@ -24,6 +29,34 @@ from stylecore.training.loop import progress_line, run_steps
 from stylecore.training.style_gan import StyleTrainConfig
 
 log = logging.getLogger(__name__)
+
+
+def _checked(model: str, style_dirs: list[str], replace: bool):
+    """Resolve the base model and read and check every reference and id before anything
+    trains. Returns ``(base_uri, base, ids, refs, hashes)``."""
+    base_uri, _ = resolve_model_version(model)
+    base = load_style_model(base_uri)
+    ids, refs, hashes = load_style_sets(style_dirs, STYLE_SIDE, min_refs=2, min_side=64)
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"--styles: a style id appears twice: {ids}")
+    taken = [i for i in ids if i in base.style_ids]
+    if taken and not replace:
+        raise ConfigError(
+            f"style(s) {taken} already in model {base.version} (styles {base.style_ids}); "
+            "pass --replace to learn them again, or rename the folder"
+        )
+    for k, sid in enumerate(ids):
+        n = sum(1 for i, _ in refs if i == k)
+        if not 3 <= n <= 10:
+            log.warning("style %s: %d references; 3-10 work best", sid, n)
+    return base_uri, base, ids, refs, hashes
+
+
+def train_config(base, cfg: AddStyleConfig) -> StyleTrainConfig:
+    """The base model's own training config, with add-style's colour weight."""
+    train_cfg = build(StyleTrainConfig, base.card["train_config"])
+    weights = dataclasses.replace(train_cfg.weights, colour=cfg.colour_weight)
+    return dataclasses.replace(train_cfg, weights=weights)
 
 
 def add_styles(
@@ -40,29 +73,12 @@ def add_styles(
     new version under ``out`` (moving ``out/LATEST``). Raises ``ConfigError`` for an id
     that exists (unless ``replace``) or appears twice, ``ValueError`` for bad references,
     before anything trains. Returns the new version's URI, the ids, steps and minutes."""
-    base_uri, base_version = resolve_model_version(model)
-    base = load_style_model(base_uri)
-    # every reference is read and checked before anything trains
-    ids, refs, hashes = load_style_sets(style_dirs, STYLE_SIDE, min_refs=2, min_side=64)
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"--styles: a style id appears twice: {ids}")
-    taken = [i for i in ids if i in base.style_ids]
-    if taken and not replace:
-        raise ConfigError(
-            f"style(s) {taken} already in model {base_version} (styles {base.style_ids}); "
-            "pass --replace to learn them again, or rename the folder"
-        )
-    for k, sid in enumerate(ids):
-        n = sum(1 for i, _ in refs if i == k)
-        if not 3 <= n <= 10:
-            log.warning("style %s: %d references; 3-10 work best", sid, n)
-    train_cfg = build(StyleTrainConfig, base.card["train_config"])
-    weights = dataclasses.replace(train_cfg.weights, colour=cfg.colour_weight)
-    train_cfg = dataclasses.replace(train_cfg, weights=weights)
+    _, base, ids, refs, hashes = _checked(model, style_dirs, replace)
+    train_cfg = train_config(base, cfg)
     content = load_content(content_uri, CONTENT_SIDE)
     log.info(
         "adding %s to %s (styles %s): %d references, %d content photos, %d steps",
-        ids, base_version, base.style_ids, len(refs), len(content), cfg.steps,
+        ids, base.version, base.style_ids, len(refs), len(content), cfg.steps,
     )  # fmt: skip
     trainer = AddStyleTrainer(
         train_cfg,
@@ -73,7 +89,7 @@ def add_styles(
         base.generator,
     )
     ckpt_uri = storage.join(out, "checkpoints", "add-style.pt")
-    tag = {"base_version": base_version, "style_ids": ids, "reference_sha256": hashes}
+    tag = {"base_version": base.version, "style_ids": ids, "reference_sha256": hashes}
     if resume and storage.exists(ckpt_uri):
         state = torch.load(io.BytesIO(storage.read_bytes(ckpt_uri)), weights_only=True)
         if json.loads(state.get("tag", "{}")) != tag:
@@ -104,9 +120,65 @@ def add_styles(
     )
     return {
         "uri": uri.rstrip("/"),
-        "base_version": base_version,
+        "base_version": base.version,
         "style_ids": ids,
         "steps": trainer.step,
         "minutes": minutes,
         "n_styles": int(generator.codes.weight.shape[0]),
+    }
+
+
+def run_name(base_version: str, ids: list[str]) -> str:
+    """The Ray Train run of adding ``ids`` to ``base_version`` (under ``OUT/ray-train/``):
+    the same addition resumes it, another one gets its own."""
+    key = json.dumps([base_version, ids]).encode()
+    return f"add-style-{hashlib.sha256(key).hexdigest()[:10]}"
+
+
+def add_styles_distributed(
+    model: str,
+    style_dirs: list[str],
+    content_uri: str,
+    out: str,
+    cfg: AddStyleConfig,
+    dist: DistConfig,
+    replace: bool = False,
+    resume: bool = False,
+) -> dict:
+    """``add_styles`` data-parallel on Ray Train with ``dist.workers`` workers (Ray must be
+    initialised). Every check runs here, on the driver, before a worker starts; rank 0
+    exports the new version at the end. Checkpoints go to ``OUT/ray-train/<run>/``."""
+    base_uri, base, ids, _, _ = _checked(model, style_dirs, replace)
+    name = run_name(base.version, ids)
+    log.info(
+        "adding %s to %s (styles %s) on %d worker(s), %d steps; run %s",
+        ids, base.version, base.style_ids, dist.workers, cfg.steps, name,
+    )  # fmt: skip
+    config = {
+        "add": dataclasses.asdict(cfg),
+        "base_uri": base_uri,
+        "styles": list(style_dirs),
+        "content": content_uri,
+        "root": out,
+    }
+    t0 = time.perf_counter()
+    result = train_dist.run_fit(
+        train_dist.add_style_loop_per_worker,
+        config,
+        dist,
+        storage.join(out, "ray-train"),
+        name,
+        train_dist.content_dataset(content_uri),
+        resume,
+    )
+    version = storage.read_bytes(storage.join(out, "LATEST")).decode().strip()
+    added = load_style_model(storage.join(out, version))
+    return {
+        "uri": storage.join(out, version).rstrip("/"),
+        "base_version": base.version,
+        "style_ids": ids,
+        "steps": int((result.metrics or {}).get("step", 0)),
+        "minutes": (time.perf_counter() - t0) / 60,
+        "n_styles": len(added.style_ids),
+        "checkpoint": result.checkpoint.path if result.checkpoint else None,
     }

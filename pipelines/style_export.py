@@ -66,11 +66,14 @@ def add_styles_version(
     minutes: float,
     final_losses: dict,
     add_cfg,
+    run: dict | None = None,
 ) -> str:
     """Write ``base`` with the styles ``style_ids`` added at ``slots`` (from
     ``stylecore.training.add_style.merge``) as a new version under ``root`` and move LATEST.
     The card keeps the base's and appends to ``added_styles`` what was added, from which
-    references, on which base version, with how many steps and how long."""
+    references, on which base version, with how many steps and how long, and (``run``) on
+    how many workers."""
+    run = run or {"workers": 1}
     all_ids = list(base.style_ids)
     for sid, slot in zip(style_ids, slots, strict=True):
         if slot < len(all_ids):
@@ -80,7 +83,10 @@ def add_styles_version(
     stats = dict(base.stats)
     for i, sid in enumerate(style_ids):
         stats[sid] = compute_style_stats([img for k, img in refs if k == i])
-    blob = json.dumps([base.version, hashes, steps, dataclasses.asdict(add_cfg)], sort_keys=True)
+    # the worker count changes the global batch, so the result: it is part of the version
+    config = dataclasses.asdict(add_cfg)
+    key = [base.version, hashes, steps, config] + ([run["workers"]] if run["workers"] > 1 else [])
+    blob = json.dumps(key, sort_keys=True)
     # <the first full training's version>_a<hash of this addition>
     root_version = base.version.split("_a", 1)[0]
     version = f"{root_version}_a{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
@@ -95,7 +101,8 @@ def add_styles_version(
             "steps": steps,
             "train_minutes": round(minutes, 2),
             "final_losses": final_losses,
-            "config": dataclasses.asdict(add_cfg),
+            "config": config,
+            **run,
         },
     ]
     card["reference_sha256"] = {**card.get("reference_sha256", {}), **hashes}

@@ -319,6 +319,11 @@ def _restore(config: dict, rank: int, world: int) -> tuple[dict | None, dict | N
 
     ckpt = ray.train.get_checkpoint()
     if ckpt is None:
+        # A restart can find no registered checkpoint although rank 0 uploaded one: a
+        # worker killed right after the first report. Training starts over, so that
+        # upload goes too.
+        if rank == 0:
+            _drop_unregistered(config, 0)
         return None, None
     with ckpt.as_directory() as folder, open(os.path.join(folder, "state.pt"), "rb") as f:
         saved = torch.load(io.BytesIO(f.read()), weights_only=True)
@@ -382,48 +387,121 @@ def _report(rank: int, world: int, metrics: dict, state_fn, mine: dict, on_save=
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
-def train_loop_per_worker(config: dict) -> None:
-    """Ray Train's per-worker function (must stay importable by the workers)."""
-    import ray.train
-    import ray.train.torch
-    import torch
+@dataclass
+class _Job:
+    """What the per-worker loop trains: a trainer over this rank's streams, how many steps
+    and images per step, and how rank 0 exports the result at the end."""
 
+    trainer: object
+    content: object
+    styles: object
+    steps: int
+    batch_size: int
+    seed: int
+    export: object  # (trainer, losses, card) -> the model's URI
+
+
+def _full_training(config: dict, scale: float, items: list, rank: int, device, wrap) -> _Job:
+    """`restyle train --workers`: a style GAN from scratch on ``config["train"]``."""
     from pipelines.models import style_features
     from pipelines.style_data import load_style_sets
     from pipelines.style_export import export_style_model
     from stylecore.config import build
-    from stylecore.runlog import log_context
     from stylecore.training.data import ContentStream, StyleStream
-    from stylecore.training.loop import progress_line
     from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
+
+    base = build(StyleTrainConfig, config["train"])
+    cfg = dataclasses.replace(base, lr_g=base.lr_g * scale, lr_d=base.lr_d * scale)
+    ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE)
+    content = ContentStream(items, cfg.crop, cfg.seed + 1 + 1000 * rank)
+    styles = StyleStream(refs, cfg.crop, cfg.seed + 2 + 1000 * rank)
+    trainer = StyleGANTrainer(
+        cfg, style_features(cfg), content, styles, device=str(device), wrap=wrap
+    )
+
+    def export(trainer, losses: dict, card: dict) -> str:
+        card = {**card, "final_losses": losses, "features": trainer.features.kind}
+        g = core(trainer.G)
+        return export_style_model(config["root"], g, cfg, ids, refs, hashes, trainer.step, card)
+
+    return _Job(trainer, content, styles, cfg.steps, cfg.batch_size, cfg.seed, export)
+
+
+def _adding_styles(config: dict, scale: float, items: list, rank: int, device, wrap) -> _Job:
+    """`restyle add-style --workers`: new styles' codes and adapters on the frozen base
+    model at ``config["base_uri"]`` (``config["add"]``: its ``AddStyleConfig``)."""
+    from pipelines.add_style import train_config
+    from pipelines.models import load_style_model, style_features
+    from pipelines.style_data import load_style_sets
+    from pipelines.style_export import add_styles_version
+    from stylecore.config import build
+    from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer, merge, slots_for
+    from stylecore.training.data import ContentStream, StyleStream
+    from stylecore.training.style_gan import core
+
+    add = build(AddStyleConfig, config["add"])
+    base = load_style_model(config["base_uri"])
+    cfg = train_config(base, add)
+    cfg = dataclasses.replace(cfg, lr_g=cfg.lr_g * scale, lr_d=cfg.lr_d * scale)
+    scaled = dataclasses.replace(add, lr_style=add.lr_style * scale)
+    ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE, min_refs=2, min_side=64)
+    content = ContentStream(items, cfg.crop, add.seed + 1 + 1000 * rank)
+    styles = StyleStream(refs, cfg.crop, add.seed + 2 + 1000 * rank)
+    trainer = AddStyleTrainer(
+        cfg, scaled, style_features(cfg), content, styles, base.generator, str(device), wrap
+    )
+    t0 = time.perf_counter()
+
+    def export(trainer, losses: dict, card: dict) -> str:
+        slots = slots_for(base.style_ids, ids)
+        generator = merge(base.generator, core(trainer.G), slots)
+        minutes = (time.perf_counter() - t0) / 60
+        return add_styles_version(
+            config["root"], base, generator, ids, slots, refs, hashes, trainer.step, minutes,
+            losses, add, run=card,
+        )  # fmt: skip
+
+    return _Job(trainer, content, styles, add.steps, cfg.batch_size, add.seed, export)
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """Ray Train's per-worker function for `restyle train --workers` (must stay importable
+    by the workers)."""
+    _gan_loop(config, _full_training)
+
+
+def add_style_loop_per_worker(config: dict) -> None:
+    """Ray Train's per-worker function for `restyle add-style --workers`."""
+    _gan_loop(config, _adding_styles)
+
+
+def _gan_loop(config: dict, make_job) -> None:
+    """Train ``make_job``'s trainer data-parallel: resume, steps, metrics, checkpoints,
+    fault injection (tests), and the export by rank 0."""
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    from stylecore.config import build
+    from stylecore.runlog import log_context
+    from stylecore.training.loop import progress_line
 
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     d = build(DistConfig, config["dist"])
-    base = build(StyleTrainConfig, config["train"])
     scale = lr_scale(d.lr_scaling, world)
-    cfg = dataclasses.replace(base, lr_g=base.lr_g * scale, lr_d=base.lr_d * scale)
     device = ray.train.torch.get_device()
     if device.type == "cpu":
         torch.set_num_threads(d.torch_threads or max(1, int(d.cpus_per_worker)))
     with log_context(rank=rank):
-        ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE)
         items = _items_from_rows(ray.train.get_dataset_shard("content").iter_rows())
         if not items:
             raise RuntimeError(
                 f"worker {rank} got no content photos: use fewer workers than photos"
             )
-        content = ContentStream(items, cfg.crop, cfg.seed + 1 + 1000 * rank)
-        styles = StyleStream(refs, cfg.crop, cfg.seed + 2 + 1000 * rank)
-        trainer = StyleGANTrainer(
-            cfg,
-            style_features(cfg),
-            content,
-            styles,
-            device=str(device),
-            wrap=ray.train.torch.prepare_model,
-        )
-        torch.manual_seed(cfg.seed + rank)  # each rank draws its own noise
+        job = make_job(config, scale, items, rank, device, ray.train.torch.prepare_model)
+        trainer, content, styles = job.trainer, job.content, job.styles
+        torch.manual_seed(job.seed + rank)  # each rank draws its own noise
         saved, mine = _restore(config, rank, world)
         if saved is not None:
             trainer.load_state_dict(saved["trainer"])
@@ -440,13 +518,13 @@ def train_loop_per_worker(config: dict) -> None:
         step_times: list[float] = []  # since the last report
         if rank == 0:
             beat(config, trainer.step)  # data loaded, models built: the run is alive
-        while trainer.step < cfg.steps:
+        while trainer.step < job.steps:
             _maybe_fault(d, config, trainer.step + 1, rank, world)
             t0 = time.perf_counter()
             losses = trainer.train_step()
             dt = time.perf_counter() - t0
             step_times.append(dt)
-            ips = cfg.batch_size / dt
+            ips = job.batch_size / dt
             n_since += 1
             step = trainer.step
             if writer is not None:
@@ -454,19 +532,19 @@ def train_loop_per_worker(config: dict) -> None:
                     writer.add_scalar(f"loss/{k}", v, step)
                 writer.add_scalar("throughput/images_per_s_per_worker", ips, step)
                 writer.add_scalar("throughput/step_s", dt, step)
-            if rank == 0 and (step % d.log_every == 0 or step == cfg.steps):
+            if rank == 0 and (step % d.log_every == 0 or step == job.steps):
                 beat(config, step)
-                rate = n_since * cfg.batch_size / (time.perf_counter() - t_last)
-                log.info("%s", progress_line(step, cfg.steps, losses, rate, world))
+                rate = n_since * job.batch_size / (time.perf_counter() - t_last)
+                log.info("%s", progress_line(step, job.steps, losses, rate, world))
                 t_last, n_since = time.perf_counter(), 0
-            if step % d.checkpoint_every == 0 or step == cfg.steps:
+            if step % d.checkpoint_every == 0 or step == job.steps:
                 step_s = float(np.median(step_times))
                 metrics = {
                     "step": step,
                     **losses,
                     "step_s_median": step_s,
-                    "images_per_s_per_worker": cfg.batch_size / step_s,
-                    "images_per_s": cfg.batch_size * world / step_s,
+                    "images_per_s_per_worker": job.batch_size / step_s,
+                    "images_per_s": job.batch_size * world / step_s,
                 }
                 step_times = []
                 mine = {
@@ -485,17 +563,13 @@ def train_loop_per_worker(config: dict) -> None:
                 )
         if rank == 0:
             card = {
-                "features": trainer.features.kind,
-                "final_losses": losses,
                 "content_source": storage.redact(config["content"]),
                 "workers": world,
-                "global_batch": cfg.batch_size * world,
+                "global_batch": job.batch_size * world,
                 "lr_scaling": d.lr_scaling,
                 "device": str(device),
             }
-            uri = export_style_model(
-                config["root"], core(trainer.G), cfg, ids, refs, hashes, trainer.step, card
-            )
+            uri = job.export(trainer, losses, card)
             log.info("exported the model to %s", uri)
             if writer is not None:
                 writer.close()
@@ -533,7 +607,7 @@ def storage_path(models_uri: str, name: str) -> str:
     return storage.join(models_uri, name, "ray-train")
 
 
-def _run(
+def run_fit(
     loop,
     config: dict,
     dist_cfg: DistConfig,
@@ -617,7 +691,7 @@ def fit(
     metrics, the last checkpoint's path and the model folder."""
     root = storage.join(models_uri, name)
     config = {"train": train, "styles": style_uris, "content": content_uri, "root": root}
-    result = _run(
+    result = run_fit(
         train_loop_per_worker,
         config,
         dist_cfg,
@@ -798,7 +872,7 @@ def fit_segmenter(
         "root": out,
         "save_half": save_half,
     }
-    result = _run(
+    result = run_fit(
         segmenter_loop_per_worker,
         config,
         dist_cfg,

@@ -212,3 +212,58 @@ def test_decoder_adapters_change_the_palette_and_widen_older_adapters_exactly():
     assert (after - before).abs().max() > 1e-3
     with pytest.raises(ValueError, match="needs adapters"):
         GeneratorConfig(decoder_adapters=True)
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_add_style_on_two_ray_train_workers(small_catalogue, tmp_path, s3_bucket):
+    """`add-style --workers 2`: data-parallel on Ray Train, a worker process killed at step
+    3 and restarted from the step-2 checkpoint, the new version written to object storage
+    with the old styles byte-identical, and --resume extending the run."""
+    from jobs.cli import main
+    from pipelines import storage
+    from pipelines.add_style import run_name
+
+    table = os.path.join(small_catalogue, "catalogue.csv")
+    styles = os.path.join(small_catalogue, "styles")
+    models = str(tmp_path / "models")
+    base_styles = [os.path.join(styles, "marble"), os.path.join(styles, "geometric")]
+    train = ["-q", "train", "--local", "--content", table, "--styles", *base_styles]
+    assert main([*train, "--out", models, "--name", "shop", "--steps", "2", *TINY_STYLE_SETS]) == 0
+    base = load_style_model(os.path.join(models, "shop"))
+    out = f"{s3_bucket}/shop"
+    add = ["-q", "add-style", "--model", os.path.join(models, "shop"), "--content", table,
+           "--styles", os.path.join(styles, "wood"), "--out", out, "--workers", "2",
+           "--checkpoint-every", "2", "--cpus-per-worker", "0.5", "--set",
+           "dist.keep_checkpoints=0", "--set", "dist.no_progress_timeout_s=300"]  # fmt: skip
+    faulty = ["--max-failures", "1", "--set", "dist.fault_at_step=3"]
+    assert main([*add, "--steps", "4", *faulty, "--set", "dist.fault_kind=sigkill"]) == 0
+
+    run = storage.join(out, "ray-train", run_name(base.version, ["wood"]))
+    assert storage.read_bytes(run + ".fault-injected") == b"sigkill"
+
+    def steps() -> list[int]:
+        names = sorted(d for d in storage.list_dirs(run) if d.startswith("checkpoint_"))
+        return [int(storage.read_bytes(storage.join(run, n, "step.txt"))) for n in names]
+
+    assert steps() == [2, 4]
+    new = load_style_model(out)
+    assert new.style_ids == ["marble", "geometric", "wood"]
+    added = new.card["added_styles"][-1]
+    assert added["steps"] == 4 and added["workers"] == 2 and added["global_batch"] == 4
+    assert added["base_version"] == base.version and added["style_ids"] == ["wood"]
+    photos = _photos(small_catalogue)
+    for sid in ("marble", "geometric"):
+        assert _outputs(new, sid, photos) == _outputs(base, sid, photos)
+    assert _outputs(new, "wood", photos) != _outputs(new, "marble", photos)
+    shared = {k: v for k, v in base.generator.state_dict().items() if k != "codes.weight"}
+    now = new.generator.state_dict()
+    assert all(torch.equal(v, now[k]) for k, v in shared.items())
+
+    # an existing run is not silently restarted; --resume extends it to step 6
+    assert main([*add, "--steps", "6"]) == 1
+    assert main([*add, "--steps", "6", "--resume"]) == 0
+    assert steps() == [2, 4, 6]
+    extended = load_style_model(out)
+    assert extended.card["added_styles"][-1]["steps"] == 6
+    assert extended.version != new.version
+    assert _outputs(extended, "marble", photos) == _outputs(base, "marble", photos)

@@ -19,6 +19,7 @@ byte-identical to the base model's, because its adapter row is zero and ``x + 0.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -94,21 +95,29 @@ class AddStyleTrainer(StyleGANTrainer):
         styles: StyleStream,
         base: Generator,
         device: str = "cpu",
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
     ) -> None:
         self.cfg = cfg
         self.add = add
         self.device = torch.device(device)
         k = styles.n_styles
         torch.manual_seed(add.seed)
-        self.G = NewStyles(base, k, add.decoder_adapters).to(self.device)
-        self.F = Generator(dataclasses.replace(cfg.reverse, n_styles=1)).to(self.device)
-        self.D_style = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
-        self.D_cat = MultiScaleDiscriminator(cfg.discriminator).to(self.device)
+        nets = [
+            NewStyles(base, k, add.decoder_adapters),
+            Generator(dataclasses.replace(cfg.reverse, n_styles=1)),
+            MultiScaleDiscriminator(cfg.discriminator),
+            MultiScaleDiscriminator(cfg.discriminator),
+        ]
+        nets = [n.to(self.device) for n in nets]
+        new = nets[0]
+        if wrap is not None:  # e.g. DDP: only the new rows, F and the critics have gradients
+            nets = [wrap(n) for n in nets]
+        self.G, self.F, self.D_style, self.D_cat = nets
         self.features = features.to(self.device)
         self.content, self.styles = content, styles
         self.opt_g = torch.optim.Adam(
             [
-                {"params": [self.G.codes, self.G.adapter], "lr": add.lr_style},
+                {"params": [new.codes, new.adapter], "lr": add.lr_style},
                 {"params": list(self.F.parameters()), "lr": cfg.lr_g},
             ],
             betas=cfg.betas,
@@ -125,7 +134,8 @@ class AddStyleTrainer(StyleGANTrainer):
     def state_dict(self) -> dict:
         state = super().state_dict()
         # the frozen base is reloaded from the base model, not checkpointed
-        state["generator"] = {"codes": self.G.codes.detach(), "adapter": self.G.adapter.detach()}
+        new = core(self.G)
+        state["generator"] = {"codes": new.codes.detach(), "adapter": new.adapter.detach()}
         state["add_config"] = dataclasses.asdict(self.add)
         return state
 
@@ -134,11 +144,11 @@ class AddStyleTrainer(StyleGANTrainer):
             "steps": 0
         }:
             raise ValueError("checkpoint add-style config differs from this run's")
-        new = state["generator"]
+        saved, new = state["generator"], core(self.G)
         with torch.no_grad():
-            self.G.codes.copy_(new["codes"])
-            self.G.adapter.copy_(new["adapter"])
-        state = {**state, "generator": core(self.G).state_dict()}
+            new.codes.copy_(saved["codes"])
+            new.adapter.copy_(saved["adapter"])
+        state = {**state, "generator": new.state_dict()}
         super().load_state_dict(state)
 
 
