@@ -92,9 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", required=True, help="model folder for the new version (often --model's)"
     )
-    p.add_argument(
-        "--steps", type=int, help="training steps (default 150: about 3 minutes on 2 cores)"
-    )
+    p.add_argument("--steps", type=int, help="training steps (default 150: 3-4 minutes on 2 cores)")
     p.add_argument(
         "--replace", action="store_true", help="retrain a style id the model already has"
     )
