@@ -203,14 +203,27 @@ class Watchdog:
         self._ray = ray
 
     def __enter__(self) -> Watchdog:
+        import signal
+        import threading
+
+        # Ray Train's fit() installs its own SIGINT handler (a graceful abort) and leaves
+        # it behind; the handler in place now is put back on exit, so a later watchdog in
+        # this process still interrupts the main thread as intended.
+        self._sigint = None
+        if threading.current_thread() is threading.main_thread():
+            self._sigint = signal.getsignal(signal.SIGINT)
         if self.actor is not None:
             self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        import signal
+
         self._stop.set()
         if self.actor is not None:
             self._ray.kill(self.actor)
+        if self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
 
     def _watch(self) -> None:
         import _thread
@@ -659,8 +672,12 @@ def run_fit(
             raise TrainingStalledError(watchdog.fired) from None
         raise
     except Exception as e:
+        if watchdog.fired:  # Ray Train's own SIGINT handler aborted the run
+            raise TrainingStalledError(watchdog.fired) from None
         _raise_divergence(e)
         raise
+    if watchdog.fired:
+        raise TrainingStalledError(watchdog.fired)
     if result.error:
         _raise_divergence(result.error)
         raise RuntimeError(f"training failed: {result.error}")
