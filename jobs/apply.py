@@ -78,8 +78,10 @@ def run(args) -> int:
         },
     )
     model = load_style_model(args.model)
-    style = cfg.transfer.style or model.style_ids[0]
-    model.style_index(style)  # fails early, naming the model's styles
+    style = cfg.transfer.style or model.looks[0]
+    model.check_look(style)  # fails early, naming the model's looks
+    if not cfg.transfer.synthesises:
+        model.style_index(style)  # the generator path needs a trained style
     seg = load_segmenter(cfg.segmenter)
     stats = model.stats.get(style)
     if stats is None:

@@ -20,6 +20,7 @@ from pipelines.nightly import init_ray
 from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import export_style_model
 from pipelines.train_dist import DistConfig, fit, fit_to_cluster
+from stylecore.config import ConfigError
 from stylecore.io.codec import encode_image
 from stylecore.models.style_model import StyleModel
 from stylecore.quality.style_eval import evaluate_style
@@ -80,7 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--replace. Trains in this process by default (checkpoints at "
         "OUT/checkpoints/add-style.pt); --workers N trains data-parallel on Ray Train like "
         "`restyle train --workers` (checkpoints under OUT/ray-train/, restart from the "
-        "latest checkpoint after a failure). --resume continues either.",
+        "latest checkpoint after a failure). --resume continues either. "
+        "--no-train registers the looks from their references alone in seconds: the "
+        "nightly's default background is synthesised from a look's own references, so it "
+        "needs no training; only region product/all and GAN harmonisation do. One "
+        "reference per folder is enough (training sees random crops, flips and scales of "
+        "it); more help.",
     )
     p.add_argument(
         "--model", required=True, help="base model: a model folder with LATEST, or a version folder"
@@ -88,9 +94,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--styles", required=True, nargs="+", metavar="DIR", help="one folder per new style"
     )
-    p.add_argument("--content", required=True, help="catalogue table or folder of photos")
+    p.add_argument(
+        "--content", help="catalogue table or folder of photos (not needed with --no-train)"
+    )
     p.add_argument(
         "--out", required=True, help="model folder for the new version (often --model's)"
+    )
+    p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="register the looks from their references only (seconds): background restyling "
+        "without training",
     )
     p.add_argument("--steps", type=int, help="training steps (default 150: 3-4 minutes on 2 cores)")
     p.add_argument(
@@ -237,7 +251,9 @@ def run_train(args) -> int:
         "workers": 1,
         "loss_curve": curve,  # means over each logging interval (this run's steps only)
     }
-    uri = export_style_model(root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card)
+    uri = export_style_model(
+        root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card, args.styles
+    )
     version = uri.rstrip("/").rsplit("/", 1)[-1]
     if curve:
         storage.write_bytes(
@@ -248,8 +264,20 @@ def run_train(args) -> int:
 
 
 def run_add_style(args) -> int:
-    from pipelines.add_style import add_styles, add_styles_distributed
+    from pipelines.add_style import add_styles, add_styles_distributed, register
 
+    if args.no_train:
+        if args.workers is not None or args.resume:
+            raise ConfigError("--no-train trains nothing: drop --workers and --resume")
+        res = register(args.model, args.styles, args.out, replace=args.replace)
+        print(
+            f"registered {', '.join(res['style_ids'])} on {res['base_version']} in "
+            f"{res['minutes'] * 60:.1f} s (no training); model {res['uri']} now carries "
+            f"{res['n_styles']} looks"
+        )
+        return 0
+    if not args.content:
+        raise ConfigError("--content is required to train a look (or pass --no-train)")
     if args.workers is None:
         cfg = load_config(
             AddStyleConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}

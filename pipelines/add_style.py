@@ -36,20 +36,44 @@ def _checked(model: str, style_dirs: list[str], replace: bool):
     trains. Returns ``(base_uri, base, ids, refs, hashes)``."""
     base_uri, _ = resolve_model_version(model)
     base = load_style_model(base_uri)
-    ids, refs, hashes = load_style_sets(style_dirs, STYLE_SIDE, min_refs=2, min_side=64)
+    ids, refs, hashes = load_style_sets(style_dirs, STYLE_SIDE, min_refs=1, min_side=64)
     if len(set(ids)) != len(ids):
         raise ConfigError(f"--styles: a style id appears twice: {ids}")
-    taken = [i for i in ids if i in base.style_ids]
+    taken = [i for i in ids if i in base.looks]
     if taken and not replace:
         raise ConfigError(
-            f"style(s) {taken} already in model {base.version} (styles {base.style_ids}); "
+            f"style(s) {taken} already in model {base.version} (styles {base.looks}); "
             "pass --replace to learn them again, or rename the folder"
         )
     for k, sid in enumerate(ids):
         n = sum(1 for i, _ in refs if i == k)
-        if not 3 <= n <= 10:
+        if n == 1:
+            log.info(
+                "style %s: one reference; training sees it as random crops, flips and "
+                "scales of it (more references still help)",
+                sid,
+            )
+        elif n > 10:
             log.warning("style %s: %d references; 3-10 work best", sid, n)
     return base_uri, base, ids, refs, hashes
+
+
+def register(model: str, style_dirs: list[str], out: str, replace: bool = False) -> dict:
+    """`restyle add-style --no-train`: a new version of ``model`` under ``out`` that
+    carries one look per folder from its references alone (seconds, no training)."""
+    from pipelines.style_export import register_looks
+
+    t0 = time.perf_counter()
+    _, base, ids, _, hashes = _checked(model, style_dirs, replace)
+    uri = register_looks(out, base, style_dirs, hashes)
+    return {
+        "uri": uri.rstrip("/"),
+        "base_version": base.version,
+        "style_ids": ids,
+        "steps": 0,
+        "minutes": (time.perf_counter() - t0) / 60,
+        "n_styles": len(set(base.looks) | set(ids)),
+    }
 
 
 def train_config(base, cfg: AddStyleConfig) -> StyleTrainConfig:
@@ -116,8 +140,9 @@ def add_styles(
     slots = slots_for(base.style_ids, ids)
     generator = merge(base.generator, trainer.G, slots)
     uri = add_styles_version(
-        out, base, generator, ids, slots, refs, hashes, trainer.step, minutes, final, cfg
-    )
+        out, base, generator, ids, slots, refs, hashes, trainer.step, minutes, final, cfg,
+        style_dirs,
+    )  # fmt: skip
     return {
         "uri": uri.rstrip("/"),
         "base_version": base.version,

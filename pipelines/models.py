@@ -70,7 +70,9 @@ DEFAULT_STYLE_MODEL = os.path.join(REPO_ROOT, "models", "style", "multi")
 def load_style_model(uri: str | None = None, device: str = "cpu"):
     """A style model folder, or a model name folder whose ``LATEST`` file names the version
     (default: the committed demo model)."""
-    from stylecore.models.style_model import STATS, StyleModel
+    import json
+
+    from stylecore.models.style_model import STATS, StyleModel, reference_files
 
     uri = uri or DEFAULT_STYLE_MODEL
     latest = storage.join(uri, "LATEST")
@@ -79,6 +81,7 @@ def load_style_model(uri: str | None = None, device: str = "cpu"):
     files = read_model_files(uri, ("generator.safetensors", "model.json"))
     if storage.exists(storage.join(uri, STATS)):
         files[STATS] = storage.read_bytes(storage.join(uri, STATS))
+    files.update(read_model_files(uri, tuple(reference_files(json.loads(files["model.json"])))))
     return StyleModel.from_files(files, device=device)
 
 

@@ -1,6 +1,7 @@
-"""Exporting a trained style model: weights, model card and style statistics, at
-``<models>/<name>/<version>/``, with ``<models>/<name>/LATEST`` naming the version. Used by
-the local and the distributed trainer alike."""
+"""Exporting a style model: weights, model card, style statistics and the looks' own
+references, at ``<models>/<name>/<version>/``, with ``<models>/<name>/LATEST`` naming the
+version. Used by the local and the distributed trainer alike, by add-style, and by
+``register_looks`` (a look from its references alone, no training)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import torch
 
 from pipelines import storage
 from pipelines.models import write_model_files
-from stylecore.models.style_model import StyleModel
+from pipelines.style_data import load_style_sets
+from stylecore.models.style_model import REFERENCE_SIDE, StyleModel
 from stylecore.quality.gate import compute_style_stats
 from stylecore.training.style_gan import StyleTrainConfig
 
@@ -22,6 +24,20 @@ def model_version(cfg: StyleTrainConfig, step: int, hashes: dict) -> str:
     """``s<step>-<hash of the config and the reference files>``."""
     blob = json.dumps([dataclasses.asdict(cfg), hashes], sort_keys=True).encode()
     return f"s{step}-{hashlib.sha256(blob).hexdigest()[:8]}"
+
+
+def texture_bank(style_dirs: list[str]) -> dict[str, list[np.ndarray]]:
+    """Each style folder's references at up to ``REFERENCE_SIDE`` px: what the background
+    is synthesised from, and what the style statistics are computed on."""
+    ids, refs, _ = load_style_sets(style_dirs, REFERENCE_SIDE, min_refs=1, min_side=64)
+    return {sid: [img for k, img in refs if k == i] for i, sid in enumerate(ids)}
+
+
+def _write(root: str, model: StyleModel) -> str:
+    uri = storage.join(root, model.version)
+    write_model_files(uri, model.to_files())
+    storage.write_bytes(storage.join(root, "LATEST"), (model.version + "\n").encode())
+    return uri
 
 
 def export_style_model(
@@ -33,25 +49,22 @@ def export_style_model(
     hashes: dict,
     step: int,
     card: dict,
+    style_dirs: list[str],
 ) -> str:
-    """Write the model under ``root`` (the model name's folder) and point LATEST at it.
-    Returns the version folder's URI."""
+    """Write the model under ``root`` (the model name's folder) and point LATEST at it,
+    with the references of ``style_dirs`` (the training styles' folders). Returns the
+    version folder's URI."""
     version = model_version(cfg, step, hashes)
-    stats = {
-        sid: compute_style_stats([img for k, img in refs if k == i])
-        for i, sid in enumerate(style_ids)
-    }
+    bank = texture_bank(style_dirs)
+    stats = {sid: compute_style_stats(bank[sid]) for sid in style_ids}
     full_card = {
         "reference_sha256": hashes,
         "steps": step,
         "train_config": dataclasses.asdict(cfg),
         **card,
     }
-    model = StyleModel(generator.cpu().eval(), style_ids, version, full_card, stats)
-    uri = storage.join(root, version)
-    write_model_files(uri, model.to_files())
-    storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
-    return uri
+    model = StyleModel(generator.cpu().eval(), style_ids, version, full_card, stats, bank)
+    return _write(root, model)
 
 
 def add_styles_version(
@@ -66,6 +79,7 @@ def add_styles_version(
     minutes: float,
     final_losses: dict,
     add_cfg,
+    style_dirs: list[str],
     run: dict | None = None,
 ) -> str:
     """Write ``base`` with the styles ``style_ids`` added at ``slots`` (from
@@ -81,8 +95,9 @@ def add_styles_version(
         else:
             all_ids.append(sid)
     stats = dict(base.stats)
-    for i, sid in enumerate(style_ids):
-        stats[sid] = compute_style_stats([img for k, img in refs if k == i])
+    bank = texture_bank(style_dirs)
+    for sid in style_ids:
+        stats[sid] = compute_style_stats(bank[sid])
     # the worker count changes the global batch, so the result: it is part of the version
     config = dataclasses.asdict(add_cfg)
     key = [base.version, hashes, steps, config] + ([run["workers"]] if run["workers"] > 1 else [])
@@ -106,8 +121,36 @@ def add_styles_version(
         },
     ]
     card["reference_sha256"] = {**card.get("reference_sha256", {}), **hashes}
-    model = StyleModel(generator.cpu().eval(), all_ids, version, card, stats)
-    uri = storage.join(root, version)
-    write_model_files(uri, model.to_files())
-    storage.write_bytes(storage.join(root, "LATEST"), (version + "\n").encode())
-    return uri
+    references = {**base.references, **bank}
+    model = StyleModel(generator.cpu().eval(), all_ids, version, card, stats, references)
+    return _write(root, model)
+
+
+def register_looks(root: str, base: StyleModel, style_dirs: list[str], hashes: dict) -> str:
+    """A new version of ``base`` under ``root`` that also carries one look per folder of
+    ``style_dirs``, from its references alone: no training, the generator unchanged. Such
+    a look restyles backgrounds (synthesis from its references, the quality gate's
+    statistics); ``region: product|all`` and harmonisation need a trained style.
+    Returns the version folder's URI."""
+    bank = texture_bank(style_dirs)
+    stats = dict(base.stats)
+    for sid, imgs in bank.items():
+        stats[sid] = compute_style_stats(imgs)
+    ids = sorted(bank)
+    blob = json.dumps([base.version, {sid: hashes[sid] for sid in ids}], sort_keys=True)
+    root_version = base.version.split("_", 1)[0]
+    version = f"{root_version}_r{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+    card = dict(base.card)
+    card["registered_looks"] = [
+        *card.get("registered_looks", []),
+        {
+            "style_ids": ids,
+            "base_version": base.version,
+            "reference_sha256": {sid: hashes[sid] for sid in ids},
+        },
+    ]
+    card["reference_sha256"] = {**card.get("reference_sha256", {}), **hashes}
+    model = StyleModel(
+        base.generator, list(base.style_ids), version, card, stats, {**base.references, **bank}
+    )
+    return _write(root, model)

@@ -435,7 +435,9 @@ def _full_training(config: dict, scale: float, items: list, rank: int, device, w
     def export(trainer, losses: dict, card: dict) -> str:
         card = {**card, "final_losses": losses, "features": trainer.features.kind}
         g = core(trainer.G)
-        return export_style_model(config["root"], g, cfg, ids, refs, hashes, trainer.step, card)
+        return export_style_model(
+            config["root"], g, cfg, ids, refs, hashes, trainer.step, card, config["styles"]
+        )
 
     return _Job(trainer, content, styles, cfg.steps, cfg.batch_size, cfg.seed, export)
 
@@ -457,7 +459,7 @@ def _adding_styles(config: dict, scale: float, items: list, rank: int, device, w
     cfg = train_config(base, add)
     cfg = dataclasses.replace(cfg, lr_g=cfg.lr_g * scale, lr_d=cfg.lr_d * scale)
     scaled = dataclasses.replace(add, lr_style=add.lr_style * scale)
-    ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE, min_refs=2, min_side=64)
+    ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE, min_refs=1, min_side=64)
     content = ContentStream(items, cfg.crop, add.seed + 1 + 1000 * rank)
     styles = StyleStream(refs, cfg.crop, add.seed + 2 + 1000 * rank)
     trainer = AddStyleTrainer(
@@ -471,7 +473,7 @@ def _adding_styles(config: dict, scale: float, items: list, rank: int, device, w
         minutes = (time.perf_counter() - t0) / 60
         return add_styles_version(
             config["root"], base, generator, ids, slots, refs, hashes, trainer.step, minutes,
-            losses, add, run=card,
+            losses, add, config["styles"], run=card,
         )  # fmt: skip
 
     return _Job(trainer, content, styles, add.steps, cfg.batch_size, add.seed, export)

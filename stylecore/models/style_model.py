@@ -1,8 +1,17 @@
-"""The exported style model: a trained generator plus its model card.
+"""The exported style model: a trained generator, the looks' own references, and its
+model card.
 
 Files (``to_files`` / ``from_files``): ``generator.safetensors`` (weights only, so loading
-runs no code) and ``model.json`` (style ids, version, generator config, feature network,
-reference hashes, steps, metrics). ``stylize`` runs it on one whole photo.
+runs no code), ``model.json`` (style ids, version, generator config, feature network,
+reference hashes, steps, metrics), ``style_stats.safetensors`` (what the quality gate
+compares with) and ``references/<look>/<k>.jpg``: each look's reference images at up to
+``REFERENCE_SIDE`` px, from which the background is synthesised
+(``stylecore.transfer.synthesis``).
+
+A *look* is anything the model can apply: the generator's trained ``style_ids`` (needed
+for ``region: product|all`` and GAN harmonisation) and the looks that only have
+references (registered without training, ``looks``). ``stylize`` runs the generator on one
+whole photo.
 """
 
 from __future__ import annotations
@@ -23,6 +32,37 @@ from stylecore.models.generator import Generator, GeneratorConfig, noise_for
 FORMAT_VERSION = 1
 KIND, WEIGHTS = "style-generator", "generator.safetensors"
 STATS = "style_stats.safetensors"
+REFERENCE_SIDE = 2048  # references are kept at up to this long side
+REFERENCE_QUALITY = 95  # JPEG quality of the stored references
+
+
+def reference_files(card: dict) -> list[str]:
+    """The reference file names a model card lists (``references: {look: count}``)."""
+    return [
+        f"references/{sid}/{k}.jpg"
+        for sid, n in sorted(card.get("references", {}).items())
+        for k in range(int(n))
+    ]
+
+
+def encode_reference(rgb: np.ndarray) -> bytes:
+    h, w = rgb.shape[:2]
+    k = min(1.0, REFERENCE_SIDE / max(h, w))
+    if k < 1:
+        rgb = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, REFERENCE_QUALITY]
+    )
+    if not ok:
+        raise ValueError("reference image could not be encoded")
+    return buf.tobytes()
+
+
+def decode_reference(data: bytes) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError("stored reference image does not decode")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -34,14 +74,34 @@ class StyleModel:
     # Per style id: the references' statistics in the quality judge network (see
     # stylecore.quality.gate); stored as style_stats.safetensors.
     stats: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    # Per look: its reference images, uint8 RGB at up to REFERENCE_SIDE px.
+    references: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def looks(self) -> list[str]:
+        """Every look this model can apply: the trained styles, then looks that only have
+        references."""
+        return self.style_ids + sorted(set(self.references) - set(self.style_ids))
+
+    def check_look(self, look: str) -> None:
+        if look not in self.style_ids and look not in self.references:
+            raise ValueError(f"style {look!r}: this model carries {self.looks}")
 
     def style_index(self, style: str | int) -> int:
+        """The generator's index of a trained style (``region: product|all`` and
+        harmonisation need one)."""
         if isinstance(style, int):
             if not 0 <= style < len(self.style_ids):
                 raise ValueError(f"style index {style}: model has {len(self.style_ids)} styles")
             return style
         if style not in self.style_ids:
-            raise ValueError(f"style {style!r}: this model carries {self.style_ids}")
+            if style in self.references:
+                raise ValueError(
+                    f"style {style!r} was registered from its references without training: "
+                    "it restyles backgrounds (region: background) only; region product/all "
+                    "and GAN harmonisation need a trained style (restyle add-style)"
+                )
+            raise ValueError(f"style {style!r}: this model carries {self.looks}")
         return self.style_ids.index(style)
 
     def to_files(self) -> dict[str, bytes]:
@@ -51,7 +111,12 @@ class StyleModel:
             "generator": asdict(self.generator.cfg),
             **self.card,
         }
+        if self.references:
+            meta["references"] = {sid: len(v) for sid, v in sorted(self.references.items())}
         files = pack(self.generator.state_dict(), meta, KIND, WEIGHTS, FORMAT_VERSION)
+        for sid, imgs in self.references.items():
+            for k, img in enumerate(imgs):
+                files[f"references/{sid}/{k}.jpg"] = encode_reference(img)
         if self.stats:
             flat = {
                 f"{sid}/{k}": v.contiguous() for sid, d in self.stats.items() for k, v in d.items()
@@ -77,7 +142,14 @@ class StyleModel:
                 "the ImageNet style judge, so the quality gate cannot check them; retrain "
                 "the model with `restyle train` (its export computes them)"
             )
-        return cls(g, list(card.pop("style_ids")), str(card.pop("version")), card, stats)
+        refs: dict[str, list[np.ndarray]] = {}
+        for name in reference_files(card):
+            if name not in files:
+                raise ValueError(f"style model {card.get('version')}: missing file {name}")
+            refs.setdefault(name.split("/")[1], []).append(decode_reference(files[name]))
+        card.pop("references", None)
+        ids, version = list(card.pop("style_ids")), str(card.pop("version"))
+        return cls(g, ids, version, card, stats, refs)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -44,6 +44,12 @@ class QualityConfig:
     max_judge_spread: float = 2.5
     max_colour_ratio: float = 1.0  # colour-statistics distance after / before
     max_colour_spread: float = 3.0  # ... or within this many times the references' spread
+    # Out of palette (stylecore.quality.palette): blobs of new background farther than
+    # palette_max_de (Delta-E, under the best light level) from every reference colour,
+    # each at least palette_min_blob of the frame. Any such blob rejects.
+    palette_max_de: float = 30.0
+    palette_min_blob: float = 2e-4
+    max_palette_blobs: int = 0
     # Sanity.
     min_luma_std: float = 2.0
     max_clipped_fraction: float = 0.25
@@ -240,6 +246,13 @@ def decide(
             )
         elif "colour_ratio" in s:
             reasons.append("style not judged: too little background visible")
+        bad(
+            "palette_blobs",
+            s.get("palette_blobs", 0) > cfg.max_palette_blobs,
+            f"out_of_palette: {int(s.get('palette_blobs', 0))} blob(s) of background colour "
+            f"farther than dE {cfg.palette_max_de:g} from every reference colour (largest "
+            f"{s.get('palette_blob_frac', 0):.2%} of the frame)",
+        )
         bad(
             "colour_ratio",
             not colour_ok,

@@ -24,6 +24,7 @@ from stylecore.quality.checks import (
     sanity,
 )
 from stylecore.quality.judge import JUDGE_SIDE, JudgeStats, judge_scores, reference_stats
+from stylecore.quality.palette import out_of_palette, palette
 from stylecore.quality.style_metrics import lab_stats, lab_stats_distance
 from stylecore.quality.texture import resize_long
 
@@ -39,6 +40,7 @@ def compute_style_stats(refs: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
     out["colour_self"] = torch.tensor(
         float(np.mean([lab_stats_distance(lab_stats(r), (mean, cov)) for r in small]))
     )
+    out["palette"] = torch.from_numpy(palette(refs))
     return out
 
 
@@ -68,4 +70,14 @@ def assess(
         ref_lab = (stats["lab_mean"].numpy(), stats["lab_cov"].numpy())
         colour_self = float(stats["colour_self"]) if "colour_self" in stats else None
         scores.update(colour_ratios(x_s, o_s, 1.0 - styled, ref_lab, colour_self))
+        if "palette" in stats and region == "background":
+            scores.update(
+                out_of_palette(
+                    output,
+                    alpha,
+                    stats["palette"].numpy(),
+                    cfg.palette_max_de,
+                    cfg.palette_min_blob,
+                )
+            )
     return decide(scores, cfg, check_product=check_product, check_style=stats is not None)

@@ -117,6 +117,43 @@ def shadow_multiplier(
     return ratio
 
 
+def backdrop_light(
+    img: np.ndarray, alpha: np.ndarray, floor: float = 0.35, side: int = 512
+) -> np.ndarray:
+    """How the source backdrop is lit, as a multiplier ``(H, W)`` float32 in [floor, 1]
+    for a new background: the backdrop's smooth light field (the wall-to-floor sweep and
+    the vignette: a quadratic surface fitted to the frame's border, over its brightest
+    level) times the contact shadow (the photo's darkening below that surface, as
+    ``shadow_multiplier``; reflections on a glossy floor count as darkening too, never as
+    brightening). Measured at ``side`` px on the long side and blurred, so the old
+    backdrop's own grain and noise do not print into the new one; 1 on the product."""
+    from stylecore.segmentation.edges import fit_backdrop
+    from stylecore.segmentation.refine import to_lab
+
+    H, W = alpha.shape
+    k = min(1.0, side / max(H, W))
+    h, w = max(int(round(H * k)), 1), max(int(round(W * k)), 1)
+    small = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) if k < 1 else img
+    a_s = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA) if k < 1 else alpha
+    model_lab, _, _ = fit_backdrop(to_lab(small), 0.015)
+    model = luma(np.clip(cv2.cvtColor(model_lab, cv2.COLOR_Lab2RGB), 0, 1) * 255.0)
+    back = a_s < 0.5
+    top = float(np.percentile(model[back], 99)) if back.any() else float(model.max())
+    field = np.clip(model / max(top, 1.0), floor, 1.0)
+    shadow = shadow_multiplier(small, a_s, model, floor)
+    # blurred over backdrop pixels only (a normalised convolution), so the product's
+    # 1s do not wash out the contact shadow right at its base
+    sigma, wgt = max(1.0, 1.5 * max(h, w) / 512), back.astype(np.float32)
+    den = cv2.GaussianBlur(wgt, (0, 0), sigma)
+    num = cv2.GaussianBlur(shadow * wgt, (0, 0), sigma)
+    shadow = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 1.0).astype(np.float32)
+    light = np.clip(field * shadow, floor, 1.0).astype(np.float32)
+    if k < 1:
+        light = cv2.resize(light, (W, H), interpolation=cv2.INTER_LINEAR)
+    light[alpha >= 0.5] = 1.0
+    return light
+
+
 def composite(
     original: np.ndarray,
     styled: np.ndarray,

@@ -1,0 +1,296 @@
+"""Exemplar-based background synthesis: a new backdrop quilted from a style's own
+references, at the output's full resolution.
+
+Image quilting (Efros & Freeman, SIGGRAPH 2001), with the decisions taken at a reduced
+*search* resolution and the pixels taken at full resolution:
+
+1. The reference is resized so that its long side is ``scale`` times the frame's long
+   side (never magnified past ``max_upscale``: a magnified reference loses its fine
+   texture), so a look keeps its own scale relative to the product.
+2. Square patches of ``patch`` x the scaled reference's short side are laid in raster
+   order with ``overlap``. Each patch is chosen among *all* positions of the reference by
+   its squared error on the already-filled overlap (an L-shaped template), computed for
+   every position at once as a correlation in torch (so it runs on a GPU when one is
+   given); one of the positions within ``tolerance`` of the best is drawn at random.
+3. The patch joins the canvas along the minimum-error cut through the overlap (dynamic
+   programming), so the boundary follows the texture instead of a straight seam.
+4. Placements and cuts are decided on a copy ``f`` times smaller (``search_px`` px
+   patches); the full-resolution patches are then pasted with the cut upsampled, which
+   also feathers it over about ``f`` px. The cost is a few hundred small correlations
+   per frame whatever its size, plus one pass of copying pixels.
+
+Deterministic: the same reference, size, config and ``seed`` give the same bytes on the
+same device. Images are ``(H, W, 3)`` uint8 RGB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    scale: float = 0.6  # reference long side / frame long side
+    max_upscale: float = 1.0  # never magnify a reference more than this
+    patch: float = 0.45  # patch side / scaled reference short side
+    overlap: float = 0.25  # overlap / patch side
+    search_px: int = 24  # patch side at the coarse (global) search resolution
+    fine_px: int = 64  # patch side at the fine resolution (refinement and cuts)
+    tolerance: float = 0.05  # draw among positions within (1 + tolerance) x the best error
+    structure: float = 0.5  # weight of the max-pooled edge channel in the search
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.scale <= 4.0:
+            raise ValueError(f"scale={self.scale}: must be in [0.05, 4]")
+        if not 0.05 <= self.patch <= 0.9:
+            raise ValueError(f"patch={self.patch}: must be in [0.05, 0.9]")
+        if not 0.1 <= self.overlap <= 0.5:
+            raise ValueError(f"overlap={self.overlap}: must be in [0.1, 0.5]")
+        if self.search_px < 8 or self.tolerance < 0 or self.max_upscale <= 0:
+            raise ValueError(
+                f"search_px={self.search_px}, tolerance={self.tolerance}, "
+                f"max_upscale={self.max_upscale}: need search_px >= 8, tolerance >= 0, "
+                "max_upscale > 0"
+            )
+
+
+def seed_for(*parts: str) -> int:
+    """A 63-bit seed from strings (style id, image id): stable across runs and hosts."""
+    blob = "\x1f".join(parts).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & (2**63 - 1)
+
+
+def scaled_reference(ref: np.ndarray, frame_hw: tuple[int, int], cfg: SynthConfig) -> np.ndarray:
+    """``ref`` resized for a frame of ``frame_hw``: long side ``cfg.scale`` x the frame's,
+    magnified at most ``cfg.max_upscale`` times."""
+    k = min(cfg.scale * max(frame_hw) / max(ref.shape[:2]), cfg.max_upscale)
+    if abs(k - 1.0) < 1e-3:
+        return np.ascontiguousarray(ref)
+    h, w = max(int(round(ref.shape[0] * k)), 8), max(int(round(ref.shape[1] * k)), 8)
+    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+    return cv2.resize(ref, (w, h), interpolation=interp)
+
+
+def search_features(ref: np.ndarray, f: int, structure: float) -> np.ndarray:
+    """``ref`` reduced ``f`` times for the search: RGB in [0, 1] (area average) plus one
+    *structure* channel, the luminance gradient magnitude max-pooled over each f x f cell
+    and scaled to about [0, structure]. Averaging alone erases thin lines (a plank joint,
+    a vein, a shape's outline); the max keeps them, so the overlap error and the cut see
+    them and do not break them."""
+    h, w = ref.shape[0] // f, ref.shape[1] // f
+    rgb = ref[: h * f, : w * f]
+    small = rgb if f == 1 else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    out = small.astype(np.float32) / 255.0
+    if structure <= 0:
+        return out
+    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(
+        cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    )
+    pooled = mag.reshape(h, f, w, f).max(axis=(1, 3))
+    norm = max(float(np.percentile(pooled, 99)), 1e-3)
+    edge = np.clip(pooled / norm, 0, 1) * structure
+    return np.dstack([out, edge]).astype(np.float32)
+
+
+def _vertical_cut(err: np.ndarray) -> np.ndarray:
+    """Minimum-error path from top to bottom through ``err`` ``(h, w)``; returns a ``(h, w)``
+    {0, 1} mask, 1 right of the path (the new patch's side)."""
+    h, w = err.shape
+    cost = err[0].astype(np.float64)
+    step = np.zeros((h, w), np.int64)  # -1, 0 or +1: where row y's path came from
+    for y in range(1, h):
+        best, move = cost.copy(), np.zeros(w, np.int64)
+        left = cost[:-1] < best[1:]
+        best[1:][left], move[1:][left] = cost[:-1][left], -1
+        right = cost[1:] < best[:-1]
+        best[:-1][right], move[:-1][right] = cost[1:][right], 1
+        cost = best + err[y]
+        step[y] = move
+    path = np.empty(h, np.int64)
+    path[-1] = int(np.argmin(cost))
+    for y in range(h - 1, 0, -1):
+        path[y - 1] = path[y] + step[y, path[y]]
+    return (np.arange(w)[None, :] >= path[:, None]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    c: int  # fine-to-full factor (cuts and refinement run at full size / c)
+    k: int  # coarse-to-fine factor (the global search runs at full size / (c k))
+    p: int  # patch side, fine px
+    o: int  # overlap, fine px
+    ny: int
+    nx: int
+
+
+def _plan(frame_hw: tuple[int, int], ref_hw: tuple[int, int], cfg: SynthConfig) -> _Plan:
+    P = max(int(round(cfg.patch * min(ref_hw))), 8)
+    c = max(1, int(round(P / cfg.fine_px)))
+    k = max(1, int(round(P / (c * cfg.search_px))))
+    p = max(int(round(P / (c * k))), 4) * k  # a whole number of coarse cells
+    p = min(p, (min(ref_hw) // c) - 2 * k - 1)  # fits the reference with room to choose
+    o = max(2, int(round(p * cfg.overlap)))
+    o = max(k, o // k * k)  # also whole coarse cells
+    s = p - o
+    H, W = frame_hw
+    hl, wl = -(-H // c), -(-W // c)
+    ny = max(1, -(-(hl - o) // s))
+    nx = max(1, -(-(wl - o) // s))
+    return _Plan(c, k, p, o, ny, nx)
+
+
+def _pool(feat: np.ndarray, k: int) -> np.ndarray:
+    """``(h, w, C)`` search features reduced k times: RGB averaged, structure max-pooled."""
+    if k == 1:
+        return feat
+    h, w = feat.shape[0] // k, feat.shape[1] // k
+    cells = feat[: h * k, : w * k].reshape(h, k, w, k, -1)
+    out = cells.mean(axis=(1, 3))
+    if feat.shape[2] > 3:
+        out[..., 3:] = cells[..., 3:].max(axis=(1, 3))
+    return out
+
+
+class _Correlator:
+    """Squared error of a masked template against every position of a feature image, by
+    FFT (circular over the image; only positions where the template fits are kept)."""
+
+    def __init__(self, feat: np.ndarray, p: int, device):
+        self.r = torch.from_numpy(np.ascontiguousarray(feat.transpose(2, 0, 1))).to(device)
+        self.hw = tuple(self.r.shape[-2:])
+        self.valid = (self.hw[0] - p + 1, self.hw[1] - p + 1)
+        self.r_hat = torch.fft.rfft2(self.r)
+        self.r2_hat = torch.fft.rfft2((self.r * self.r).sum(0))
+        self._msum: dict[tuple[int, int], torch.Tensor] = {}
+        self.p = p
+
+    def _corr(self, spectrum: torch.Tensor, tmpl: torch.Tensor) -> torch.Tensor:
+        prod = spectrum * torch.fft.rfft2(tmpl, s=self.hw).conj()
+        if prod.ndim == 3:
+            prod = prod.sum(0)
+        return torch.fft.irfft2(prod, s=self.hw)[: self.valid[0], : self.valid[1]]
+
+    def errors(self, tmpl: np.ndarray, top: int, left: int) -> np.ndarray:
+        """``tmpl`` ``(p, p, C)``; the mask is its first ``top`` rows and ``left`` columns."""
+        key = (top, left)
+        m = torch.zeros(self.p, self.p, device=self.r.device)
+        m[:top, :] = 1
+        m[:, :left] = 1
+        if key not in self._msum:
+            self._msum[key] = self._corr(self.r2_hat, m)
+        t = torch.from_numpy(np.ascontiguousarray(tmpl.transpose(2, 0, 1))).to(self.r.device) * m
+        err = self._msum[key] - 2.0 * self._corr(self.r_hat, t) + (t * t).sum()
+        return err.clamp_min_(0).cpu().numpy()
+
+
+def quilt(
+    ref: np.ndarray,
+    frame_hw: tuple[int, int],
+    seed: int,
+    cfg: SynthConfig = SynthConfig(),
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """A ``frame_hw`` texture quilted from ``ref`` ``(h, w, 3)`` uint8 (already at the
+    scale it should appear at; see ``scaled_reference``). Returns ``(H, W, 3)`` uint8.
+
+    Each patch is found in two steps: among all positions of a coarse copy of the
+    reference, then refined to the best position within one coarse cell on a fine copy,
+    where the cut is also computed. A full-resolution search would cost (c k)^4 times more;
+    without the refinement, straight lines (plank joints, a tile grid) break at the cuts."""
+    if ref.ndim != 3 or ref.shape[2] != 3 or ref.dtype != np.uint8:
+        raise ValueError(f"quilt: reference must be (h, w, 3) uint8, got {ref.shape} {ref.dtype}")
+    H, W = frame_hw
+    if H < 1 or W < 1:
+        raise ValueError(f"quilt: frame {frame_hw} is empty")
+    pl = _plan(frame_hw, ref.shape[:2], cfg)
+    c, k, p, o = pl.c, pl.k, pl.p, pl.o
+    if p < 4 or p // k < 2:
+        raise ValueError(f"quilt: reference {ref.shape[1]}x{ref.shape[0]} is too small")
+    s = p - o
+    rng = np.random.default_rng(seed)
+    fine = search_features(ref, c, cfg.structure)
+    coarse = _pool(fine, k)
+    search = _Correlator(coarse, p // k, device)
+    cy, cx = search.valid
+    canvas = np.zeros((pl.ny * s + o, pl.nx * s + o, fine.shape[2]), np.float32)
+    P = p * c
+    out = np.zeros(((pl.ny * s + o) * c, (pl.nx * s + o) * c, 3), np.uint8)
+    for i in range(pl.ny):
+        for j in range(pl.nx):
+            y, x = i * s, j * s
+            region = canvas[y : y + p, x : x + p]
+            if i == 0 and j == 0:
+                fy, fx = int(rng.integers(cy)) * k, int(rng.integers(cx)) * k
+            else:
+                top, left = o * (i > 0), o * (j > 0)
+                err = search.errors(_pool(region, k), top // k, left // k).ravel()
+                ok = np.flatnonzero(err <= float(err.min()) * (1.0 + cfg.tolerance) + 1e-6)
+                gy, gx = divmod(int(ok[rng.integers(ok.size)]), cx)
+                fy, fx = _refine(fine, region, gy * k, gx * k, k, top, left, device)
+            patch = fine[fy : fy + p, fx : fx + p]
+            cut = np.ones((p, p), np.float32)
+            if i or j:
+                diff = ((region - patch) ** 2).sum(2)
+                if j:
+                    cut[:, :o] *= _vertical_cut(diff[:, :o])
+                if i:
+                    cut[:o, :] *= _vertical_cut(diff[:o, :].T).T
+            region[:] = cut[..., None] * patch + (1 - cut[..., None]) * region
+            _paste(
+                out[y * c : y * c + P, x * c : x * c + P],
+                ref[fy * c : fy * c + P, fx * c : fx * c + P],
+                cut,
+                o * c * (i > 0),
+                o * c * (j > 0),
+            )
+    return np.ascontiguousarray(out[:H, :W])
+
+
+def _refine(fine, region, fy, fx, k, top, left, device) -> tuple[int, int]:
+    """The best position within ``k`` fine px of ``(fy, fx)`` for the overlap of
+    ``region``: exact squared error on the fine features."""
+    p = region.shape[0]
+    y0, x0 = max(fy - k, 0), max(fx - k, 0)
+    y1, x1 = min(fy + k, fine.shape[0] - p), min(fx + k, fine.shape[1] - p)
+    err = _Correlator(fine[y0 : y1 + p, x0 : x1 + p], p, device).errors(region, top, left)
+    dy, dx = np.unravel_index(int(np.argmin(err)), err.shape)
+    return y0 + int(dy), x0 + int(dx)
+
+
+def _paste(dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int) -> None:
+    """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear, so
+    the seam is feathered over about one fine px); outside the overlap strips ``src``
+    is copied exactly."""
+    P = dst.shape[0]
+    dst[top:, left:] = src[top:, left:]
+    if not (top or left):
+        return
+    m = cut if cut.shape[0] == P else cv2.resize(cut, (P, P), interpolation=cv2.INTER_LINEAR)
+    for sl in ((slice(0, top), slice(None)), (slice(top, None), slice(0, left))):
+        a = m[sl][..., None]
+        if a.size:
+            blend = a * src[sl].astype(np.float32) + (1 - a) * dst[sl].astype(np.float32)
+            dst[sl] = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+
+
+def synthesize_background(
+    refs: list[np.ndarray],
+    frame_hw: tuple[int, int],
+    seed: int,
+    cfg: SynthConfig = SynthConfig(),
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """A new background for a ``frame_hw`` photo from one of ``refs`` (uint8 RGB, at their
+    own resolution), drawn by ``seed``. Returns ``(H, W, 3)`` uint8."""
+    if not refs:
+        raise ValueError("synthesize_background: no reference images")
+    rng = np.random.default_rng(seed)
+    ref = refs[int(rng.integers(len(refs)))]
+    scaled = scaled_reference(ref, frame_hw, cfg)
+    return quilt(scaled, frame_hw, int(rng.integers(2**62)), cfg, device)
