@@ -15,7 +15,15 @@ from stylecore.transfer.restyle import TransferConfig, restyle_image
 def tiny_model():
     torch.manual_seed(0)
     g = Generator(GeneratorConfig(widths=(4, 8, 8), n_res=1, n_styles=2, style_dim=8)).eval()
-    return StyleModel(g, ["a", "b"], "test")
+    rng = np.random.default_rng(7)
+    refs = {
+        "a": [(rng.random((90, 120, 3)) * 255).astype(np.uint8)],
+        "b": [np.full((80, 80, 3), (30, 90, 160), np.uint8)],
+    }
+    return StyleModel(g, ["a", "b"], "test", references=refs)
+
+
+GAN = TransferConfig(background="gan", scales=(32, 0))
 
 
 def test_pyramid_round_trip_and_merge_of_equal_passes():
@@ -38,9 +46,7 @@ def test_merge_takes_coarse_bands_from_the_coarse_pass():
 @pytest.mark.parametrize("size", [(97, 61), (160, 120)])
 def test_background_mode_keeps_the_product_exactly(tiny_model, size):
     shot = render_shot(ShotSpec("mug", *size, "white"), np.random.default_rng(2))
-    r = restyle_image(
-        shot.image, shot.alpha, tiny_model, TransferConfig(scales=(32, 0)), image_id="sku"
-    )
+    r = restyle_image(shot.image, shot.alpha, tiny_model, GAN, image_id="sku")
     solid = composite_matte(shot.alpha, CompositeConfig()) >= 1.0
     # The default keeps every pixel the matte calls product, its outline included.
     assert np.array_equal(solid, shot.alpha >= 0.5)
@@ -131,7 +137,9 @@ def test_only_whole_photo_restyles_give_the_generator_the_mask():
     try:
         for region in ("all", "background", "product"):
             cfg = TransferConfig(
-                scales=(64,), composite=dc.replace(CompositeConfig(), region=region)
+                background="gan",
+                scales=(64,),
+                composite=dc.replace(CompositeConfig(), region=region),
             )
             restyle_image(img, mask, model, cfg, image_id="a")
     finally:

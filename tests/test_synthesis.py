@@ -1,0 +1,203 @@
+"""Exemplar-based backgrounds: quilting, the backdrop's light, the default restyle path,
+the out-of-palette gate check, and looks registered from references alone."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from stylecore.models.generator import Generator, GeneratorConfig
+from stylecore.models.style_model import StyleModel
+from stylecore.quality.checks import QualityConfig, decide
+from stylecore.quality.palette import out_of_palette, palette
+from stylecore.synth.products import ShotSpec, render_shot
+from stylecore.synth.styles import geometric, wood
+from stylecore.transfer.composite import backdrop_light
+from stylecore.transfer.restyle import TransferConfig, restyle_image
+from stylecore.transfer.synthesis import SynthConfig, quilt, seed_for, synthesize_background
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def refs():
+    rng = np.random.default_rng(0)
+    return [geometric(240, 320, rng, 0), geometric(256, 256, rng, 1)]
+
+
+def test_quilting_is_deterministic_per_seed_and_any_size(refs):
+    a = synthesize_background(refs, (150, 233), seed=seed_for("geo", "sku-1"))
+    b = synthesize_background(refs, (150, 233), seed=seed_for("geo", "sku-1"))
+    c = synthesize_background(refs, (150, 233), seed=seed_for("geo", "sku-2"))
+    assert a.shape == (150, 233, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    for hw in ((17, 300), (400, 31), (1, 1)):
+        assert synthesize_background(refs, hw, seed=1).shape == (*hw, 3)
+
+
+def test_quilted_pixels_come_from_the_reference():
+    """Outside the feathered seams every pixel is a reference pixel: the look's own
+    colours, no new ones (a flat two-colour reference gives only those two colours and
+    their blends along the cuts)."""
+    ref = np.zeros((200, 200, 3), np.uint8)
+    ref[:, :100] = (200, 40, 40)
+    ref[:, 100:] = (40, 40, 200)
+    out = quilt(ref, (300, 300), seed=3, cfg=SynthConfig(scale=1.0))
+    red = (out == (200, 40, 40)).all(2)
+    blue = (out == (40, 40, 200)).all(2)
+    assert (red | blue).mean() > 0.9
+    # blends lie on the segment between the two colours
+    g = out[..., 1].astype(int)
+    assert np.abs(g - 40).max() <= 1
+
+
+def test_quilting_keeps_the_texture_scale_and_refuses_bad_input(refs):
+    rng = np.random.default_rng(1)
+    ref = wood(256, 384, rng, 0)
+    out = synthesize_background([ref], (256, 384), seed=5, cfg=SynthConfig(scale=1.0))
+
+    def hf(x):
+        g = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.abs(cv2.Laplacian(g, cv2.CV_32F)).mean())
+
+    # the fine texture survives (no blur): within 30% of the reference's
+    assert 0.7 < hf(out) / hf(ref) < 1.3
+    with pytest.raises(ValueError, match="uint8"):
+        quilt(ref.astype(np.float32), (10, 10), seed=0)
+    with pytest.raises(ValueError, match="scale"):
+        SynthConfig(scale=0.0)
+    with pytest.raises(ValueError, match="no reference"):
+        synthesize_background([], (10, 10), seed=0)
+
+
+def test_backdrop_light_keeps_the_contact_shadow_and_the_sweep():
+    h, w = 200, 300
+    yy = np.linspace(0, 1, h)[:, None]
+    grey = (235 - 40 * yy) * np.ones((1, w))  # a wall-to-floor sweep, darker below
+    img = np.repeat(grey[..., None], 3, axis=2)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[60:140, 110:190] = 1.0
+    img[140:150, 100:200] *= 0.55  # the contact shadow under the product
+    img[alpha > 0] = (30, 120, 40)
+    light = backdrop_light(img.astype(np.uint8), alpha)
+    assert light.shape == (h, w) and light.dtype == np.float32
+    assert np.all(light[alpha >= 0.5] == 1.0)
+    assert light[145, 150] < 0.75  # the shadow carries over
+    assert light[10, 20] > light[190, 20] + 0.05  # so does the sweep
+    assert light[10:40, :].min() > 0.9  # the brightest backdrop stays at full light
+
+
+@pytest.fixture(scope="module")
+def model(refs):
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(widths=(4, 8, 8), n_res=1, n_styles=1, style_dim=8)).eval()
+    return StyleModel(g, ["geo"], "v1", references={"geo": refs})
+
+
+def test_default_restyle_synthesises_and_keeps_the_product_exact(model):
+    shot = render_shot(ShotSpec("mug", 220, 160, "white"), np.random.default_rng(2))
+    cfg = TransferConfig()
+    assert cfg.background == "synth" and cfg.synthesises
+    r = restyle_image(shot.image, shot.alpha, model, cfg, image_id="sku")
+    again = restyle_image(shot.image, shot.alpha, model, cfg, image_id="sku")
+    assert np.array_equal(r.image, again.image)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    inner = cv2.erode((shot.alpha >= 0.5).astype(np.uint8), k) > 0
+    assert np.array_equal(r.image[inner], shot.image[inner])
+    assert np.array_equal(r.image[shot.alpha >= 0.5], shot.image[shot.alpha >= 0.5])
+    assert "synthesise" in r.timings
+    # the new background is the look: on the references' palette
+    pal = palette(model.references["geo"])
+    assert out_of_palette(r.image, shot.alpha, pal)["palette_blobs"] == 0
+
+
+def test_gan_harmonisation_touches_only_the_background_side(model):
+    shot = render_shot(ShotSpec("bottle", 160, 200, "light_grey"), np.random.default_rng(3))
+    plain = restyle_image(shot.image, shot.alpha, model, TransferConfig(), image_id="x")
+    harm = restyle_image(
+        shot.image, shot.alpha, model, TransferConfig(harmonise=True), image_id="x"
+    )
+    prod = shot.alpha >= 0.5
+    assert np.array_equal(harm.image[prod], shot.image[prod])
+    assert not np.array_equal(harm.image[~prod], plain.image[~prod])
+    far = np.ones_like(prod, np.uint8)
+    far[prod] = 0
+    dist = cv2.distanceTransform(far, cv2.DIST_L2, 3)
+    assert np.array_equal(harm.image[dist > 40], plain.image[dist > 40])
+
+
+def test_a_look_without_references_or_training_fails_clearly(model):
+    img = np.full((64, 64, 3), 240, np.uint8)
+    mask = np.zeros((64, 64), np.float32)
+    with pytest.raises(ValueError, match="carries"):
+        restyle_image(img, mask, model, TransferConfig(style="nope"))
+    registered = StyleModel(model.generator, [], "v2", references=model.references)
+    assert registered.looks == ["geo"]
+    with pytest.raises(ValueError, match="without training"):
+        restyle_image(img, mask, registered, TransferConfig(background="gan", style="geo"))
+    back = StyleModel.from_files(registered.to_files())
+    assert back.looks == ["geo"] and len(back.references["geo"]) == 2
+    assert back.references["geo"][0].shape == model.references["geo"][0].shape
+
+
+def test_the_gate_rejects_injected_specks(model):
+    """A good output passes the out-of-palette check; the same output with a few
+    magenta blobs of ~20-40 px (the GAN's old defect) is rejected, naming the check."""
+    shot = render_shot(ShotSpec("sneaker", 640, 480, "white"), np.random.default_rng(4))
+    r = restyle_image(shot.image, shot.alpha, model, TransferConfig(), image_id="s")
+    pal = palette(model.references["geo"])
+    cfg = QualityConfig()
+    good = out_of_palette(r.image, shot.alpha, pal, cfg.palette_max_de, cfg.palette_min_blob)
+    assert good["palette_blobs"] == 0
+    bad_img = r.image.copy()
+    for y, x, rad in ((40, 60, 12), (420, 600, 16), (60, 560, 10)):
+        cv2.circle(bad_img, (x, y), rad, (230, 40, 210), -1)
+    bad = out_of_palette(bad_img, shot.alpha, pal, cfg.palette_max_de, cfg.palette_min_blob)
+    assert bad["palette_blobs"] == 3
+    rep = decide(bad, cfg, check_product=False, check_style=True)
+    assert not rep.passed and any(s.startswith("out_of_palette") for s in rep.reasons)
+    assert decide(good, cfg, check_product=False, check_style=True).passed
+
+
+def test_add_style_no_train_registers_one_reference_in_seconds(tmp_path):
+    """One texture photo makes a look: `add-style --no-train` writes a new version that
+    carries it, and `apply` restyles a background with it; region all needs training."""
+    from skimage import data
+
+    look = tmp_path / "brick"
+    look.mkdir()
+    cv2.imwrite(str(look / "brick.png"), data.brick())
+    photo = tmp_path / "shot.png"
+    shot = render_shot(ShotSpec("box", 320, 240, "white"), np.random.default_rng(6))
+    cv2.imwrite(str(photo), cv2.cvtColor(shot.image, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "models"
+    cli = [sys.executable, "-m", "jobs.cli", "-q"]
+    base = os.path.join(REPO, "models", "style", "multi")
+    res = subprocess.run(
+        [*cli, "add-style", "--model", base, "--styles", str(look), "--out", str(out),
+         "--no-train"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "registered brick" in res.stdout
+    version = (out / "LATEST").read_text().strip()
+    assert (out / version / "references" / "brick" / "0.jpg").exists()
+    res = subprocess.run(
+        [*cli, "apply", str(photo), "--model", str(out), "--style", "brick", "-o",
+         str(tmp_path / "ap")],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "ap" / "shot.brick.png").exists()
+    res = subprocess.run(
+        [*cli, "apply", str(photo), "--model", str(out), "--style", "brick", "--region",
+         "all", "-o", str(tmp_path / "ap2")],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert res.returncode != 0
+    assert "without training" in res.stderr and "Traceback" not in res.stderr
