@@ -45,6 +45,7 @@ class CompositeConfig:
     decontaminate: bool = True  # straddle mode only
     keep_shadow: bool = True
     shadow_floor: float = 0.35  # never darken the new background below this factor
+    light_sweep: float = 0.5  # synthesis: exponent on the backdrop's light field (1 = as is)
 
 
 def erode_matte(alpha: np.ndarray, px: float) -> np.ndarray:
@@ -118,7 +119,11 @@ def shadow_multiplier(
 
 
 def backdrop_light(
-    img: np.ndarray, alpha: np.ndarray, floor: float = 0.35, side: int = 512
+    img: np.ndarray,
+    alpha: np.ndarray,
+    floor: float = 0.35,
+    sweep: float = 1.0,
+    side: int = 512,
 ) -> np.ndarray:
     """How the source backdrop is lit, as a multiplier ``(H, W)`` float32 in [floor, 1]
     for a new background: the backdrop's smooth light field (the wall-to-floor sweep and
@@ -126,7 +131,9 @@ def backdrop_light(
     level) times the contact shadow (the photo's darkening below that surface, as
     ``shadow_multiplier``; reflections on a glossy floor count as darkening too, never as
     brightening). Measured at ``side`` px on the long side and blurred, so the old
-    backdrop's own grain and noise do not print into the new one; 1 on the product."""
+    backdrop's own grain and noise do not print into the new one; 1 on the product.
+    ``sweep`` is an exponent on the smooth field: 1 keeps it as measured, 0 drops it (the
+    contact shadow always stays)."""
     from stylecore.segmentation.edges import fit_backdrop
     from stylecore.segmentation.refine import to_lab
 
@@ -139,7 +146,7 @@ def backdrop_light(
     model = luma(np.clip(cv2.cvtColor(model_lab, cv2.COLOR_Lab2RGB), 0, 1) * 255.0)
     back = a_s < 0.5
     top = float(np.percentile(model[back], 99)) if back.any() else float(model.max())
-    field = np.clip(model / max(top, 1.0), floor, 1.0)
+    field = np.clip(model / max(top, 1.0), floor, 1.0) ** sweep
     shadow = shadow_multiplier(small, a_s, model, floor)
     # blurred over backdrop pixels only (a normalised convolution), so the product's
     # 1s do not wash out the contact shadow right at its base

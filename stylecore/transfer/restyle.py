@@ -196,7 +196,7 @@ def _restyle_synth(
     t1 = time.perf_counter()
     light = None
     if cfg.composite.keep_shadow:
-        light = backdrop_light(image, mask, cfg.composite.shadow_floor)
+        light = backdrop_light(image, mask, cfg.composite.shadow_floor, cfg.composite.light_sweep)
     if cfg.preserve_colour:
         bg = preserve_colour(image, bg)
     final = composite(image, bg, mask, cfg.composite, light)

@@ -35,7 +35,7 @@ import torch
 
 @dataclass(frozen=True)
 class SynthConfig:
-    scale: float = 0.6  # reference long side / frame long side
+    scale: float = 1.0  # reference long side / frame long side
     max_upscale: float = 1.0  # never magnify a reference more than this
     patch: float = 0.45  # patch side / scaled reference short side
     overlap: float = 0.25  # overlap / patch side

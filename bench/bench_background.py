@@ -1,0 +1,220 @@
+"""The new background, side by side in one run: today's GAN-only path, a plain quilting
+baseline (``bench/quilt_baseline.py``), the default synthesis, and synthesis with GAN
+harmonisation. Usage:
+    .venv/bin/python bench/bench_background.py [--photos 12] [--real DIR]
+        [--json bench/results/background.json]
+
+- **Judge, colour, gate** per style: the project's style judge (``stylecore.quality.judge``,
+  not a training loss; 1 = where an unseen reference sits, 0 = the input), the colour
+  distance ratio, out-of-palette blobs and the gate's pass rate. On held-out sample photos
+  (seed 2026, ground-truth masks, long side 1024) and, with ``--real``, on real photos
+  (e.g. the Vendure shop photos: `npm pack @vendure/create@3.7.3`) segmented by the
+  default ``auto`` segmenter; photos the publish-safety screen holds back are left out
+  and counted.
+- **Fine texture at 2048 px**: the background's share of luminance power above 1/8
+  cycle/px against the model's own references' (``bench_fullres.hf_share``).
+- **Time** of the whole default path (segment, background, composite, check) per photo at
+  1024 and 2048 px, against the GAN path and Johnson et al.'s network (``bench/peers.py``)
+  at 1024 px.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+STYLES = ["marble", "watercolour", "wood", "geometric", "autumn-bokeh"]
+
+
+def _methods():
+    from stylecore.transfer.restyle import TransferConfig
+
+    return {
+        "gan": TransferConfig(background="gan"),
+        "quilt-baseline": None,
+        "synth": TransferConfig(),
+        "synth+harmonise": TransferConfig(harmonise=True),
+    }
+
+
+def _restyle(method, cfg, img, alpha, model, style, image_id):
+    from bench.quilt_baseline import quilt_baseline
+    from stylecore.transfer.composite import CompositeConfig, composite
+    from stylecore.transfer.restyle import restyle_image
+    from stylecore.transfer.synthesis import seed_for
+
+    if method == "quilt-baseline":
+        bg = quilt_baseline(model.references[style], img.shape[:2], seed_for(style, image_id))
+        return composite(img, bg, alpha, CompositeConfig())
+    cfg = dataclasses.replace(cfg, style=style)
+    return restyle_image(img, alpha, model, cfg, image_id=image_id).image
+
+
+def _shots(n: int, side: int):
+    from stylecore.synth.catalogue import plan_item
+    from stylecore.synth.products import ShotSpec, render_shot
+
+    out = []
+    for i in range(n):
+        item = plan_item(i)
+        w, h = (side, round(side * 0.75)) if i % 2 == 0 else (round(side * 0.75), side)
+        shot = render_shot(
+            ShotSpec(item.category, w, h, item.background), np.random.default_rng([2026, i])
+        )
+        out.append((f"sample-{i:02d}", shot.image, shot.alpha))
+    return out
+
+
+def _real(folder: str):
+    from pipelines.models import load_segmenter
+    from stylecore.io.codec import decode_untrusted
+    from stylecore.segmentation import SegmenterConfig
+    from stylecore.segmentation.integrity import screen
+
+    seg, cfg = load_segmenter(SegmenterConfig()), SegmenterConfig()
+    out, held = [], []
+    for f in sorted(glob.glob(os.path.join(folder, "*.jpg"))):
+        with open(f, "rb") as fh:
+            img = decode_untrusted(fh.read()).pixels[..., :3]
+        mask = seg.segment(img)
+        if not screen(img, mask, cfg.integrity).ok or not mask.usable:
+            held.append(os.path.basename(f))
+            continue
+        out.append((os.path.basename(f)[:-4], img, mask.alpha))
+    return out, held
+
+
+def score_set(photos, model, methods) -> dict:
+    from stylecore.quality.gate import assess
+
+    res: dict = {}
+    for style in STYLES:
+        for name, cfg in methods.items():
+            rows = []
+            for image_id, img, alpha in photos:
+                t0 = time.perf_counter()
+                out = _restyle(name, cfg, img, alpha, model, style, image_id)
+                dt = time.perf_counter() - t0
+                rep = assess(img, out, alpha, model.stats[style])
+                sc = rep.scores
+                rows.append((sc.get("judge", np.nan), sc.get("colour_ratio", np.nan),
+                             sc.get("palette_blobs", 0), rep.passed, dt))  # fmt: skip
+            a = np.array(rows, np.float64)
+            res.setdefault(style, {})[name] = {
+                "judge": float(np.nanmean(a[:, 0])),
+                "judge_min": float(np.nanmin(a[:, 0])),
+                "colour_ratio": float(np.nanmean(a[:, 1])),
+                "palette_blobs": int(a[:, 2].sum()),
+                "pass_rate": float(a[:, 3].mean()),
+                "s_per_photo": float(np.median(a[:, 4])),
+            }
+            r = res[style][name]
+            print(f"  {style:<13}{name:<16} judge {r['judge']:.2f} (min {r['judge_min']:.2f}) "
+                  f"colour {r['colour_ratio']:.2f} blobs {r['palette_blobs']:3d} "
+                  f"pass {r['pass_rate']:.0%} {r['s_per_photo']:.2f} s", flush=True)  # fmt: skip
+    return res
+
+
+def hf_at_2048(model, methods) -> dict:
+    from bench.bench_fullres import hf_share
+
+    shots = _shots(2, 2048)
+    out: dict = {}
+    for style in STYLES:
+        ref = float(np.mean([hf_share(r, None) for r in model.references[style]]))
+        for name, cfg in methods.items():
+            shares = [hf_share(_restyle(name, cfg, img, a, model, style, i), 1.0 - a)
+                      for i, img, a in shots]  # fmt: skip
+            out.setdefault(style, {})[name] = float(np.nanmean(shares) / ref)
+        print(f"  {style:<13} HF vs references: " +
+              ", ".join(f"{k} {v:.2f}x" for k, v in out[style].items()), flush=True)  # fmt: skip
+    return out
+
+
+def timings(model) -> dict:
+    import torch
+
+    from bench.peers import JohnsonNet
+    from pipelines.models import load_segmenter
+    from stylecore.quality.gate import assess
+    from stylecore.segmentation import SegmenterConfig
+    from stylecore.transfer.restyle import TransferConfig, restyle_image
+
+    seg = load_segmenter(SegmenterConfig())
+    out: dict = {}
+    for side in (1024, 2048):
+        ((_, img, _),) = _shots(1, side)
+        for name, cfg in (("synth", TransferConfig(style="wood")),
+                          ("gan", TransferConfig(style="wood", background="gan"))):  # fmt: skip
+            secs = []
+            for k in range(4):
+                t0 = time.perf_counter()
+                mask = seg.segment(img)
+                r = restyle_image(img, mask.alpha, model, cfg, image_id=f"t{k}")
+                assess(img, r.image, mask.alpha, model.stats["wood"])
+                secs.append(time.perf_counter() - t0)
+            out[f"{name}@{side}"] = float(np.median(secs[1:]))
+            print(
+                f"  whole path {name:<6} {side} px: {out[f'{name}@{side}']:.2f} s/photo", flush=True
+            )
+    net = JohnsonNet().eval()
+    x = torch.rand(1, 3, 1024, 1024)
+    secs = []
+    with torch.inference_mode():
+        for _ in range(3):
+            t0 = time.perf_counter()
+            net(x)
+            secs.append(time.perf_counter() - t0)
+    out["johnson@1024"] = float(np.median(secs[1:]))
+    out["synth_vs_johnson_images_per_s@1024"] = out["johnson@1024"] / out["synth@1024"]
+    print(f"  Johnson 1024 px: {out['johnson@1024']:.2f} s; default path "
+          f"{out['synth_vs_johnson_images_per_s@1024']:.1f}x its images/s", flush=True)  # fmt: skip
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--photos", type=int, default=12, help="held-out sample photos (seed 2026)")
+    ap.add_argument("--real", help="a folder of real product photos (*.jpg)")
+    ap.add_argument("--model", help="style model folder (default: the demo model)")
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "background.json"))
+    args = ap.parse_args()
+    import torch
+
+    from pipelines.models import load_style_model
+
+    torch.set_num_threads(2)
+    model = load_style_model(args.model)
+    methods = _methods()
+    result: dict = {"command": "python bench/bench_background.py " + " ".join(sys.argv[1:]),
+                    "machine": f"{platform.machine()}, {os.cpu_count()} cores"}  # fmt: skip
+    print(f"sample catalogue, {args.photos} photos at 1024 px", flush=True)
+    result["sample"] = score_set(_shots(args.photos, 1024), model, methods)
+    if args.real:
+        photos, held = _real(args.real)
+        print(
+            f"real photos: {len(photos)} restyled, {len(held)} held back by the screen", flush=True
+        )
+        result["real"] = score_set(photos, model, methods)
+        result["real_held_back"] = held
+    print("fine texture at 2048 px", flush=True)
+    result["hf_2048"] = hf_at_2048(model, methods)
+    print("time", flush=True)
+    result["time"] = timings(model)
+    with open(args.json, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
