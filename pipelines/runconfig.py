@@ -11,6 +11,8 @@ The styles file (``--styles STYLES.yaml``)::
         model: models/style/multi # model folder (a LATEST file picks the version) or URI
         style: wood               # style id inside the model (default: this entry's name)
         region: background        # background | product | all
+        scale: 1.0                # texture size: reference long side / photo long side
+                                  # (default nightly.transfer.synth.scale = 1.0)
         alpha: 1.0
         preserve_colour: false
         quality:                  # thresholds, see stylecore.quality.checks.QualityConfig
@@ -44,6 +46,7 @@ class StyleEntry:
     model: str = ""  # model folder or URI; "" = the committed demo model
     style: str = ""  # style id inside the model; "" = the entry's name
     region: Region = "background"
+    scale: float = 0.0  # reference long side / photo long side; 0 = transfer.synth.scale
     alpha: float = 1.0
     preserve_colour: bool = False
     quality: QualityConfig = field(default_factory=QualityConfig)
@@ -226,6 +229,9 @@ def resolve_style(name: str, entry: StyleEntry, cfg: NightlyConfig) -> ResolvedS
         alpha=entry.alpha,
         preserve_colour=entry.preserve_colour,
         composite=dataclasses.replace(cfg.transfer.composite, region=entry.region),
+        synth=dataclasses.replace(
+            cfg.transfer.synth, scale=entry.scale or cfg.transfer.synth.scale
+        ),
     )
     h = _hash(
         {
