@@ -85,7 +85,7 @@ def _real(folder: str):
     out, held = [], []
     for f in sorted(glob.glob(os.path.join(folder, "*.jpg"))):
         with open(f, "rb") as fh:
-            img = decode_untrusted(fh.read()).pixels[..., :3]
+            img = decode_untrusted(fh.read()).image[..., :3]
         mask = seg.segment(img)
         if not screen(img, mask, cfg.integrity).ok or not mask.usable:
             held.append(os.path.basename(f))

@@ -43,6 +43,7 @@ class SynthConfig:
     fine_px: int = 64  # patch side at the fine resolution (refinement and cuts)
     tolerance: float = 0.05  # draw among positions within (1 + tolerance) x the best error
     structure: float = 0.5  # weight of the max-pooled edge channel in the search
+    feather: float = 0.1  # seam blur, as a fraction of the overlap (the blur's sigma)
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.scale <= 4.0:
@@ -248,6 +249,7 @@ def quilt(
                 cut,
                 o * c * (i > 0),
                 o * c * (j > 0),
+                cfg.feather,
             )
     return np.ascontiguousarray(out[:H, :W])
 
@@ -263,15 +265,20 @@ def _refine(fine, region, fy, fx, k, top, left, device) -> tuple[int, int]:
     return y0 + int(dy), x0 + int(dx)
 
 
-def _paste(dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int) -> None:
-    """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear, so
-    the seam is feathered over about one fine px); outside the overlap strips ``src``
-    is copied exactly."""
+def _paste(
+    dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int, feather: float
+) -> None:
+    """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear),
+    then blurred by ``feather`` x the overlap (a soft seam); outside the overlap strips
+    ``src`` is copied exactly."""
     P = dst.shape[0]
     dst[top:, left:] = src[top:, left:]
     if not (top or left):
         return
     m = cut if cut.shape[0] == P else cv2.resize(cut, (P, P), interpolation=cv2.INTER_LINEAR)
+    sigma = feather * max(top, left)
+    if sigma >= 0.5:
+        m = cv2.GaussianBlur(m, (0, 0), sigma)
     for sl in ((slice(0, top), slice(None)), (slice(top, None), slice(0, left))):
         a = m[sl][..., None]
         if a.size:
