@@ -16,7 +16,9 @@ distance ratio (after / before; lower is closer to the references).
 With ``--styles-dir DIR`` (a sample catalogue's ``styles/`` folder), the gate also sees three
 stand-ins per photo and style that must all be rejected: the background replaced by
 colour-matched white noise and by a flat tint (both from the style's first reference in
-DIR), and the unchanged photo. Their pass rates are reported as ``standin_pass_rate``.
+DIR), the unchanged photo, and the restyled output with three magenta specks of 1-2% of
+the long side painted on its background (``speck``: the GAN's old defect). Their pass
+rates are reported as ``standin_pass_rate``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,20 @@ def region_ssim(orig: np.ndarray, out: np.ndarray, region: np.ndarray) -> float:
     return float(ssim_map(g0, g1, 255.0, weight=region)[region].mean())
 
 
+def with_specks(img: np.ndarray, alpha: np.ndarray, seed: int) -> np.ndarray:
+    """``img`` with three magenta discs (radius 1-2% of the long side) on background
+    pixels at least that far from the product."""
+    rng = np.random.default_rng(seed)
+    out = img.copy()
+    r_max = max(2, int(0.02 * max(img.shape[:2])))
+    far = cv2.distanceTransform((alpha < 0.05).astype(np.uint8), cv2.DIST_L2, 3) > 2 * r_max
+    ys, xs = np.nonzero(far)
+    for k in rng.choice(len(ys), size=min(3, len(ys)), replace=False) if len(ys) else []:
+        r = int(rng.integers(max(1, r_max // 2), r_max + 1))
+        cv2.circle(out, (int(xs[k]), int(ys[k])), r, (230, 40, 210), -1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("catalogue")
@@ -67,7 +83,7 @@ def main() -> None:
             path = sorted(os.listdir(os.path.join(args.styles_dir, style)))[0]
             with open(os.path.join(args.styles_dir, style, path), "rb") as f:
                 first_ref[style] = decode_image(f.read())[..., :3]
-    standins: dict[str, list[bool]] = {"noise": [], "tint": [], "unchanged": []}
+    standins: dict[str, list[bool]] = {"noise": [], "tint": [], "unchanged": [], "speck": []}
     rows, tiles = [], []
     for ref, img, gt in datasets.iter_loaded(refs):
         rgb = np.ascontiguousarray(img[..., :3])
@@ -79,6 +95,7 @@ def main() -> None:
             if style in first_ref:
                 cal = calibration_images(rgb, mask.alpha, first_ref[style], seed=len(rows))
                 cal["unchanged"] = rgb.copy()
+                cal["speck"] = with_specks(res.image, mask.alpha, len(rows))
                 for kind in standins:
                     verdict = assess(rgb, cal[kind], mask.alpha, model.stats.get(style))
                     standins[kind].append(verdict.passed)

@@ -15,14 +15,13 @@ import torch
 
 from jobs.config import add_config_args, is_set, load_config
 from pipelines import datasets, storage
-from pipelines.models import read_model_files, style_features
+from pipelines.models import load_style_model, style_features
 from pipelines.nightly import init_ray
 from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import export_style_model
 from pipelines.train_dist import DistConfig, fit, fit_to_cluster
 from stylecore.config import ConfigError
 from stylecore.io.codec import encode_image
-from stylecore.models.style_model import StyleModel
 from stylecore.quality.style_eval import evaluate_style
 from stylecore.training.add_style import AddStyleConfig
 from stylecore.training.data import ContentStream, StyleStream
@@ -353,9 +352,7 @@ def run_train_distributed(args) -> int:
 
 
 def run_eval_style(args) -> int:
-    model = StyleModel.from_files(
-        read_model_files(args.model, ("generator.safetensors", "model.json"))
-    )
+    model = load_style_model(args.model)
     ids, refs, _ = load_style_sets(args.styles, STYLE_SIDE)
     content = load_content(args.images, CONTENT_SIDE, limit=args.limit)
     names = [r.image_id for r in datasets.refs_from(args.images)][: args.limit]
