@@ -67,15 +67,28 @@ def palette(refs: Sequence[np.ndarray], size: int = PALETTE_SIZE, seed: int = 0)
     return _to_linear(np.clip(rgb, 0, 1)).astype(np.float32)
 
 
-def palette_distance(rgb: np.ndarray, pal_linear: np.ndarray) -> np.ndarray:
+def palette_distance(
+    rgb: np.ndarray, pal_linear: np.ndarray, exact_above: float = 0.0
+) -> np.ndarray:
     """Per pixel of ``rgb`` ``(..., 3)`` uint8: the Delta-E to the nearest palette colour
-    under its best light level. Float32, shape ``rgb.shape[:-1]``."""
-    p = _to_linear(rgb.reshape(-1, 3).astype(np.float32) / 255.0)  # (N, 3)
+    under its best light level. Float32, shape ``rgb.shape[:-1]``. Pixels within
+    ``exact_above`` of a palette colour at full light keep that (upper-bound) distance:
+    a caller that only asks "farther than T?" passes T and skips most of the work."""
+    flat = rgb.reshape(-1, 3)
     c = pal_linear.astype(np.float32)  # (K, 3)
-    k = np.clip((p @ c.T) / np.maximum((c * c).sum(1), 1e-6), MIN_LIGHT, MAX_LIGHT)  # (N, K)
-    lit = k[..., None] * c[None]  # (N, K, 3)
-    d = np.linalg.norm(_lab(_from_linear(lit)) - _lab(_from_linear(p))[:, None], axis=2)
-    return d.min(axis=1).reshape(rgb.shape[:-1]).astype(np.float32)
+    # First at full light (k = 1): most pixels are near a palette colour as they are.
+    lab_p = _lab(flat.astype(np.float32) / 255.0)  # (N, 3)
+    lab_c = _lab(_from_linear(c))  # (K, 3)
+    d = np.sqrt(((lab_p[:, None, :] - lab_c[None]) ** 2).sum(2)).min(1)  # (N,)
+    # The rest (shadowed texture, or real outliers) under the best light level.
+    rest = np.flatnonzero(d > exact_above)
+    if rest.size:
+        p = _to_linear(flat[rest].astype(np.float32) / 255.0)  # (M, 3)
+        k = np.clip((p @ c.T) / np.maximum((c * c).sum(1), 1e-6), MIN_LIGHT, MAX_LIGHT)
+        lit = k[..., None] * c[None]  # (M, K, 3)
+        dl = np.linalg.norm(_lab(_from_linear(lit)) - lab_p[rest][:, None], axis=2).min(1)
+        d[rest] = np.minimum(d[rest], dl)
+    return d.reshape(rgb.shape[:-1]).astype(np.float32)
 
 
 def out_of_palette(
@@ -96,7 +109,7 @@ def out_of_palette(
     background = cv2.dilate(product, k) == 0
     if not background.any():
         return {"palette_blobs": 0.0, "palette_blob_frac": 0.0, "palette_off_frac": 0.0}
-    far = (palette_distance(out, pal_linear) > max_de) & background
+    far = (palette_distance(out, pal_linear, max_de) > max_de) & background
     opened = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     _, _, st, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     areas = st[1:, cv2.CC_STAT_AREA] / float(out.shape[0] * out.shape[1])
