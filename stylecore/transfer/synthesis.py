@@ -36,7 +36,7 @@ import torch
 @dataclass(frozen=True)
 class SynthConfig:
     scale: float = 1.0  # reference long side / frame long side
-    max_upscale: float = 1.0  # never magnify a reference more than this
+    max_upscale: float = 1.3  # never magnify a reference more than this
     patch: float = 0.45  # patch side / scaled reference short side
     overlap: float = 0.25  # overlap / patch side
     search_px: int = 24  # patch side at the coarse (global) search resolution
