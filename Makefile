@@ -55,7 +55,8 @@ format: install
 bench: install
 	$(BIN)/restyle -q sample-catalogue /tmp/restyle-heldout --seed 2026 --no-contact-sheet
 	$(BIN)/python bench/eval_transfer.py /tmp/restyle-heldout/catalogue.csv \
-		--out bench/results/transfer_eval.json > /dev/null
+		--styles-dir /tmp/restyle-heldout/styles --out bench/results/transfer_eval.json > /dev/null
+	$(BIN)/python bench/bench_background.py --photos 8
 	$(BIN)/python bench/bench_speed.py
 	$(BIN)/python bench/bench_segmentation.py --json bench/results/segmentation.json
 	$(BIN)/restyle -q sample-catalogue /tmp/restyle-heldout96 --seed 2026 --count 96 \

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 RES = os.path.join(ROOT, "bench", "results")
 
 
@@ -42,6 +44,7 @@ def main() -> None:
     gpu = _load("gpu_h200.json")
     transfer = _load("transfer_eval.json")
     served = _load("serve.json")
+    background = _load("background.json")
     latest = {
         "generated": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
@@ -54,6 +57,7 @@ def main() -> None:
         "train": train,
         "gpu": gpu,
         "serve": served,
+        "background": background,
     }
     with open(os.path.join(RES, "latest.json"), "w") as f:
         json.dump(latest, f, indent=2)
@@ -267,6 +271,26 @@ def main() -> None:
                 gpu["transfer_img_per_s"] >= 500,
             )
         )
+    if background:
+        from bench.bench_background import table
+
+        L += [
+            "## The new background (`bench/bench_background.py`)",
+            "",
+            "Today's default (`synth`: quilted from the look's references, lit like the "
+            "source backdrop) against the generator's background (`gan`, the default until "
+            "2026-12-04, also the path the peers table above measures), a plain quilting "
+            "baseline (`bench/quilt_baseline.py`: one resolution, 150 random candidates, no "
+            "light) and synthesis with GAN harmonisation, side by side in one run: "
+            f"`{background['command']}`. Cells: the style judge / the colour distance ratio "
+            "/ out-of-palette blobs in all outputs / the gate's pass rate. HF: the share of "
+            "background luminance power above 1/8 cycle/px at 2048 px against the "
+            "references'. No network runs on the default path (FFT correlations only), so "
+            "it has no conv-peak fraction; the generator's is in the peers table.",
+            "",
+            table(background),
+            "",
+        ]
     L += ["## Targets", "", "| target | measured | |", "|---|---|---|"]
     L += [f"| {t} | {m} | {_yes(ok)} |" for t, m, ok in targets]
     L += [

@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "apply",
         help="restyle photos by hand (no cluster), with a verdict",
-        description="Segment each IMAGE, restyle it with a style model "
-        "(multi-scale, then composited by region), and score it with the "
+        description="Segment each IMAGE, restyle it with a style model (by default a new "
+        "background quilted from the look's own references and lit like the photo's "
+        "backdrop; the generator for --region product/all), and score it with the "
         "quality gate. Writes OUT/<name>.<style>.<ext>, its product mask "
         "(<name>.<style>.mask.png) and a JSON of scores, verdict and reasons next to it. "
         "A photo that is not a studio shot, or whose mask looks broken, is not restyled "
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or URIs")
     p.add_argument("--model", help=f"style model folder (default {DEFAULT_STYLE_MODEL})")
-    p.add_argument("--style", help="style id (default: the model's first)")
+    p.add_argument("--style", help="look id (default: the model's first)")
     p.add_argument(
         "--region",
         choices=["background", "product", "all"],

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "add-style",
         help="add looks to a trained style model in minutes (shared weights frozen)",
         description="Learn one new look per style folder (the folder name is the style id; "
-        "3-10 references) on top of a trained style model: only each new style's code and "
+        "1-10 references) on top of a trained style model: only each new style's code and "
         "its small adapter (offsets to the generator's per-style normalisation and tone) "
         "are trained, on the same losses as `restyle train`; every shared weight stays "
         "frozen, so the model's existing styles give byte-identical outputs. Writes a new "

@@ -43,7 +43,7 @@ class SynthConfig:
     fine_px: int = 64  # patch side at the fine resolution (refinement and cuts)
     tolerance: float = 0.05  # draw among positions within (1 + tolerance) x the best error
     structure: float = 0.5  # weight of the max-pooled edge channel in the search
-    feather: float = 0.1  # seam blur, as a fraction of the overlap (the blur's sigma)
+    feather: float = 0.02  # seam blur, as a fraction of the overlap (the blur's sigma)
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.scale <= 4.0:
