@@ -90,6 +90,14 @@ def test_backdrop_light_keeps_the_contact_shadow_and_the_sweep():
     assert light[145, 150] < 0.75  # the shadow carries over
     assert light[10, 20] > light[190, 20] + 0.05  # so does the sweep
     assert light[10:40, :].min() > 0.9  # the brightest backdrop stays at full light
+    # levelled: a typical backdrop pixel keeps the look's own brightness, the bright top is
+    # lifted at most `gain` times, and the shadow is still darker than its surroundings
+    lev = backdrop_light(img.astype(np.uint8), alpha, gain=1.15)
+    back = alpha < 0.5
+    assert abs(float(np.median(lev[back])) - 1.0) < 0.01
+    assert lev.max() <= 1.15 + 1e-6 and lev[10, 20] > 1.0
+    assert lev[145, 150] < 0.8 * lev[120, 20]
+    assert np.all(lev[alpha >= 0.5] == 1.0)
 
 
 @pytest.fixture(scope="module")

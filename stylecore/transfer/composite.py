@@ -46,6 +46,8 @@ class CompositeConfig:
     keep_shadow: bool = True
     shadow_floor: float = 0.35  # never darken the new background below this factor
     light_sweep: float = 0.5  # synthesis: exponent on the backdrop's light field (1 = as is)
+    light_gain: float = 1.15  # synthesis: the light is levelled to 1 at the backdrop's median,
+    # so the look keeps its own brightness there; brighter parts are lifted at most this much
 
 
 def erode_matte(alpha: np.ndarray, px: float) -> np.ndarray:
@@ -124,6 +126,7 @@ def backdrop_light(
     floor: float = 0.35,
     sweep: float = 1.0,
     side: int = 512,
+    gain: float = 1.0,
 ) -> np.ndarray:
     """How the source backdrop is lit, as a multiplier ``(H, W)`` float32 in [floor, 1]
     for a new background: the backdrop's smooth light field (the wall-to-floor sweep and
@@ -133,7 +136,11 @@ def backdrop_light(
     brightening). Measured at ``side`` px on the long side and blurred, so the old
     backdrop's own grain and noise do not print into the new one; 1 on the product.
     ``sweep`` is an exponent on the smooth field: 1 keeps it as measured, 0 drops it (the
-    contact shadow always stays)."""
+    contact shadow always stays). ``gain`` > 1 levels the light instead: divided by its
+    median over the backdrop, so a typical backdrop pixel leaves the new background as it
+    is (a white look stays white rather than turning grey), and clipped to [floor, gain],
+    so the brighter parts are lifted at most ``gain`` times; the range is then
+    [floor, gain]."""
     from stylecore.segmentation.edges import fit_backdrop
     from stylecore.segmentation.refine import to_lab
 
@@ -155,6 +162,9 @@ def backdrop_light(
     num = cv2.GaussianBlur(shadow * wgt, (0, 0), sigma)
     shadow = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 1.0).astype(np.float32)
     light = np.clip(field * shadow, floor, 1.0).astype(np.float32)
+    if gain > 1.0 and back.any():
+        level = max(float(np.median(light[back])), 1e-3)
+        light = np.clip(light / level, floor, gain).astype(np.float32)
     if k < 1:
         light = cv2.resize(light, (W, H), interpolation=cv2.INTER_LINEAR)
     light[alpha >= 0.5] = 1.0
@@ -186,8 +196,8 @@ def composite(
     a2 = composite_matte(alpha, cfg)
     out = styled.copy()
     if cfg.keep_shadow and shadow is not None:
-        dark = shadow < 0.999
-        out[dark] = np.clip(out[dark] * shadow[dark][:, None] + 0.5, 0, 255).astype(np.uint8)
+        lit = np.abs(shadow - 1.0) > 1e-3
+        out[lit] = np.clip(out[lit] * shadow[lit][:, None] + 0.5, 0, 255).astype(np.uint8)
     band = (a2 > 0) & (a2 < 1)
     if band.any():
         ys, xs = np.nonzero(band)

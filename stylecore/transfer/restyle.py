@@ -196,7 +196,8 @@ def _restyle_synth(
     t1 = time.perf_counter()
     light = None
     if cfg.composite.keep_shadow:
-        light = backdrop_light(image, mask, cfg.composite.shadow_floor, cfg.composite.light_sweep)
+        c = cfg.composite
+        light = backdrop_light(image, mask, c.shadow_floor, c.light_sweep, gain=c.light_gain)
     if cfg.preserve_colour:
         bg = preserve_colour(image, bg)
     final = composite(image, bg, mask, cfg.composite, light)
