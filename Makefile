@@ -22,16 +22,16 @@ demo: install
 	$(BIN)/restyle sample-catalogue $(DEMO)/catalogue
 	$(BIN)/restyle -q segment $(DEMO)/catalogue/images/0001-mug.png \
 		$(DEMO)/catalogue/images/0002-sneaker.jpg -o $(DEMO)/masks
-	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --method edge
-	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --method unet
+	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --segmenter edge
+	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv --segmenter unet
 	$(BIN)/restyle -q eval-segmentation --images $(DEMO)/catalogue/catalogue.csv
 	$(BIN)/restyle -q eval-style --model models/style/multi/$$(cat models/style/multi/LATEST) \
 		--images $(DEMO)/catalogue/catalogue.csv --limit 6 -o $(DEMO)/style \
-		--styles $(addprefix $(DEMO)/catalogue/styles/,$(STYLES))
+		--references $(addprefix $(DEMO)/catalogue/styles/,$(STYLES))
 	$(BIN)/restyle -q apply $(DEMO)/catalogue/images/0000-bottle.jpg \
 		$(DEMO)/catalogue/images/0001-mug.png $(DEMO)/catalogue/images/0003-handbag.png \
 		--style wood -o $(DEMO)/apply
-	$(BIN)/restyle nightly --catalogue $(DEMO)/catalogue/catalogue.csv \
+	$(BIN)/restyle nightly --images $(DEMO)/catalogue/catalogue.csv \
 		--styles configs/styles-demo.yaml --out $(DEMO)/nightly --shards 4
 	@echo "Open $(DEMO)/catalogue/contact_sheet.png (the sample catalogue),"
 	@echo "$(DEMO)/masks/*.overlay.jpg (default auto masks), $(DEMO)/style/before_after.png"
@@ -84,7 +84,7 @@ segmenter-model: install
 STYLE_STEPS ?= 800
 style-model: install
 	$(BIN)/restyle sample-catalogue build/style-train --count 42 --seed 200 --no-contact-sheet
-	$(BIN)/restyle train --local --content build/style-train/catalogue.csv \
-		--styles $(addprefix build/style-train/styles/,$(STYLES)) --out models/style \
+	$(BIN)/restyle train --local --images build/style-train/catalogue.csv \
+		--references $(addprefix build/style-train/styles/,$(STYLES)) --out models/style \
 		--steps $(STYLE_STEPS) --checkpoint-every 100
 	rm -rf models/style/multi/checkpoints

@@ -99,8 +99,8 @@ def main() -> int:
     t0 = time.perf_counter()
     if not os.path.exists(os.path.join(base_root, "LATEST")):
         run(
-            "train", "--local", "--content", os.path.join(train_dir, "catalogue.csv"),
-            "--styles", *[os.path.join(train_dir, "styles", s) for s in BASE_STYLES],
+            "train", "--local", "--images", os.path.join(train_dir, "catalogue.csv"),
+            "--references", *[os.path.join(train_dir, "styles", s) for s in BASE_STYLES],
             "--out", args.work, "--name", "base", "--steps", "800", "--checkpoint-every", "100",
             *(["--resume"] if os.path.exists(os.path.join(base_root, "checkpoints")) else []),
         )  # fmt: skip
@@ -112,8 +112,9 @@ def main() -> int:
         out = os.path.join(args.work, f"plus-{style}")
         t = time.perf_counter()
         run(
-            "add-style", "--model", base_uri, "--styles", os.path.join(train_dir, "styles", style),
-            "--content", os.path.join(train_dir, "catalogue.csv"), "--out", out,
+            "add-style", "--model", base_uri,
+            "--references", os.path.join(train_dir, "styles", style),
+            "--images", os.path.join(train_dir, "catalogue.csv"), "--out", out,
             "--steps", str(args.steps),
         )  # fmt: skip
         wall = (time.perf_counter() - t) / 60
@@ -163,7 +164,7 @@ def quick(args) -> int:
         out = os.path.join(args.work, f"quick-plus-{style}")
         t = time.perf_counter()
         content = os.path.join(train_dir, "catalogue.csv")
-        run("add-style", "--model", base_uri, "--styles", look, "--content", content,
+        run("add-style", "--model", base_uri, "--references", look, "--images", content,
             "--out", out, "--steps", str(args.steps))  # fmt: skip
         wall = (time.perf_counter() - t) / 60
         added_uri, _ = resolve_model_version(out)

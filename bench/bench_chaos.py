@@ -97,7 +97,7 @@ def main() -> int:
     def run(run_id: str) -> tuple[int, float]:
         t0 = time.perf_counter()
         code = restyle(
-            ["-q", "nightly", "--catalogue", cat, "--styles", styles, "--shards", "4",
+            ["-q", "nightly", "--images", cat, "--styles", styles, "--shards", "4",
              "--out", f"s3://{bucket}/{run_id}", "--run-id", run_id, "--max-failure-ratio", "1"]
         )  # fmt: skip
         return code, time.perf_counter() - t0

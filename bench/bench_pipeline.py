@@ -94,7 +94,7 @@ def driver_rss(catalogue: str, styles_path: str, out: str) -> dict:
     code = (
         "import sys, json\n"
         "from jobs.cli import main\n"
-        "rc = main(['-q', 'nightly', '--catalogue', sys.argv[1], '--styles', sys.argv[2],\n"
+        "rc = main(['-q', 'nightly', '--images', sys.argv[1], '--styles', sys.argv[2],\n"
         "           '--out', sys.argv[3], '--run-id', 'm', '--shards', '16',\n"
         "           '--max-failure-ratio', '1'])\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"

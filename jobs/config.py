@@ -8,6 +8,7 @@ flags. Unknown keys and bad values raise ``ConfigError`` naming the key.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -18,8 +19,15 @@ from stylecore.config import ConfigError, build
 
 T = TypeVar("T")
 
+SEGMENTER_HELP = (
+    "segmentation method: auto (default; the U-Net's mask, unless it fails the integrity "
+    "check while the edge mask passes and mostly agrees with it), edge (Sobel/Canny and "
+    "morphology) or unet"
+)
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
+
+def add_config_args(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--config`` and ``--set``; ``example`` is a ``KEY=VALUE`` this command accepts."""
     parser.add_argument(
         "--config",
         metavar="FILE.yaml",
@@ -31,7 +39,8 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="override one config key, e.g. --set seed=3 (repeatable)",
+        help=f"override one config key, e.g. --set {example} (repeatable; dotted keys reach "
+        "nested sections)",
     )
 
 
@@ -90,3 +99,42 @@ def is_set(key: str, config_path: str | None, sets: list[str] | None, flag: Any 
             return False
         node = node[part]
     return True
+
+
+class _OldSpelling(argparse.Action):
+    """A flag's old spelling: still accepted, with a warning naming the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"restyle: warning: {option_string} is an old spelling of {self.new}; use {self.new}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def old_spelling(parser: argparse.ArgumentParser, old: str, new: str, **kwargs) -> None:
+    """Accept ``old`` for the flag ``new`` (same dest), hidden from --help."""
+    dest = new.lstrip("-").replace("-", "_")
+    parser.add_argument(
+        old, dest=dest, action=_OldSpelling, new=new, help=argparse.SUPPRESS, **kwargs
+    )
+
+
+def require(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """Flags the command needs, checked after parsing (``restyle`` does it for every
+    command): argparse's own ``required`` would refuse a flag given by an old spelling."""
+    parser.set_defaults(_required=flags, _parser=parser)
+
+
+def check_required(args: argparse.Namespace) -> None:
+    missing = [
+        f
+        for f in getattr(args, "_required", ())
+        if getattr(args, f.lstrip("-").replace("-", "_"), None) in (None, [])
+    ]
+    if missing:
+        args._parser.error(f"the following arguments are required: {', '.join(missing)}")

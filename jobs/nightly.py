@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from jobs.config import add_config_args, load_config
+from jobs.config import add_config_args, load_config, old_spelling, require
 from pipelines import manifest, storage
 from pipelines.nightly import execute, finalize_run, init_ray, write_json
 from pipelines.placement import plan_for_cluster
@@ -33,7 +33,7 @@ EXIT_OUTPUT_NOT_WRITTEN = 5
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="output root: a folder or URI (s3://, gs://)")
+    p.add_argument("-o", "--out", help="output root: a folder or URI (s3://, gs://)")
     p.add_argument(
         "--address",
         help="Ray cluster address (default: RAY_ADDRESS, else start a local Ray)",
@@ -43,7 +43,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=float,
         help="exit with code 3 when failed rows exceed this fraction of the plan (default 0.02)",
     )
-    add_config_args(p)
+    add_config_args(p, example="resources.batch_size=4")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,15 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ray job submit --address http://HEAD:8265 -- restyle nightly ...",
     )
     p.add_argument(
-        "--catalogue",
-        required=True,
+        "--images",
         metavar="URI_OR_TABLE",
-        help="a prefix of images, or a CSV / Parquet table: image_id, uri[, style_id, "
-        "category, size, etag]",
+        help="the catalogue: a folder or prefix of images, or a CSV / Parquet table: "
+        "image_id, uri[, style_id, category, size, etag]",
     )
+    old_spelling(p, "--catalogue", "--images")
     p.add_argument(
         "--styles",
-        required=True,
         metavar="STYLES.yaml",
         help="styles file: each style id's model, region, alpha and gate thresholds, a "
         "default style and a style per category (format: README, 'Nightly catalogue "
@@ -87,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--full", action="store_true", help="no incremental skips: process every image")
     _common(p)
+    require(p, "--images", "--styles", "--out")
     p.set_defaults(func=run_nightly)
 
     r = sub.add_parser(
@@ -97,11 +97,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Outputs are overwritten at the same keys and each affected shard's manifest part "
         "is replaced atomically; summary.json and report.html are rewritten.",
     )
-    r.add_argument("--run-id", required=True)
+    r.add_argument("--run-id", help="the run to re-run (under --out/runs/)")
     which = r.add_mutually_exclusive_group(required=True)
     which.add_argument("--shard", type=int, action="append", help="shard number (repeatable)")
     which.add_argument("--failed-only", action="store_true", help="every failed image")
     _common(r)
+    require(r, "--run-id", "--out")
     r.set_defaults(func=run_rerun)
 
 
@@ -136,10 +137,28 @@ def _read_run(out: str, run_id: str) -> dict:
     return json.loads(storage.read_bytes(uri))
 
 
+def _preflight(args, run_id: str | None) -> None:
+    """Everything that can be checked without Ray, before Ray starts (seconds): the
+    config, the styles file and its models, the catalogue, the output root and, for a
+    run to continue, its record."""
+    _load_cfg(args)
+    styles = getattr(args, "styles", None)
+    if styles:
+        load_styles(styles)
+    images = getattr(args, "images", None)
+    if images and not (storage.is_dir(images) or storage.exists(images)):
+        raise FileNotFoundError(f"--images {images}: not a folder, prefix or catalogue table")
+    if run_id:
+        _read_run(args.out, run_id)
+    else:
+        storage.check_writable(args.out)
+
+
 def run_nightly(args) -> int:
     storage.safe_key(args.run_id or "x")  # run ids become key segments
     if args.resume and not args.run_id:
         raise ConfigError("--resume needs the --run-id of the run to continue")
+    _preflight(args, args.run_id if args.resume else None)
     run_id = args.run_id or _new_run_id()
     with log_context(run_id=run_id):
         started = init_ray(args.address)
@@ -177,13 +196,13 @@ def _run_nightly(args, run_id: str, local: bool) -> int:
         ctx = RunContext.create(run_id, args.out, styles, cfg)
         incremental = not args.full
         t_plan = time.time()
-        plan = build_plan(args.catalogue, styles, ctx, cfg.shards, incremental)
+        plan = build_plan(args.images, styles, ctx, cfg.shards, incremental)
         if plan.num_rows == 0:
-            raise ValueError(f"catalogue {args.catalogue}: no images found")
+            raise ValueError(f"catalogue {args.images}: no images found")
         record = {
             "run_id": run_id,
             "created_at": datetime.now(UTC).isoformat(),
-            "catalogue": storage.redact(args.catalogue),
+            "catalogue": storage.redact(args.images),
             "styles_file": storage.redact(args.styles),
             "full": args.full,
             "planned": plan.num_rows,
@@ -201,6 +220,7 @@ def _run_nightly(args, run_id: str, local: bool) -> int:
 
 
 def run_rerun(args) -> int:
+    _preflight(args, args.run_id)
     with log_context(run_id=args.run_id):
         record = _read_run(args.out, args.run_id)
         cfg = _load_cfg(args, record["config"])

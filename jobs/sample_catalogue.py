@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 from jobs.config import add_config_args, load_config
 from pipelines import storage
+from stylecore.config import ConfigError
 from stylecore.io.codec import encode_image
 from stylecore.synth.catalogue import plan_item, plan_styles, render_item, render_style
 from stylecore.synth.real_styles import REAL_LOOKS, real_style_refs
@@ -57,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "byte-identical files. The contact shadow is background, never product."
         ),
     )
-    p.add_argument("out", metavar="OUT", help="output folder or URI (created if missing)")
+    p.add_argument("-o", "--out", help="output folder or URI (created if missing)")
+    p.add_argument("out_pos", nargs="?", metavar="OUT", help=argparse.SUPPRESS)
     p.add_argument("--count", type=int, help="number of product photos (default 24)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument(
@@ -74,11 +76,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="skip contact_sheet.png",
     )
-    add_config_args(p)
+    add_config_args(p, example="seed=3")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    args.out = args.out or args.out_pos  # OUT as a positional: the old spelling
+    if not args.out:
+        raise ConfigError("-o/--out is required: the folder or URI to write the catalogue to")
     cfg = load_config(
         SampleCatalogueConfig,
         args.config,

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from jobs.config import add_config_args, load_config
+from jobs.config import SEGMENTER_HELP, add_config_args, load_config, old_spelling, require
 from pipelines import datasets, storage
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
 from pipelines.train_dist import DistConfig
@@ -25,21 +26,19 @@ log = logging.getLogger(__name__)
 
 
 def _method_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--method",
-        choices=METHODS,
-        help="segmenter: auto (default: U-Net and edge, the less doubtful mask), edge or unet",
-    )
+    p.add_argument("--segmenter", choices=METHODS, help=SEGMENTER_HELP)
+    old_spelling(p, "--method", "--segmenter", choices=METHODS)
     p.add_argument(
         "--model",
         metavar="DIR",
-        help=f"U-Net model folder (default: the demo model, {DEFAULT_SEGMENTER_MODEL})",
+        help="U-Net model folder (default: the demo model, "
+        f"{os.path.relpath(DEFAULT_SEGMENTER_MODEL)})",
     )
-    add_config_args(p)
+    add_config_args(p, example="edge.working_size=768")
 
 
 def _segmenter(args):
-    cfg = load_config(SegmenterConfig, args.config, args.set_, {"method": args.method})
+    cfg = load_config(SegmenterConfig, args.config, args.set_, {"method": args.segmenter})
     return load_segmenter(cfg, args.model)
 
 
@@ -52,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "background dimmed, the outline drawn) into OUT.",
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or URIs")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder or URI")
+    p.add_argument("-o", "--out", metavar="DIR", help="output folder or URI")
     _method_args(p)
+    require(p, "--out")
     p.set_defaults(func=run_segment)
 
     p = sub.add_parser(
@@ -64,10 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "numbers. --images takes a folder (with --masks) or a catalogue table "
         "with mask_uri (e.g. the sample catalogue's catalogue.csv).",
     )
-    p.add_argument("--images", required=True, help="folder/prefix of images, or catalogue table")
+    p.add_argument("--images", help="folder/prefix of images, or catalogue table")
     p.add_argument("--masks", help="folder of masks matched to images by file name stem")
     p.add_argument("--json", metavar="FILE", help="also write per-image results as JSON")
     _method_args(p)
+    require(p, "--images")
     p.set_defaults(func=run_eval)
 
     p = sub.add_parser(
@@ -81,21 +82,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(DDP), checkpointing to OUT/ray-train/ and restarting from the latest "
         "checkpoint after a failure.",
     )
-    p.add_argument("--images", required=True, help="folder/prefix of images, or catalogue table")
+    p.add_argument("--images", help="folder/prefix of images, or catalogue table")
     p.add_argument("--masks", help="folder of masks (omit for RGBA cut-outs)")
-    p.add_argument("--out", required=True, metavar="DIR", help="model output folder or URI")
+    p.add_argument("-o", "--out", metavar="DIR", help="model output folder or URI")
     p.add_argument("--steps", type=int, help="training steps (default 1200)")
     p.add_argument("--batch-size", type=int, help="batch size (default 8)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     dist = p.add_argument_group("Ray Train")
-    dist.add_argument("--workers", type=int, metavar="N", help="data-parallel workers")
+    dist.add_argument(
+        "--workers", type=int, metavar="N", help="data-parallel workers (default: train here)"
+    )
     dist.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
     dist.add_argument("--cpus-per-worker", type=float, help="CPUs per worker (default 1)")
     dist.add_argument("--max-failures", type=int, help="failures survived (default 2)")
-    dist.add_argument("--checkpoint-every", type=int, metavar="K", help="default 100")
+    dist.add_argument(
+        "--checkpoint-every", type=int, metavar="K", help="checkpoint every K steps (default 100)"
+    )
     dist.add_argument("--resume", action="store_true", help="continue a stopped run")
     dist.add_argument("--address", help="Ray cluster (default: RAY_ADDRESS, else local)")
-    add_config_args(p)
+    add_config_args(p, example="lr=1e-3")
+    require(p, "--images", "--out")
     p.set_defaults(func=run_train)
 
 

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from jobs.config import add_config_args, is_set, load_config
+from jobs.config import add_config_args, is_set, load_config, old_spelling, require
 from pipelines import datasets, storage
 from pipelines.models import load_style_model, style_features
 from pipelines.nightly import init_ray
@@ -54,16 +54,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode.add_argument(
         "--workers", type=int, metavar="N", help="train on Ray Train with N data-parallel workers"
     )
-    p.add_argument("--content", required=True, help="catalogue table or folder of photos")
-    p.add_argument("--styles", required=True, nargs="+", metavar="DIR", help="style folders")
-    p.add_argument("--out", required=True, help="models folder or URI (s3://, gs://)")
-    p.add_argument("--name", help="model name (default: the style id, or 'multi')")
+    p.add_argument("--images", help="catalogue photos to learn on: a table or a folder")
+    old_spelling(p, "--content", "--images")
+    p.add_argument(
+        "--references",
+        nargs="+",
+        metavar="DIR",
+        help="one folder of reference images per look (the folder name is the look's id)",
+    )
+    old_spelling(p, "--styles", "--references", nargs="+")
+    p.add_argument("-o", "--out", help="models folder or URI (s3://, gs://)")
+    p.add_argument("--name", help="model name (default: the look's id, or 'multi')")
     p.add_argument("--steps", type=int, help="total training steps (default 1500)")
-    p.add_argument("--checkpoint-every", type=int, default=100, metavar="K")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=100,
+        metavar="K",
+        help="save a checkpoint every K steps (default 100)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed of crops and weights (default 0)")
     _dist_args(p)
-    add_config_args(p)
+    add_config_args(p, example="lr_g=5e-4 (with --workers: train.lr_g=5e-4)")
+    require(p, "--images", "--references", "--out")
     p.set_defaults(func=run_train)
 
     p = sub.add_parser(
@@ -87,18 +101,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reference per folder is enough (training sees random crops, flips and scales of "
         "it); more help.",
     )
+    p.add_argument("--model", help="base model: a model folder with LATEST, or a version folder")
     p.add_argument(
-        "--model", required=True, help="base model: a model folder with LATEST, or a version folder"
+        "--references",
+        nargs="+",
+        metavar="DIR",
+        help="one folder of reference images per new look (the folder name is its id)",
     )
+    old_spelling(p, "--styles", "--references", nargs="+")
     p.add_argument(
-        "--styles", required=True, nargs="+", metavar="DIR", help="one folder per new style"
+        "--images", help="catalogue photos to learn on: a table or a folder (not with --no-train)"
     )
-    p.add_argument(
-        "--content", help="catalogue table or folder of photos (not needed with --no-train)"
-    )
-    p.add_argument(
-        "--out", required=True, help="model folder for the new version (often --model's)"
-    )
+    old_spelling(p, "--content", "--images")
+    p.add_argument("-o", "--out", help="model folder for the new version (often --model's)")
     p.add_argument(
         "--no-train",
         action="store_true",
@@ -109,9 +124,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--replace", action="store_true", help="retrain a style id the model already has"
     )
-    p.add_argument("--checkpoint-every", type=int, default=50, metavar="K")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=50,
+        metavar="K",
+        help="save a checkpoint every K steps (default 50)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed of crops and new weights (default 0)")
     p.add_argument(
         "--workers",
         type=int,
@@ -120,7 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--set keys are then add.* and dist.*",
     )
     _dist_args(p)
-    add_config_args(p)
+    add_config_args(p, example="lr_style=1e-2 (with --workers: add.lr_style=1e-2)")
+    require(p, "--model", "--references", "--out")
     p.set_defaults(func=run_add_style)
 
     p = sub.add_parser(
@@ -136,11 +158,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "background replaced by an unseen reference, by colour-matched noise and by a "
         "flat tint, to calibrate the measures. Writes before_after.png and scores.json.",
     )
-    p.add_argument("--model", required=True, help="exported model folder")
-    p.add_argument("--images", required=True, help="catalogue table or folder of photos")
-    p.add_argument("--styles", required=True, nargs="+", metavar="DIR", help="style folders")
-    p.add_argument("-o", "--out", required=True, help="output folder for sheet and scores")
+    p.add_argument("--model", help="exported model folder")
+    p.add_argument("--images", help="catalogue table or folder of photos")
+    p.add_argument(
+        "--references", nargs="+", metavar="DIR", help="one folder of reference images per look"
+    )
+    old_spelling(p, "--styles", "--references", nargs="+")
+    p.add_argument("-o", "--out", help="output folder for sheet and scores")
     p.add_argument("--limit", type=int, default=12, help="photos to use (default 12)")
+    require(p, "--model", "--images", "--references", "--out")
     p.set_defaults(func=run_eval_style)
 
 
@@ -207,8 +233,8 @@ def run_train(args) -> int:
     cfg = load_config(
         StyleTrainConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
     )
-    ids, refs, hashes = load_style_sets(args.styles, STYLE_SIDE)
-    content = load_content(args.content, CONTENT_SIDE)
+    ids, refs, hashes = load_style_sets(args.references, STYLE_SIDE)
+    content = load_content(args.images, CONTENT_SIDE)
     name = args.name or (ids[0] if len(ids) == 1 else "multi")
     root = storage.join(args.out, name)
     ckpt_uri = storage.join(root, "checkpoints", "latest.pt")
@@ -245,13 +271,13 @@ def run_train(args) -> int:
         "features": trainer.features.kind,
         "final_losses": final,
         "train_minutes": round(minutes, 2),
-        "content_source": args.content,
+        "content_source": args.images,
         "torch_threads": torch.get_num_threads(),
         "workers": 1,
         "loss_curve": curve,  # means over each logging interval (this run's steps only)
     }
     uri = export_style_model(
-        root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card, args.styles
+        root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card, args.references
     )
     version = uri.rstrip("/").rsplit("/", 1)[-1]
     if curve:
@@ -268,23 +294,23 @@ def run_add_style(args) -> int:
     if args.no_train:
         if args.workers is not None or args.resume:
             raise ConfigError("--no-train trains nothing: drop --workers and --resume")
-        res = register(args.model, args.styles, args.out, replace=args.replace)
+        res = register(args.model, args.references, args.out, replace=args.replace)
         print(
             f"registered {', '.join(res['style_ids'])} on {res['base_version']} in "
             f"{res['minutes'] * 60:.1f} s (no training); model {res['uri']} now carries "
             f"{res['n_styles']} looks"
         )
         return 0
-    if not args.content:
-        raise ConfigError("--content is required to train a look (or pass --no-train)")
+    if not args.images:
+        raise ConfigError("--images is required to train a look (or pass --no-train)")
     if args.workers is None:
         cfg = load_config(
             AddStyleConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
         )
         res = add_styles(
             args.model,
-            args.styles,
-            args.content,
+            args.references,
+            args.images,
             args.out,
             cfg,
             replace=args.replace,
@@ -302,8 +328,8 @@ def run_add_style(args) -> int:
         with _on_ray(args, both.dist) as dist:
             res = add_styles_distributed(
                 args.model,
-                args.styles,
-                args.content,
+                args.references,
+                args.images,
                 args.out,
                 both.add,
                 dist,
@@ -326,7 +352,7 @@ def run_train_distributed(args) -> int:
         args.set_,
         {"train.steps": args.steps, "train.seed": args.seed, **_dist_overrides(args)},
     )
-    ids = [posixpath.basename(u.rstrip("/")) for u in args.styles]
+    ids = [posixpath.basename(u.rstrip("/")) for u in args.references]
     name = args.name or (ids[0] if len(ids) == 1 else "multi")
     storage.safe_key(name)
     with _on_ray(args, cfg.dist) as dist:
@@ -334,8 +360,8 @@ def run_train_distributed(args) -> int:
         res = fit(
             dataclasses.asdict(cfg.train),
             dist,
-            args.content,
-            list(args.styles),
+            args.images,
+            list(args.references),
             args.out,
             name,
             args.resume,
@@ -353,7 +379,7 @@ def run_train_distributed(args) -> int:
 
 def run_eval_style(args) -> int:
     model = load_style_model(args.model)
-    ids, refs, _ = load_style_sets(args.styles, STYLE_SIDE)
+    ids, refs, _ = load_style_sets(args.references, STYLE_SIDE)
     content = load_content(args.images, CONTENT_SIDE, limit=args.limit)
     names = [r.image_id for r in datasets.refs_from(args.images)][: args.limit]
     rows, summary, tiles = evaluate_style(model, content, names, ids, refs)

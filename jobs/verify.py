@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from jobs.config import require
 from jobs.nightly import _read_run
 from pipelines import storage
 from stylecore.runlog import log_context
@@ -24,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"Exit code 0 when all is well, {EXIT_VERIFY_FAILED} when anything is lost, "
         "duplicated, missing or corrupt.",
     )
-    v.add_argument("--out", required=True, help="the run's output root (folder or URI)")
-    v.add_argument("--run-id", required=True)
+    v.add_argument("-o", "--out", help="the run's output root (folder or URI)")
+    v.add_argument("--run-id", help="the run to check (under --out/runs/)")
+    require(v, "--out", "--run-id")
     v.add_argument("--threads", type=int, default=16, help="parallel reads (default 16)")
     v.add_argument("--json", metavar="FILE", help="also write the result here")
     v.set_defaults(func=run_verify)

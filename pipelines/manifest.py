@@ -6,7 +6,9 @@ Layout under ``--out``::
     runs/<run_id>/run.json                               the resolved context (styles,
                                                          pinned model versions, config)
     runs/<run_id>/plan.parquet                           every planned image, written first
-    runs/<run_id>/manifest/shard=NNNNN/part.parquet      one row per planned image
+    runs/<run_id>/manifest/part-NNNNN.parquet            one row per planned image, one
+                                                         file per shard (schema 2; runs
+                                                         before it: shard=NNNNN/part.parquet)
     runs/<run_id>/rejected/<style_id>/<image_id>.<ext>   rejected results, for review
     runs/<run_id>/summary.json                           counts, throughput, consistency
     runs/<run_id>/report.html                            before/after sheet, failures
@@ -14,6 +16,14 @@ Layout under ``--out``::
 
 Every part is written whole, in one atomic write, so a reader never sees half a shard and
 a re-run replaces a shard's part in one step.
+
+The parts are plain Parquet files in one folder, so pandas (``read_parquet(folder)``),
+``pyarrow.dataset`` and DuckDB (``read_parquet('.../manifest/*.parquet')``) read them as
+they are, with their types: ``shard`` is an int32 column (not a folder name, which tools
+would read as a string or a category), ``reasons`` and ``mask_flags`` are
+``list<string>``, a missing value is NULL, and ``held_back`` names the kind of a
+rejection. The schema version is in each file's metadata (``restyle.manifest.schema``);
+``read_part`` reads parts of version 1 too, converting them.
 """
 
 from __future__ import annotations
@@ -29,6 +39,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import storage
+from pipelines.rows import flag_list, reason_list
+
+SCHEMA_VERSION = 2
+SCHEMA_KEY = b"restyle.manifest.schema"
 
 # Quality scores promoted to their own columns (all scores are also in scores_json).
 SCORE_COLUMNS = (
@@ -71,10 +85,12 @@ SCHEMA = pa.schema(
         ("height", pa.int32()),
         ("mask_coverage", pa.float32()),
         ("mask_confidence", pa.float32()),
-        ("mask_flags", pa.string()),
+        ("mask_flags", pa.list_(pa.string())),
         ("mask_uri", pa.string()),
         ("passed", pa.bool_()),
-        ("reasons", pa.string()),
+        # not_a_studio_shot | segmentation_doubtful | quality_gate, for rejected rows
+        ("held_back", pa.string()),
+        ("reasons", pa.list_(pa.string())),
         *[(c, pa.float32()) for c in SCORE_COLUMNS],
         ("scores_json", pa.string()),
         *[(c, pa.float32()) for c in TIMING_COLUMNS],
@@ -91,8 +107,17 @@ def run_dir(out: str, run_id: str) -> str:
     return storage.join(out, "runs", run_id)
 
 
+def manifest_dir(out: str, run_id: str) -> str:
+    return storage.join(run_dir(out, run_id), "manifest")
+
+
 def part_uri(out: str, run_id: str, shard: int) -> str:
-    return storage.join(run_dir(out, run_id), "manifest", f"shard={shard:05d}", "part.parquet")
+    return storage.join(manifest_dir(out, run_id), f"part-{shard:05d}.parquet")
+
+
+def legacy_part_uri(out: str, run_id: str, shard: int) -> str:
+    """Where schema-1 runs kept a shard's part (a hive folder per shard)."""
+    return storage.join(manifest_dir(out, run_id), f"shard={shard:05d}", "part.parquet")
 
 
 def _when(t: float):
@@ -116,41 +141,90 @@ def to_record(row: dict) -> dict:
     rec["finished_at"] = _when(row.get("finished_at", 0.0))
     rec["source_uri"] = row["source_uri"]
     rec["prev_run_id"] = row.get("prev_run_id", "") if row["status"] == "skipped" else ""
+    rec["reasons"] = reason_list(row.get("reasons"))
+    rec["mask_flags"] = flag_list(row.get("mask_flags"))
+    rec["held_back"] = held_back_reason(rec["reasons"]) if row["status"] == "rejected" else None
+    for name in _OPTIONAL_STRINGS:  # missing is NULL, not ""
+        if rec.get(name) == "":
+            rec[name] = None
     return rec
+
+
+# String columns that may be missing (NULL); the identity and status columns never are.
+_OPTIONAL_STRINGS = tuple(
+    f.name
+    for f in SCHEMA
+    if f.type == pa.string() and f.name not in ("run_id", "image_id", "source_uri", "status")
+)
 
 
 def write_part(out: str, run_id: str, shard: int, records: list[dict]) -> str:
     """Write one shard's records (sorted by image_id) as its part, atomically."""
     records = sorted(records, key=lambda r: r["image_id"])
-    table = pa.Table.from_pylist(records, schema=SCHEMA)
+    schema = SCHEMA.with_metadata({SCHEMA_KEY: str(SCHEMA_VERSION).encode()})
+    table = pa.Table.from_pylist(records, schema=schema)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     uri = part_uri(out, run_id, shard)
     storage.write_bytes(uri, buf.getvalue())
+    old = legacy_part_uri(out, run_id, shard)
+    if storage.exists(old):  # a re-run of a schema-1 run: one part per shard, the new one
+        storage.delete(storage.dirname(old), recursive=True)
     return uri
 
 
 def finished_shards(out: str, run_id: str) -> set[int]:
-    names = storage.list_dirs(storage.join(run_dir(out, run_id), "manifest"))
+    folder = manifest_dir(out, run_id)
     done = set()
-    for n in names:
-        if n.startswith("shard=") and storage.exists(part_uri(out, run_id, int(n[6:]))):
+    if storage.exists(folder):
+        for f in storage.list_files(folder, (".parquet",)):
+            name = f.uri.rsplit("/", 1)[-1]
+            if name.startswith("part-") and name[5:-8].isdigit():
+                done.add(int(name[5:-8]))
+    for n in storage.list_dirs(folder):  # schema 1
+        if n.startswith("shard=") and storage.exists(legacy_part_uri(out, run_id, int(n[6:]))):
             done.add(int(n[6:]))
     return done
 
 
+def _upgrade(table: pa.Table) -> pa.Table:
+    """A schema-1 part in schema 2's terms: list columns, NULLs for "", held_back."""
+    rows = table.to_pylist()
+    for r in rows:
+        if "reasons" in r:
+            r["reasons"] = reason_list(r["reasons"])
+        if "mask_flags" in r:
+            r["mask_flags"] = flag_list(r["mask_flags"])
+        if "held_back" in r and "status" in r and "reasons" in r:
+            r["held_back"] = held_back_reason(r["reasons"]) if r["status"] == "rejected" else None
+        for name in _OPTIONAL_STRINGS:
+            if r.get(name) == "":
+                r[name] = None
+    schema = pa.schema([SCHEMA.field(c) for c in table.column_names])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
 def read_part(out: str, run_id: str, shard: int, columns: list[str] | None = None) -> pa.Table:
-    """One shard's part. Columns a part written by an older version lacks come back as
-    nulls (the schema only grows)."""
-    data = storage.read_bytes(part_uri(out, run_id, shard))
-    f = pq.ParquetFile(io.BytesIO(data))
+    """One shard's part, of either schema version, in the current schema. Columns a part
+    written by an older version lacks come back as nulls (the schema only grows)."""
+    uri = part_uri(out, run_id, shard)
+    if not storage.exists(uri) and storage.exists(legacy_part_uri(out, run_id, shard)):
+        uri = legacy_part_uri(out, run_id, shard)
+    f = pq.ParquetFile(io.BytesIO(storage.read_bytes(uri)))
+    meta = f.schema_arrow.metadata or {}
+    version = int(meta.get(SCHEMA_KEY, b"1"))
     have = set(f.schema_arrow.names)
     wanted = columns if columns is not None else SCHEMA.names
-    table = f.read(columns=[c for c in wanted if c in have])
-    for c in wanted:
-        if c not in have:
+    need = list(wanted)
+    if version < 2 and "held_back" in wanted:
+        need += [c for c in ("status", "reasons") if c not in need]
+    table = f.read(columns=[c for c in need if c in have])
+    for c in need:
+        if c not in table.column_names:
             field = SCHEMA.field(c) if c in SCHEMA.names else pa.field(c, pa.string())
             table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    if version < 2:
+        table = _upgrade(table)
     return table.select(wanted)
 
 
@@ -173,10 +247,12 @@ def _spread(vals: list[float]) -> dict[str, float]:
 HELD_BACK = ("not_a_studio_shot", "segmentation_doubtful", "quality_gate")
 
 
-def held_back_reason(reasons: str | None) -> str:
-    """The kind of a rejection from its reasons: the segment stage's publish-safety reasons
-    come first, as ``<reason>: <details>``; anything else is the quality gate's."""
-    head = (reasons or "").split(":", 1)[0]
+def held_back_reason(reasons) -> str:
+    """The kind of a rejection from its reasons (a list, or a row's encoded string): the
+    segment stage's publish-safety reason comes first, as ``<reason>: <details>``;
+    anything else is the quality gate's."""
+    items = reason_list(reasons)
+    head = items[0].split(":", 1)[0] if items else ""
     return head if head in HELD_BACK[:2] else "quality_gate"
 
 
@@ -191,7 +267,7 @@ def summarise(
         "status",
         "error_type",
         "error_message",
-        "reasons",
+        "held_back",
         "style_id",
         "judge",
         "colour_ratio",
@@ -216,8 +292,8 @@ def summarise(
             if s == "failed" and (m or "").startswith("write:")
         ]
         held.update(
-            held_back_reason(r)
-            for r, s in zip(t["reasons"], t["status"], strict=True)
+            h or "quality_gate"
+            for h, s in zip(t["held_back"], t["status"], strict=True)
             if s == "rejected"
         )
         for c in TIMING_COLUMNS:

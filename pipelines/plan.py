@@ -120,6 +120,7 @@ def previous_outputs(out: str, before: str) -> tuple[str, dict[str, dict]]:
         "output_sha256",
     ]
     t = read_manifest(out, run_id, cols).to_pylist()
+    t = [{k: ("" if v is None else v) for k, v in r.items()} for r in t]  # NULL -> ""
     return run_id, {r["image_id"]: r for r in t if r["status"] in ("ok", "skipped")}
 
 

@@ -96,7 +96,8 @@ def _pair(r: dict) -> str:
         f"product SSIM {_fmt(r['product_ssim'])}, style judge {_fmt(r['judge'])}, "
         f"colour ratio {_fmt(r['colour_ratio'])}"
     )
-    reasons = f"<div class=reasons>{e(r['reasons'])}</div>" if r["reasons"] else ""
+    reasons = "; ".join(r["reasons"] or [])
+    reasons = f"<div class=reasons>{e(reasons)}</div>" if reasons else ""
     return (
         f"<figure>{_img(_thumb(r['source_uri']), 'before')}"
         f"{_img(_thumb(r['output_uri']), 'after')}"

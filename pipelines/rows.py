@@ -11,6 +11,7 @@ failure, a skip) sets it, and every later stage passes that row through untouche
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -59,7 +60,7 @@ ROW_DEFAULTS: dict[str, Any] = {
     "mask_flags": "",
     "mask_uri": "",  # runs/<run_id>/masks/<style>/<image_id>.png (small PNG, for review)
     "passed": False,
-    "reasons": "",
+    "reasons": "",  # a JSON list of strings ("" = none): see encode_reasons / reason_list
     "scores_json": "{}",
     "node_id": "",
     "worker_id": "",
@@ -67,6 +68,38 @@ ROW_DEFAULTS: dict[str, Any] = {
     "finished_at": 0.0,
     **{f"t_{s}": float("nan") for s in STAGES},
 }
+
+
+def encode_reasons(reasons: list[str]) -> str:
+    """A row's reasons as one string column: a JSON list (a reason may itself hold "; ")."""
+    return json.dumps([str(r) for r in reasons]) if reasons else ""
+
+
+def reason_list(value: Any) -> list[str]:
+    """The reasons of a row or manifest record as a list: from ``encode_reasons``, from a
+    list column, or from the "; "-joined string of a manifest before schema 2."""
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [str(v) for v in value]
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            return [str(v) for v in json.loads(text)]
+        except ValueError:
+            pass
+    return [r for r in text.split("; ") if r]
+
+
+def flag_list(value: Any) -> list[str]:
+    """Mask flags as a list: the row keeps them comma-joined (flags are bare words)."""
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [str(v) for v in value]
+    return [f for f in value.split(",") if f]
 
 
 def new_row(**fields: Any) -> dict[str, Any]:

@@ -80,6 +80,10 @@ def read_yaml(uri: str, flag: str) -> dict:
         data = yaml.safe_load(storage.read_bytes(uri).decode("utf-8"))
     except FileNotFoundError as e:
         raise ConfigError(f"{flag} {uri}: file not found") from e
+    except IsADirectoryError as e:
+        raise ConfigError(f"{flag} {uri}: a folder, not a YAML file") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{flag} {uri}: not a text file") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{flag} {uri}: not valid YAML: {e}") from e
     if data is None:

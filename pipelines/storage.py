@@ -11,6 +11,7 @@ and ``os.replace``; on object stores one PUT, which is atomic by nature.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
@@ -175,6 +176,38 @@ def delete(uri: str, recursive: bool = False) -> None:
     fs, path = _fresh(uri)
     if fs.exists(path):
         fs.rm(path, recursive=recursive)
+
+
+def is_dir(uri: str) -> bool:
+    """Is ``uri`` a folder (or, in an object store, a prefix with objects under it)?"""
+    fs, path = _fresh(uri)
+    try:
+        return bool(fs.isdir(path))
+    except (FileNotFoundError, PermissionError):
+        return False
+
+
+def check_writable(uri: str) -> None:
+    """Fail now, with a clear message, when nothing can be written under ``uri``: writes a
+    small probe object there and removes it. Raises ``PermissionError`` or ``OSError``."""
+    proto, path = _split(uri)
+    if proto == "file" and os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"{uri}: exists and is not a folder")
+    created = []  # local folders this check makes, removed again: it leaves no trace
+    if proto == "file":
+        p = path
+        while p and not os.path.exists(p) and p != os.path.dirname(p):
+            created.append(p)
+            p = os.path.dirname(p)
+    probe = join(uri, f".restyle-write-check-{os.getpid()}")
+    try:
+        write_bytes(probe, b"")
+    except OSError as e:
+        raise PermissionError(f"{uri}: cannot write there ({e.strerror or e})") from e
+    delete(probe)
+    for folder in created:  # deepest first
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def list_dirs(uri: str) -> list[str]:

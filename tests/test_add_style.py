@@ -88,15 +88,21 @@ def test_add_style_flow(small_catalogue, tmp_path):
     styles = os.path.join(small_catalogue, "styles")
     models = str(tmp_path / "models")
     _run(
-        "-q", "train", "--local", "--content", table, "--styles", os.path.join(styles, "marble"),
+        "-q", "train", "--local", "--images", table, "--references", os.path.join(styles, "marble"),
         os.path.join(styles, "geometric"), "--out", models, "--name", "shop", "--steps", "2",
         *TINY_STYLE_SETS,
     )  # fmt: skip
     root = os.path.join(models, "shop")
     base_version = _text(root, "LATEST")
-    add = ["-q", "add-style", "--model", root, "--content", table, "--out", root]
+    add = ["-q", "add-style", "--model", root, "--images", table, "--out", root]
     res = _run(
-        *add, "--styles", os.path.join(styles, "wood"), "--steps", "2", "--checkpoint-every", "1"
+        *add,
+        "--references",
+        os.path.join(styles, "wood"),
+        "--steps",
+        "2",
+        "--checkpoint-every",
+        "1",
     )
     assert "added wood to " + base_version in res.stdout
     version = _text(root, "LATEST")
@@ -123,16 +129,16 @@ def test_add_style_flow(small_catalogue, tmp_path):
     assert size(version) <= 1.05 * size(base_version)
 
     # resume continues from the checkpoint (step 2) to step 3
-    res = _run(*add, "--styles", os.path.join(styles, "wood"), "--steps", "3", "--resume",
+    res = _run(*add, "--references", os.path.join(styles, "wood"), "--steps", "3", "--resume",
                "--model", os.path.join(root, base_version))  # fmt: skip
     assert "(3 steps)" in res.stdout
 
     # an existing id is refused unless --replace; nothing is written
     latest = _text(root, "LATEST")
-    res = _run(*add, "--styles", os.path.join(styles, "wood"), "--steps", "1", check=False)
+    res = _run(*add, "--references", os.path.join(styles, "wood"), "--steps", "1", check=False)
     assert res.returncode == 2 and "already in model" in res.stderr and "--replace" in res.stderr
     assert _text(root, "LATEST") == latest
-    res = _run(*add, "--styles", os.path.join(styles, "wood"), "--steps", "1", "--replace")
+    res = _run(*add, "--references", os.path.join(styles, "wood"), "--steps", "1", "--replace")
     replaced = load_style_model(root)
     assert replaced.style_ids == ["marble", "geometric", "wood"]
     assert _outputs(replaced, "marble", photos) == _outputs(base, "marble", photos)
@@ -180,13 +186,13 @@ def test_bad_references_are_refused_before_training(small_catalogue, tmp_path):
         ),
     }
     for name, (path, message) in cases.items():
-        res = _run("-q", "add-style", "--model", root, "--content", table, "--styles", path,
+        res = _run("-q", "add-style", "--model", root, "--images", table, "--references", path,
                    "--out", out, "--steps", "1", check=False)  # fmt: skip
         assert res.returncode == 1 and message in res.stderr, (name, res.stderr)
     assert not os.path.exists(out)  # nothing trained, nothing written
     # one reference is enough: training sees crops, flips and scales of it
     one = folder("one", {refs[0]: read(refs[0])})
-    res = _run("-q", "add-style", "--model", root, "--content", table, "--styles", one,
+    res = _run("-q", "add-style", "--model", root, "--images", table, "--references", one,
                "--out", out, "--steps", "1", check=False)  # fmt: skip
     assert res.returncode == 0, res.stderr
     shutil.rmtree(tmp_path / "one")
@@ -231,12 +237,12 @@ def test_add_style_on_two_ray_train_workers(small_catalogue, tmp_path, s3_bucket
     styles = os.path.join(small_catalogue, "styles")
     models = str(tmp_path / "models")
     base_styles = [os.path.join(styles, "marble"), os.path.join(styles, "geometric")]
-    train = ["-q", "train", "--local", "--content", table, "--styles", *base_styles]
+    train = ["-q", "train", "--local", "--images", table, "--references", *base_styles]
     assert main([*train, "--out", models, "--name", "shop", "--steps", "2", *TINY_STYLE_SETS]) == 0
     base = load_style_model(os.path.join(models, "shop"))
     out = f"{s3_bucket}/shop"
-    add = ["-q", "add-style", "--model", os.path.join(models, "shop"), "--content", table,
-           "--styles", os.path.join(styles, "wood"), "--out", out, "--workers", "2",
+    add = ["-q", "add-style", "--model", os.path.join(models, "shop"), "--images", table,
+           "--references", os.path.join(styles, "wood"), "--out", out, "--workers", "2",
            "--checkpoint-every", "2", "--cpus-per-worker", "0.5", "--set",
            "dist.keep_checkpoints=0", "--set", "dist.no_progress_timeout_s=300"]  # fmt: skip
     faulty = ["--max-failures", "1", "--set", "dist.fault_at_step=3"]

@@ -61,7 +61,7 @@ def styles_file(tmp_path) -> str:
 def nightly(catalogue, styles, out, run_id, *extra) -> int:
     return main(
         [
-            *("-q", "nightly", "--catalogue", catalogue, "--styles", styles, "--out", out),
+            *("-q", "nightly", "--images", catalogue, "--styles", styles, "--out", out),
             *("--run-id", run_id, "--max-failure-ratio", "1", *FAST, *extra),
         ]
     )
@@ -116,7 +116,8 @@ def test_nightly_local_prefix(tmp_path, styles_file, capsys):
         assert r["width"] > 0 and r["node_id"] and r["worker_id"]
         assert r["started_at"] <= r["finished_at"]
     held = got["scene/cat"]
-    assert held["status"] == "rejected" and held["reasons"].startswith("not_a_studio_shot: ")
+    assert held["status"] == "rejected" and held["held_back"] == "not_a_studio_shot"
+    assert len(held["reasons"]) == 1 and held["reasons"][0].startswith("not_a_studio_shot: ")
     assert "/rejected/" in held["output_uri"] and not np.isfinite(held["t_transfer"] or np.nan)
     summary = json.loads(storage.read_bytes(os.path.join(out, "runs", "r1", "summary.json")))
     assert summary["planned"] == summary["rows"] == 11
@@ -307,7 +308,7 @@ def test_failed_only_rerun_and_resume(tmp_path, styles_file):
     shards = sorted(manifest.finished_shards(out, "r"))
     lost = shards[:2]
     for s in lost:
-        storage.delete(storage.dirname(manifest.part_uri(out, "r", s)), recursive=True)
+        storage.delete(manifest.part_uri(out, "r", s))
     assert nightly(cat, styles_file, out, "r", "--resume") == 0
     resumed = check_exactly_once(out, "r")
     for image_id, r in resumed.items():
@@ -394,12 +395,12 @@ def test_retries_transient_errors_but_not_missing_objects():
 def test_styles_file_errors_are_clear(tmp_path, capsys):
     bad = tmp_path / "styles.yaml"
     bad.write_text("default: nope\nstyles:\n  wood: {}\n")
-    code = main(["nightly", "--catalogue", str(tmp_path), "--styles", str(bad), "--out", "x"])
+    code = main(["nightly", "--images", str(tmp_path), "--styles", str(bad), "--out", "x"])
     assert code == 2
     assert "style 'nope' is not defined" in capsys.readouterr().err
     code = main(
         [
-            *("nightly", "--catalogue", str(tmp_path)),
+            *("nightly", "--images", str(tmp_path)),
             *("--styles", str(tmp_path / "no.yaml"), "--out", "x"),
         ]
     )
@@ -421,7 +422,7 @@ def test_a_killed_driver_is_resumed(tmp_path, styles_file):
     write_catalogue(cat, 12)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     address = ray.get_runtime_context().gcs_address
-    cmd = [sys.executable, "-m", "jobs.cli", "-q", "nightly", "--catalogue", cat]
+    cmd = [sys.executable, "-m", "jobs.cli", "-q", "nightly", "--images", cat]
     cmd += ["--styles", styles_file, "--out", out, "--run-id", "kd", "--shards", "6"]
     cmd += ["--address", address, *FAST]
     proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": root})

@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(
         styles = os.path.join(tmp, "styles.yaml")
         with open(styles, "w") as f:
             f.write("default: wood\\nstyles:\\n  wood: {}\\n")
-        code = main(["-q", "nightly", "--catalogue", cat, "--styles", styles, "--out", out,
+        code = main(["-q", "nightly", "--images", cat, "--styles", styles, "--out", out,
                      "--run-id", "c", "--shards", "3", "--address", cluster.address,
                      "--set", "resources.no_progress_timeout_s=240"])
         rows = manifest.read_manifest(out, "c").to_pylist()
@@ -130,7 +130,7 @@ NODE_LOSS = textwrap.dedent(
             killer = threading.Thread(target=remove_a_worker_node, args=(out,), daemon=True)
             if run_id == "lost":
                 killer.start()
-            code = main(["-q", "nightly", "--catalogue", cat, "--styles", styles,
+            code = main(["-q", "nightly", "--images", cat, "--styles", styles,
                          "--out", out, "--run-id", run_id, "--shards", "3",
                          "--address", cluster.address,
                          "--set", "resources.no_progress_timeout_s=240"])

@@ -51,8 +51,8 @@ def test_readme_train_example_runs_with_its_default_resources(small_catalogue, t
     env.pop("RAY_ADDRESS", None)
     style = os.path.join(small_catalogue, "styles", "wood")
     res = subprocess.run(
-        [BIN, "train", "--workers", "2", "--content", os.path.join(small_catalogue, "images"),
-         "--styles", style, "--out", str(tmp_path / "models"), "--steps", "2", *TINY_TRAIN],
+        [BIN, "train", "--workers", "2", "--images", os.path.join(small_catalogue, "images"),
+         "--references", style, "--out", str(tmp_path / "models"), "--steps", "2", *TINY_TRAIN],
         capture_output=True, text=True, timeout=900, env=env,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]

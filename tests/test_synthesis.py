@@ -187,7 +187,7 @@ def test_add_style_no_train_registers_one_reference_in_seconds(tmp_path):
     cli = [sys.executable, "-m", "jobs.cli", "-q"]
     base = os.path.join(REPO, "models", "style", "multi")
     res = subprocess.run(
-        [*cli, "add-style", "--model", base, "--styles", str(look), "--out", str(out),
+        [*cli, "add-style", "--model", base, "--references", str(look), "--out", str(out),
          "--no-train"],
         capture_output=True, text=True, cwd=REPO, timeout=300,
     )  # fmt: skip

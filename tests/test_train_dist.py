@@ -35,8 +35,8 @@ def trained(small_catalogue, s3_endpoint, ray_local, tmp_path_factory):
     fs.mkdir("train-models")
     models = "s3://train-models/models"
     styles = [os.path.join(small_catalogue, "styles", s) for s in ("wood", "marble")]
-    args = ["-q", "train", "--workers", "2", "--content"]
-    args += [os.path.join(small_catalogue, "catalogue.csv"), "--styles", *styles]
+    args = ["-q", "train", "--workers", "2", "--images"]
+    args += [os.path.join(small_catalogue, "catalogue.csv"), "--references", *styles]
     args += ["--out", models, "--steps", "8", "--checkpoint-every", "2", "--config", TINY]
     args += ["--max-failures", "1", "--set", "dist.fault_kind=sigkill"]
     args += ["--set", "dist.fault_at_step=5"]
@@ -130,5 +130,5 @@ def test_segmenter_trains_on_two_workers_and_loads(small_catalogue, tmp_path):
     assert [int(storage.read_bytes(storage.join(run, n, "step.txt"))) for n in names][-1] == 4
     masks = str(tmp_path / "masks")
     photo = os.path.join(small_catalogue, "images", "0000-bottle.jpg")
-    assert main(["-q", "segment", photo, "-o", masks, "--method", "unet", "--model", out]) == 0
+    assert main(["-q", "segment", photo, "-o", masks, "--segmenter", "unet", "--model", out]) == 0
     assert os.listdir(masks)

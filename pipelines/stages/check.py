@@ -6,7 +6,7 @@ import json
 import math
 
 from pipelines.models import load_style_model
-from pipelines.rows import RowStage
+from pipelines.rows import RowStage, encode_reasons, flag_list
 from pipelines.runconfig import RunContext
 from pipelines.stages.torch_setup import setup_torch
 from stylecore.quality.gate import assess
@@ -37,12 +37,12 @@ class CheckStage(RowStage):
             style.quality,
         )
         reasons = list(rep.reasons)
-        flags = [f for f in row["mask_flags"].split(",") if f]
+        flags = flag_list(row["mask_flags"])
         usable = not ({"empty", "full", "uniform"} & set(flags))
         if not usable:
             reasons.insert(0, f"segmentation flags: {', '.join(flags)}")
         row["passed"] = bool(rep.passed and usable)
-        row["reasons"] = "; ".join(reasons)
+        row["reasons"] = encode_reasons(reasons)
         scores = {**json.loads(row["scores_json"] or "{}")}  # the segment stage's signals
         scores.update({k: (float(v) if math.isfinite(v) else None) for k, v in rep.scores.items()})
         row["scores_json"] = json.dumps(scores, sort_keys=True)

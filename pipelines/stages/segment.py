@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 from pipelines.models import load_segmenter
-from pipelines.rows import RowStage
+from pipelines.rows import RowStage, encode_reasons
 from pipelines.runconfig import RunContext
 from pipelines.stages.torch_setup import setup_torch
 from stylecore.segmentation.integrity import screen
@@ -44,5 +44,5 @@ class SegmentStage(RowStage):
             row["mask_flags"] = ",".join([*mask.flags, verdict.reason])
             row["passed"] = False
             row["status"] = "rejected"
-            row["reasons"] = f"{verdict.reason}: " + "; ".join(verdict.details)
+            row["reasons"] = encode_reasons([f"{verdict.reason}: " + "; ".join(verdict.details)])
             row["output"] = np.ascontiguousarray(row["pixels"][..., :3])  # the photo, unstyled
