@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 
-from jobs.config import add_config_args, is_set, load_config
+from jobs.config import add_config_args, is_set, load_config, require
 from pipelines.runconfig import load_styles
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--styles",
-        required=True,
         metavar="STYLES.yaml",
         help="the nightly's styles file: each style's model, region, alpha and gate "
         "thresholds (region and alpha are defaults a request may override)",
@@ -44,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
-    add_config_args(p)
+    add_config_args(p, example="serve.max_batch_size=8")
+    require(p, "--styles")
     p.set_defaults(func=run)
 
 
