@@ -13,27 +13,36 @@ at once, the proxy queues at most ``serve.max_queued_requests`` more, and beyond
 request gets 503 with ``Retry-After`` at once (never an unbounded queue). The proxy's
 ``serve.request_timeout_s`` answers 408 for a request that takes longer.
 
-API (JSON errors are ``{"error": KIND, "message": ..., "request_id": ...}``):
+HTTP is FastAPI through ``@serve.ingress``: typed query parameters, ``/docs`` (OpenAPI UI)
+and ``/openapi.json``. JSON errors are ``{"error": KIND, "message": ..., "request_id": ...}``.
 
-``POST /v1/restyle?style=S&region=background|product|all&alpha=A[&format=json]``
-    body: the image bytes (``Content-Type: image/*`` or ``application/octet-stream``).
+``POST /v1/restyle?style=S&region=background|product|all&alpha=A[&format=json][&image_id=I]``
+    body: the image bytes, with any or no Content-Type (the decoder sniffs the format), or
+    a multipart upload with one file part (``curl -F file=@photo.jpg``).
     200: the restyled image, in the input's format family (JPEG in, JPEG out; PNG and
     WebP likewise; anything else comes back as PNG), with the verdict as JSON in the
     ``X-Restyle-Verdict`` header. ``format=json`` returns the verdict as the body with the
     image base64-encoded under ``image_base64``. ``image_id`` (the catalogue's id) seeds
-    the generator's noise as the nightly does, so the answer is the nightly's image for
+    the new background as the nightly does, so the answer is the nightly's image for
     that photo; without it the seed is the bytes' hash (same photo, same answer).
     422: the gate (or publish safety) rejected the photo; same shape, the reasons say
     why and the image is there for review.
-    400 undecodable image (the decoder's reason), bad query; 401 missing or wrong token;
-    404 unknown style; 413 body too large; 415 not an image content type; 500 an
-    internal error (its request id is in the replica's log).
+    400 undecodable image (the decoder's reason), a bad or unknown query parameter (FastAPI's
+    validation errors are answered 400 ``bad_query``: 422 means the gate said no); 401
+    missing or wrong token; 404 unknown style or path; 405 wrong method; 413 body too
+    large; 500 an internal error (its request id is in the replica's log).
 ``GET /v1/styles``: the styles, their model versions and defaults.
-``GET /healthz``: the replica answers. ``GET /readyz``: its models are loaded.
+``GET /healthz``: the replica answers. ``GET /readyz``: its models are loaded, and its
+photo counts by outcome.
+
+Photos by outcome (ok, rejected, failed) and style are counted with
+``ray.serve.metrics.Counter`` (``restyle_photos``; Prometheus ``ray_restyle_photos_total``
+on each node's metrics port).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Serve's ingress rebuilds the route methods'
+# signatures in its own module, where FastAPI could not resolve string annotations (a
+# `request: Request` parameter would become a required query parameter).
 import asyncio
 import base64
 import dataclasses
@@ -47,9 +56,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from ray import serve
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.runconfig import (
     NightlyConfig,
@@ -75,6 +89,18 @@ FORMAT_FAMILY = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _IMAGE_ID = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("restyle")
+    except PackageNotFoundError:
+        return "0"
+
+
+_VERSION = _version()
 
 
 @dataclass(frozen=True)
@@ -171,12 +197,123 @@ def _finite(scores: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def _request_id(request) -> str:
+    """Serve's proxy puts its request id (the client's X-Request-ID, if any) on the request
+    and on the response; one that is odd is replaced in our log and body."""
+    rid = request.headers.get("x-request-id", "")
+    return rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex[:16]
+
+
+def _error(request, status: int, kind: str, message: str, headers: dict | None = None):
+    body = {"error": kind, "message": message, "request_id": _request_id(request)}
+    return _json_response(status, body, headers)
+
+
+# ------------------------------------------------------------------------- the HTTP API
+app = FastAPI(
+    title="Restyle",
+    summary="Restyle one product photo with a learned look, as the nightly would.",
+    description="The same decode, segmentation, transfer and quality gate as `restyle "
+    "nightly`. Send the photo as the raw body (any or no Content-Type: the bytes are "
+    "sniffed) or as a multipart upload (`curl -F file=@photo.jpg`). Errors are JSON: "
+    '`{"error": KIND, "message": ..., "request_id": ...}`. With `RESTYLE_SERVE_TOKEN` set, '
+    "`/v1/` needs `Authorization: Bearer TOKEN`.",
+    version=_VERSION,
+)
+
+
+@app.exception_handler(HTTPError)
+async def _http_error(request, e: HTTPError):
+    return _error(request, e.status, e.kind, str(e), e.headers)
+
+
+@app.exception_handler(RequestValidationError)
+async def _bad_query(request, e: RequestValidationError):
+    parts = []
+    for err in e.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return _error(request, 400, "bad_query", "; ".join(parts) or "bad query")
+
+
+@app.exception_handler(StarletteHTTPException)
+async def _routing_error(request, e: StarletteHTTPException):
+    if e.status_code == 404:
+        return _error(request, 404, "not_found", f"no such path {request.url.path!r}; see /docs")
+    if e.status_code == 405:
+        allow = (e.headers or {}).get("Allow", "")
+        return _error(
+            request, 405, "method_not_allowed", f"{request.url.path} takes {allow}",
+            {"Allow": allow},
+        )  # fmt: skip
+    return _error(request, e.status_code, "http", str(e.detail))
+
+
+@app.middleware("http")
+async def _log_and_contain(request, call_next):
+    """One log line per request (id, method, path, status, time; never the body or the
+    headers), and a JSON 500 naming the request id for anything unexpected."""
+    rid, t0 = _request_id(request), time.perf_counter()
+    try:
+        resp = await call_next(request)
+    except Exception as e:
+        rlog.exception("request %s: internal error (%s)", rid, type(e).__name__)
+        resp = _error(
+            request, 500, "internal",
+            f"internal error ({type(e).__name__}); the service log has request id {rid}",
+        )  # fmt: skip
+    rlog.info(
+        "request %s %s %s -> %d in %.3f s",
+        rid, request.method, request.url.path, resp.status_code, time.perf_counter() - t0,
+    )  # fmt: skip
+    return resp
+
+
+_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The restyled image (JPEG in, JPEG out; PNG and WebP likewise; "
+        "anything else as PNG), the verdict as JSON in the X-Restyle-Verdict header; with "
+        "format=json the verdict as the body and the image base64-encoded in it.",
+        "content": {t: {} for t in MEDIA_TYPES.values()},
+    },
+    400: {"description": "Undecodable image (the decoder's reason) or a bad query."},
+    401: {"description": "Missing or wrong bearer token."},
+    404: {"description": "Unknown style."},
+    413: {"description": "Body over serve.max_body_mb."},
+    422: {
+        "description": "The gate (or publish safety) rejected the photo; same shape as "
+        "200, the reasons say why and the image is there for review."
+    },
+    503: {"description": "Overloaded: retry after the Retry-After header's seconds."},
+}
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": "The photo: the raw bytes as the body, or a multipart upload with "
+        "one file part.",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+_QUERY = ("style", "region", "alpha", "format", "image_id")
+
+
+@serve.ingress(app)
 class RestyleService:
-    """The replica. Built with ``serve.deployment(...)`` by ``build_app`` (its options come
-    from ``ServeConfig``), so the class itself stays importable without Serve running."""
+    """The replica: the HTTP routes above, and the nightly's stages. Built with
+    ``serve.deployment(...)`` by ``build_app`` (its options come from ``ServeConfig``)."""
 
     def __init__(self, ctx: RunContext, cfg: ServeConfig, token_sha256: str, default_style: str):
         import torch
+        from ray.serve import metrics
 
         from pipelines.stages.check import CheckStage
         from pipelines.stages.segment import SegmentStage
@@ -187,8 +324,9 @@ class RestyleService:
         self.default_style = default_style
         gpu = cfg.replica_gpus != 0 and torch.cuda.is_available()
         threads = cfg.torch_threads or max(1, round(cfg.replica_cpus))
-        # The styles dict is this replica's own: per-request region/alpha variants join it.
-        ctx = dataclasses.replace(ctx.with_device("cuda" if gpu else "cpu", threads))
+        # The replica's own copy of the styles: per-request region/alpha variants join it
+        # (never the context the deployment was bound with).
+        ctx = ctx.with_device("cuda" if gpu else "cpu", threads)
         self.ctx = dataclasses.replace(ctx, styles=dict(ctx.styles))
         self.base_styles = tuple(ctx.styles)
         t0 = time.perf_counter()
@@ -196,10 +334,20 @@ class RestyleService:
         self.transfer = TransferStage(self.ctx)
         self.check = CheckStage(self.ctx)
         self.check.ctx = self.ctx  # the same styles dict as the other two stages
+        self.check.stats = dict(self.check.stats)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="restyle-model")
         self.max_body = int(cfg.max_body_mb * 1024 * 1024)
         self._batched_run.set_max_batch_size(cfg.max_batch_size)
         self._batched_run.set_batch_wait_timeout_s(cfg.batch_wait_s)
+        # Outcomes, exported through Ray's metrics (Prometheus: ray_restyle_photos_total)
+        # and counted here for /readyz.
+        self.photos = metrics.Counter(
+            "restyle_photos",
+            description="Photos restyled by outcome: ok, rejected (gate or publish "
+            "safety), failed (undecodable or an error).",
+            tag_keys=("outcome", "style"),
+        )
+        self.counts = {"ok": 0, "rejected": 0, "failed": 0}
         self.loaded_s = time.perf_counter() - t0
         self.ready = True
         rlog.info(
@@ -210,6 +358,10 @@ class RestyleService:
             threads,
             f"up to {cfg.max_batch_size}" if cfg.batching else "off",
         )
+
+    def _count(self, outcome: str, style: str) -> None:
+        self.counts[outcome] += 1
+        self.photos.inc(1, tags={"outcome": outcome, "style": style})
 
     # ---------------------------------------------------------------- model work
     def _run_rows(self, rows: list[dict]) -> list[dict]:
@@ -249,37 +401,7 @@ class RestyleService:
         return key
 
     # ---------------------------------------------------------------- HTTP
-    async def __call__(self, request):
-        # Serve's proxy puts its request id (the client's X-Request-ID, if any) on the
-        # request and on the response; one that is odd is replaced in our log and body.
-        rid = request.headers.get("x-request-id", "")
-        rid = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex[:16]
-        t0 = time.perf_counter()
-        try:
-            resp = await self._route(request, rid)
-        except HTTPError as e:
-            body = {"error": e.kind, "message": str(e), "request_id": rid}
-            resp = _json_response(e.status, body, e.headers)
-        except Exception as e:  # never the body or headers in the log: the id and the type
-            rlog.exception("request %s: internal error (%s)", rid, type(e).__name__)
-            body = {
-                "error": "internal",
-                "message": f"internal error ({type(e).__name__}); the service log has "
-                f"request id {rid}",
-                "request_id": rid,
-            }
-            resp = _json_response(500, body)
-        rlog.info(
-            "request %s %s %s -> %d in %.3f s",
-            rid,
-            request.method,
-            request.url.path,
-            resp.status_code,
-            time.perf_counter() - t0,
-        )
-        return resp
-
-    def _authorize(self, request) -> None:
+    def _authorize(self, request: Request) -> None:
         if not self.token_sha256:
             return
         header = request.headers.get("authorization", "")
@@ -295,33 +417,24 @@ class RestyleService:
                 {"WWW-Authenticate": 'Bearer realm="restyle"'},
             )
 
-    async def _route(self, request, rid: str):
-        path = request.url.path.rstrip("/") or "/"
-        method = request.method
-        routes = {
-            "/healthz": ("GET", self._healthz),
-            "/readyz": ("GET", self._readyz),
-            "/v1/styles": ("GET", self._styles),
-            "/v1/restyle": ("POST", self._restyle),
-        }
-        if path not in routes:
-            raise HTTPError(404, "not_found", f"no such path {path!r}; see GET /v1/styles")
-        want, handler = routes[path]
-        if method != want:
-            raise HTTPError(405, "method_not_allowed", f"{path} takes {want}", {"Allow": want})
-        if path.startswith("/v1/"):
-            self._authorize(request)
-        return await handler(request, rid)
-
-    async def _healthz(self, request, rid):
+    @app.get("/healthz", summary="The replica answers.")
+    async def healthz(self):
         return _json_response(200, {"status": "ok"})
 
-    async def _readyz(self, request, rid):
+    @app.get("/readyz", summary="The replica's models are loaded; its photo counts.")
+    async def readyz(self):
         ready = getattr(self, "ready", False)
-        body = {"ready": ready, "styles": len(self.base_styles), "loaded_s": self.loaded_s}
+        body = {
+            "ready": ready,
+            "styles": len(self.base_styles),
+            "loaded_s": self.loaded_s,
+            "photos": dict(self.counts),  # this replica's, since it started
+        }
         return _json_response(200 if ready else 503, body)
 
-    async def _styles(self, request, rid):
+    @app.get("/v1/styles", summary="The styles, their model versions and defaults.")
+    async def styles(self, request: Request):
+        self._authorize(request)
         styles = [
             {
                 "id": name,
@@ -335,70 +448,102 @@ class RestyleService:
         ]
         return _json_response(200, {"styles": styles, "default": self.default_style})
 
-    def _query(self, request) -> tuple[str, str, float, str]:
-        q = request.query_params
-        unknown = set(q) - {"style", "region", "alpha", "format", "image_id"}
+    async def _image_bytes(self, request: Request) -> bytes:
+        """The photo's bytes: a multipart upload's file part, or else the raw body
+        whatever its Content-Type (the decoder sniffs the format). At most max_body."""
+        limit = f"{self.cfg.max_body_mb:g} MiB"
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise HTTPError(413, "too_large", f"body of {int(declared):,} bytes is over {limit}")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            try:
+                form = await request.form(max_files=1, max_fields=8)
+            except Exception as e:  # starlette's MultiPartException and parser errors
+                raise HTTPError(400, "bad_multipart", f"multipart body not readable: {e}") from None
+            try:
+                files = [v for v in form.values() if isinstance(v, UploadFile)]
+                if not files:
+                    raise HTTPError(
+                        400, "no_file",
+                        "a multipart upload needs one file part, e.g. curl -F file=@photo.jpg",
+                    )  # fmt: skip
+                data = await files[0].read(self.max_body + 1)
+            finally:
+                await form.close()
+            if len(data) > self.max_body:
+                raise HTTPError(413, "too_large", f"file is over {limit}")
+        else:
+            chunks, n = [], 0
+            async for chunk in request.stream():
+                n += len(chunk)
+                if n > self.max_body:
+                    raise HTTPError(413, "too_large", f"body is over {limit}")
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        if not data:
+            raise HTTPError(400, "empty", "empty body: send the image bytes as the body")
+        return data
+
+    @app.post(
+        "/v1/restyle",
+        summary="Restyle one photo.",
+        responses=_IMAGE_RESPONSES,
+        openapi_extra=_BODY_DOC,
+        response_class=Response,
+    )
+    async def restyle(
+        self,
+        request: Request,
+        style: str | None = Query(None, description="style id (default: the styles file's)"),
+        region: Literal["background", "product", "all"] | None = Query(
+            None, description="what to restyle (default: the style's own)"
+        ),
+        alpha: float | None = Query(
+            None,
+            ge=0.0,
+            le=1.0,
+            allow_inf_nan=False,
+            description="0 = the photo, 1 = fully styled (default: the style's own)",
+        ),
+        format: Literal["image", "json"] = Query(
+            "image", description="image: the image as the body; json: the verdict as the body"
+        ),
+        image_id: str | None = Query(
+            None,
+            pattern=_IMAGE_ID.pattern,
+            description="the catalogue's id: seeds the background as the nightly does",
+        ),
+    ):
+        self._authorize(request)
+        unknown = set(request.query_params) - set(_QUERY)
         if unknown:
             raise HTTPError(
-                400, "bad_query", f"unknown query parameter(s) {sorted(unknown)}; "
-                "expected style, region, alpha, format, image_id"
+                400, "bad_query",
+                f"unknown query parameter(s) {sorted(unknown)}; expected {', '.join(_QUERY)}",
             )  # fmt: skip
-        style = q.get("style") or self.default_style
+        style = style or self.default_style
         if style not in self.base_styles:
             raise HTTPError(
                 404, "unknown_style", f"no style {style!r}; styles: {list(self.base_styles)}"
             )
         base = self.ctx.styles[style].transfer
-        region = q.get("region") or base.composite.region
-        if region not in REGIONS:
-            raise HTTPError(400, "bad_query", f"region={region!r}: one of {list(REGIONS)}")
+        region = region or base.composite.region
+        alpha = round(base.alpha if alpha is None else alpha, 2)
+        data = await self._image_bytes(request)
         try:
-            alpha = float(q["alpha"]) if q.get("alpha") else base.alpha
-        except ValueError:
-            raise HTTPError(400, "bad_query", f"alpha={q['alpha']!r} is not a number") from None
-        if not 0.0 <= alpha <= 1.0:  # NaN fails this too
-            raise HTTPError(400, "bad_query", f"alpha={alpha}: must be between 0 and 1")
-        fmt = q.get("format") or "image"
-        if fmt not in ("image", "json"):
-            raise HTTPError(400, "bad_query", f"format={fmt!r}: image or json")
-        image_id = q.get("image_id", "")
-        if image_id and not _IMAGE_ID.match(image_id):
-            raise HTTPError(
-                400, "bad_query", "image_id: 1-200 characters of letters, digits, '._-/'"
-            )
-        return style, region, round(alpha, 2), fmt, image_id
+            return await self._restyle(request, data, style, region, alpha, format, image_id)
+        except HTTPError as e:
+            if e.status >= 500 or e.kind.startswith("undecodable"):
+                self._count("failed", style)
+            raise
 
-    async def _body(self, request) -> bytes:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype and not (ctype.startswith("image/") or ctype == "application/octet-stream"):
-            raise HTTPError(
-                415,
-                "unsupported_media_type",
-                f"Content-Type {ctype!r}: send the image bytes as the body with "
-                "Content-Type image/jpeg, image/png, image/webp (any image/*) or "
-                "application/octet-stream",
-            )
-        limit = f"{self.cfg.max_body_mb:g} MiB"
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
-            raise HTTPError(413, "too_large", f"body of {int(declared):,} bytes is over {limit}")
-        chunks, n = [], 0
-        async for chunk in request.stream():
-            n += len(chunk)
-            if n > self.max_body:
-                raise HTTPError(413, "too_large", f"body is over {limit}")
-            chunks.append(chunk)
-        if n == 0:
-            raise HTTPError(400, "empty", "empty body: send the image bytes as the body")
-        return b"".join(chunks)
-
-    async def _restyle(self, request, rid):
-        from pipelines.rows import new_row
+    async def _restyle(self, request, data, style, region, alpha, fmt, image_id):
+        from pipelines.rows import flag_list, new_row, reason_list
         from stylecore.io.codec import DecodeError, decode_untrusted, encode_image
 
-        style, region, alpha, fmt, image_id = self._query(request)
-        data = await self._body(request)
-        # The image id seeds the generator's noise. The catalogue's id gives the nightly's
+        rid = _request_id(request)
+        # The image id seeds the new background. The catalogue's id gives the nightly's
         # own output for that photo; by default the bytes' hash, so the same photo always
         # comes back the same.
         image_id = image_id or "sha256:" + hashlib.sha256(data).hexdigest()[:32]
@@ -441,11 +586,12 @@ class RestyleService:
             "encode": time.perf_counter() - t2,
         }
         passed = row["status"] == "ok"
+        self._count("ok" if passed else "rejected", style)
         verdict = {
             "request_id": rid,
             "passed": passed,
             "status": row["status"],
-            "reasons": [r for r in row["reasons"].split("; ") if r],
+            "reasons": reason_list(row["reasons"]),
             "scores": _finite(json.loads(row["scores_json"] or "{}")),
             "style": style,
             "region": region,
@@ -453,7 +599,7 @@ class RestyleService:
             "model_version": resolved.model_version,
             "mask": {
                 "coverage": _finite({"c": row["mask_coverage"]})["c"],
-                "flags": [f for f in row["mask_flags"].split(",") if f],
+                "flags": flag_list(row["mask_flags"]),
             },
             "image_id": image_id,
             "input": {"format": decoded.format, "width": row["width"], "height": row["height"]},
@@ -464,8 +610,6 @@ class RestyleService:
             verdict["content_type"] = MEDIA_TYPES[ext]
             verdict["image_base64"] = base64.b64encode(image).decode("ascii")
             return _json_response(status, verdict)
-        from starlette.responses import Response
-
         headers = {
             "X-Restyle-Verdict": json.dumps(verdict, allow_nan=False, separators=(",", ":")),
             "X-Restyle-Passed": "true" if passed else "false",

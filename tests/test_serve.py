@@ -228,11 +228,12 @@ def test_bad_requests_get_clear_4xx(service, small_catalogue):
             400,
             "undecodable:too_large",
         ),
-        "json body": (service.restyle(b"{}", ctype="application/json"), 415, "unsupported"),
-        "form body": (
-            service.restyle(jpeg, ctype="application/x-www-form-urlencoded"),
-            415,
-            "unsupported",
+        # any Content-Type: the bytes decide (JSON is not an image)
+        "json body": (service.restyle(b"{}", ctype="application/json"), 400, "undecodable"),
+        "multipart, no file": (
+            service.request("POST", "/v1/restyle", *_multipart(jpeg, field_only=True)),
+            400,
+            "no_file",
         ),
         "bad region": (service.restyle(jpeg, "?region=sky"), 400, "bad_query"),
         "alpha text": (service.restyle(jpeg, "?alpha=lots"), 400, "bad_query"),
@@ -264,6 +265,63 @@ def test_bad_requests_get_clear_4xx(service, small_catalogue):
     )  # fmt: skip
     assert conn.getresponse().status == 413
     conn.close()
+
+
+def _multipart(data: bytes, field_only: bool = False) -> tuple[bytes, dict]:
+    """A multipart/form-data body as curl -F file=@photo.jpg sends it."""
+    b = "restyle-test-boundary-42"
+    if field_only:
+        part = b'Content-Disposition: form-data; name="note"\r\n\r\nhello'
+    else:
+        head = 'Content-Disposition: form-data; name="file"; filename="photo.jpg"\r\n'
+        part = (head + "Content-Type: image/jpeg\r\n\r\n").encode() + data
+    body = f"--{b}\r\n".encode() + part + f"\r\n--{b}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={b}"}
+
+
+def test_any_content_type_or_none_and_multipart_uploads(service, small_catalogue):
+    """curl --data-binary (no or any Content-Type) and curl -F both get the image back:
+    the same bytes as the image/jpeg call."""
+    jpeg = _read(_photos(small_catalogue)[0])
+    status, _h, want = service.restyle(jpeg, "?image_id=ct-test")
+    assert status in (200, 422), want[:300]
+    for ctype in (None, "application/x-www-form-urlencoded", "text/plain"):
+        headers = {"Content-Type": ctype} if ctype else {}
+        got = service.request("POST", "/v1/restyle?image_id=ct-test", jpeg, headers)
+        assert got[0] == status and got[2] == want, ctype
+    body, headers = _multipart(jpeg)
+    got = service.request("POST", "/v1/restyle?image_id=ct-test", body, headers)
+    assert got[0] == status and got[2] == want
+    assert got[1]["content-type"] == "image/jpeg"
+    big, headers = _multipart(os.urandom(3 * 1024 * 1024))
+    status, _, body = service.request("POST", "/v1/restyle", big, headers)
+    assert status == 413 and json.loads(body)["error"] == "too_large"
+
+
+def test_openapi_docs_and_outcome_counters(service, small_catalogue):
+    status, _, body = service.request("GET", "/openapi.json", token=None)
+    spec = json.loads(body)
+    assert status == 200 and "/v1/restyle" in spec["paths"]
+    params = {p["name"] for p in spec["paths"]["/v1/restyle"]["post"]["parameters"]}
+    assert params == {"style", "region", "alpha", "format", "image_id"}
+    status, _h, body = service.request("GET", "/docs", token=None)
+    assert status == 200 and b"swagger" in body.lower()
+
+    def totals():
+        # every replica's /readyz (requests spread over both replicas): sum a few reads
+        seen = {}
+        for _ in range(12):
+            r = json.loads(service.request("GET", "/readyz", token=None)[2])
+            seen[r["loaded_s"]] = r["photos"]
+        return {k: sum(p[k] for p in seen.values()) for k in ("ok", "rejected", "failed")}
+
+    before = totals()
+    jpeg = _read(_photos(small_catalogue)[1])
+    status, _, _ = service.restyle(jpeg, "?image_id=count-test")
+    service.restyle(b"not an image at all" * 4)
+    after = totals()
+    kind = "ok" if status == 200 else "rejected"
+    assert after[kind] >= before[kind] + 1 and after["failed"] >= before["failed"] + 1
 
 
 def test_probes_and_styles(service):
