@@ -2,8 +2,8 @@
 
 Reads the source bytes with retries on transient storage errors, hashes them, decides
 incremental skips, and decodes with the guards of ``stylecore.io.codec.decode_untrusted``
-(sniffed format, header-checked size limits, EXIF orientation, colour modes, first frame
-of animations)."""
+(sniffed format, header-checked size limits, EXIF orientation, ICC profiles to sRGB, colour
+modes, first frame of animations)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,8 @@ class DecodeStage(RowStage):
         row["height"], row["width"] = d.image.shape[:2]
         row["source_format"] = d.format
         row["source_mode"] = d.mode + (f", {d.frames} frames" if d.frames > 1 else "")
+        if d.colour_profile:  # e.g. "Adobe RGB (1998) -> sRGB"
+            row["source_mode"] += f", ICC {d.colour_profile}"
 
     @staticmethod
     def _skip(row: dict) -> None:

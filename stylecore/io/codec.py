@@ -98,6 +98,7 @@ class Decoded:
     mode: str  # the source colour mode (RGB, CMYK, P, I;16, ...)
     frames: int  # > 1 for animations: the first frame is used
     orientation: int  # the EXIF orientation applied (1 = none)
+    colour_profile: str = ""  # the embedded ICC profile converted to sRGB ("" = none)
 
 
 def decode_untrusted(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Decoded:
@@ -105,9 +106,11 @@ def decode_untrusted(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Deco
 
     The format is sniffed from the bytes. Width and height are read from the header and
     checked against ``limits`` before any pixel is decoded (decompression bombs). EXIF
-    orientation is applied; CMYK, palette (with transparency), gray, 16-bit and
-    gray+alpha modes become RGB or RGBA; animations give their first frame. Raises
-    ``DecodeError`` with a ``kind`` and a message naming the problem."""
+    orientation is applied; an embedded ICC profile other than sRGB is converted to sRGB
+    (perceptual intent), so Adobe RGB, Display P3 or CMYK photos keep their colours;
+    CMYK, palette (with transparency), gray, 16-bit and gray+alpha modes become RGB or
+    RGBA; animations give their first frame. Raises ``DecodeError`` with a ``kind`` and a
+    message naming the problem."""
     import io
     import warnings
 
@@ -152,12 +155,54 @@ def decode_untrusted(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Deco
             im.load()
             orientation = int(im.getexif().get(0x0112, 1) or 1)
             im = ImageOps.exif_transpose(im)
+            im, profile = _to_srgb(im)
     except OSError as e:
         kind = "truncated" if "truncated" in str(e) else "corrupt"
         raise DecodeError(kind, f"{fmt} data is {kind}: {e}") from None
     except (SyntaxError, ValueError, EOFError) as e:  # e.g. PNG CRC failures
         raise DecodeError("corrupt", f"{fmt} data is corrupt: {e}") from None
-    return Decoded(_to_rgb(im), fmt, mode, frames, orientation)
+    return Decoded(_to_rgb(im), fmt, mode, frames, orientation, profile)
+
+
+_ICC_MODES = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB", "L": "RGB", "LA": "RGBA"}
+
+
+def _to_srgb(im):
+    """``(image, description)``: the image in sRGB when it carries an ICC profile that is
+    not sRGB already, with the profile's description; unchanged with "" otherwise. A
+    profile LittleCMS cannot read is ignored (the pixels are taken as sRGB), as browsers
+    do."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in _ICC_MODES:
+        return im, ""
+    import io
+
+    from PIL import ImageCms
+
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        name = (ImageCms.getProfileDescription(src) or "").strip() or "unnamed ICC profile"
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im, ""
+    if "srgb" in name.lower().replace(" ", ""):
+        return im, ""  # already sRGB: no round trip, the bytes stay as they are
+    mode = im.mode
+    if mode == "LA":  # LittleCMS has no grey+alpha: convert grey, keep the alpha
+        alpha = im.getchannel("A")
+        im, mode = im.convert("L"), "L"
+    else:
+        alpha = None
+    try:
+        out = ImageCms.profileToProfile(
+            im, src, ImageCms.createProfile("sRGB"),
+            renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode=_ICC_MODES[mode],
+        )  # fmt: skip
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im, ""
+    if alpha is not None:
+        out = out.convert("RGBA")
+        out.putalpha(alpha)
+    return out, f"{name} -> sRGB"
 
 
 def _to_rgb(im) -> np.ndarray:
