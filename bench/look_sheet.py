@@ -3,8 +3,8 @@ style), for looking at the looks by eye. Usage:
     for s in marble watercolour wood geometric autumn-bokeh; do
         .venv/bin/restyle -q apply PHOTOS/*.jpg --style $s -o OUT; done
     .venv/bin/python bench/look_sheet.py PHOTOS OUT docs/look-sheet.jpg [--height 180]
-A photo the gate held back shows as it came back from apply (unchanged when the screen
-held it back before restyling).
+A photo the gate held back shows as it came back from apply (OUT/rejected/; unchanged when
+the screen held it back before restyling).
 """
 
 from __future__ import annotations
@@ -17,6 +17,14 @@ import cv2
 import numpy as np
 
 STYLES = ["marble", "watercolour", "wood", "geometric", "autumn-bokeh"]
+
+
+def _output(folder: str, name: str):
+    """An apply output: accepted ones in the folder, held-back ones under rejected/."""
+    for path in (os.path.join(folder, name), os.path.join(folder, "rejected", name)):
+        if os.path.exists(path):
+            return cv2.imread(path)
+    return None
 
 
 def main() -> None:
@@ -32,7 +40,7 @@ def main() -> None:
     for n in names:
         im = cv2.imread(os.path.join(args.photos, n + ".jpg"))
         w = int(round(im.shape[1] * args.height / im.shape[0]))
-        cells = [im] + [cv2.imread(os.path.join(args.outputs, f"{n}.{s}.jpg")) for s in args.styles]
+        cells = [im] + [_output(args.outputs, f"{n}.{s}.jpg") for s in args.styles]
         row = [
             cv2.resize(c if c is not None else np.zeros_like(im), (w, args.height),
                        interpolation=cv2.INTER_AREA)

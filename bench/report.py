@@ -311,9 +311,19 @@ def main() -> None:
         "needs batched generator passes across images and compositing on the GPU.",
         "",
     ]
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(L))
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    kept = ""  # the hand-written part below HAND_MARKER stays as it is
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if HAND_MARKER in old:
+            kept = old[old.index(HAND_MARKER) :]
+    with open(path, "w") as f:
+        f.write("\n".join(L) + ("\n" + kept if kept else ""))
     print("\n".join(L))
+
+
+HAND_MARKER = "<!-- Everything below is written by hand"
 
 
 if __name__ == "__main__":

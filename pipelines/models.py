@@ -12,7 +12,7 @@ from stylecore.segmentation import Segmenter, SegmenterConfig, make_segmenter
 REPO_ROOT = os.environ.get("RESTYLE_HOME") or os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))
 )
-# The demo U-Net committed with the project (see README: "Segmentation").
+# The demo U-Net committed with the project (see docs/segmentation.md).
 DEFAULT_SEGMENTER_MODEL = os.path.join(REPO_ROOT, "models", "segmenter-unet")
 
 

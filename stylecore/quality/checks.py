@@ -30,14 +30,14 @@ from stylecore.quality.style_metrics import lab_stats, lab_stats_distance, ssim_
 @dataclass(frozen=True)
 class QualityConfig:
     # Product fidelity (background mode keeps the product; these catch compositing bugs
-    # and bad mattes). Defaults set from the sample catalogue, see README "Quality gate".
+    # and bad mattes). Defaults set from the sample catalogue, see docs/quality.md "The quality gate".
     min_product_ssim: float = 0.98
     max_product_de_mean: float = 1.0
     max_product_de_p95: float = 3.0
     erode_px: int = 2
     # Style match. The judge passes at a fraction >= min_judge of the way to the style, or
     # within max_judge_spread times the references' own spread. Calibrated on the sample
-    # styles (README "The style judge"; tests/test_quality.py): an unseen reference
+    # styles (docs/quality.md "The style judge"; tests/test_quality.py): an unseen reference
     # scored 0.55-0.97 and 1.07-2.41x, colour-matched noise and a flat tint <= 0.36 and
     # >= 2.67x, the unchanged photo 0.
     min_judge: float = 0.45

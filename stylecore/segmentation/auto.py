@@ -8,8 +8,8 @@ limit (above 1: the gate would reject that mask). The U-Net's mask is kept unles
 the integrity check, the edge mask passes it, and the two masks mostly agree (1 - IoU at
 most ``max_swap_disagreement``, 0.1): the edge mask then repairs a local defect.
 Choosing by a smaller margin below 1 (the less doubtful of two passing masks) was measured
-and lost IoU on the held-out sample catalogue: 0.980 against the U-Net's 0.992 (README
-"Segmentation"). The chosen
+and lost IoU on the held-out sample catalogue: 0.980 against the U-Net's 0.992 (BENCHMARKS.md,
+"Segmentation accuracy"). The chosen
 mask carries its signals (``Mask.signals``), the doubt of both and the segmenters'
 disagreement, so the gate need not recompute them.
 """

@@ -28,7 +28,7 @@ edges. A scene (a model in a street, a cat on a sofa) has neither. The signals a
 border's fit noise, the fraction of the border the fit explains, and the edge density
 along the border.
 
-Thresholds live in ``IntegrityConfig``; README "Publish safety" gives the measurements
+Thresholds live in ``IntegrityConfig``; docs/segmentation.md "Publish safety" gives the measurements
 that set them.
 """
 
@@ -60,7 +60,7 @@ class IntegrityConfig:
     shadow_max_darkening: float = 0.5  # neutral darkening up to this fraction is shadow
     ring_px: int = 2  # band outside the outline that missed-product pixels skip
     missed_outline_min: float = 3.0  # a left-out region's own outline contrast (Delta-E)
-    # Mask verdicts (README "Publish safety").
+    # Mask verdicts (docs/segmentation.md "Publish safety").
     max_outline_gap: float = 0.12
     max_outline_unsupported: float = 0.05
     max_missed_product: float = 0.01

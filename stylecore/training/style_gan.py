@@ -17,7 +17,7 @@ judges F's outputs against catalogue crops. The generator step minimises
 
 then the discriminator step updates both Ds on real vs detached fakes.
 
-Choices that matter (measured in ``bench/style_ablation.py``, see README "Style fidelity"):
+Choices that matter (measured in ``bench/style_ablation.py``, see BENCHMARKS.md "Style fidelity of the demo model"):
 - **Style at several scales.** phi is a fixed feature network whose deepest units see ~80
   px. ``P_l`` is the image at 1/2**l size (l < ``style_pyramid``), so the same features
   also see 2x and 4x larger structure (strokes, grain, blobs). The targets are mean Grams
@@ -34,7 +34,7 @@ Choices that matter (measured in ``bench/style_ablation.py``, see README "Style 
   product mask as an input channel (a small network cannot tell a white mug from a white
   backdrop by colour), predicts a change to its input starting from the identity, and
   gets no noise on the product. With random-filter features that cost the backdrop its
-  texture; with EfficientNet-Lite0 features it keeps both (README, ablation).
+  texture; with EfficientNet-Lite0 features it keeps both (BENCHMARKS.md, the training ablation).
 - **Adversarial balance.** Each side has its own Adam; D's learning rate is a quarter of
   G's, its layers are spectrally normalised, and both real and fake images are shifted
   and cut out before D sees them (DiffAugment, ``diffaug``), so D cannot memorise a few
@@ -112,7 +112,7 @@ class StyleTrainConfig:
     # The product-first generator: it predicts a change to its input, starting from the
     # identity (residual), sees the product mask and keeps noise off the product. With
     # EfficientNet-Lite0 features it keeps the product (edge SSIM 0.75-0.96 at 250 steps)
-    # and still draws the backdrop's texture (README "Style fidelity", ablation).
+    # and still draws the backdrop's texture (BENCHMARKS.md, the training ablation).
     generator: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(
             noise_scales=(1, 4, 16), mask_input=True, mask_noise=True, residual=True
