@@ -30,7 +30,8 @@ from stylecore.quality.style_metrics import lab_stats, lab_stats_distance, ssim_
 @dataclass(frozen=True)
 class QualityConfig:
     # Product fidelity (background mode keeps the product; these catch compositing bugs
-    # and bad mattes). Defaults set from the sample catalogue, see docs/quality.md "The quality gate".
+    # and bad mattes). Defaults set from the sample catalogue, see docs/quality.md, "The
+    # quality gate".
     min_product_ssim: float = 0.98
     max_product_de_mean: float = 1.0
     max_product_de_p95: float = 3.0

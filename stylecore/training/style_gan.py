@@ -17,7 +17,8 @@ judges F's outputs against catalogue crops. The generator step minimises
 
 then the discriminator step updates both Ds on real vs detached fakes.
 
-Choices that matter (measured in ``bench/style_ablation.py``, see BENCHMARKS.md "Style fidelity of the demo model"):
+Choices that matter (measured in ``bench/style_ablation.py``; BENCHMARKS.md, "Style fidelity
+of the demo model"):
 - **Style at several scales.** phi is a fixed feature network whose deepest units see ~80
   px. ``P_l`` is the image at 1/2**l size (l < ``style_pyramid``), so the same features
   also see 2x and 4x larger structure (strokes, grain, blobs). The targets are mean Grams
