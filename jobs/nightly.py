@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import logging
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 
 from jobs.config import add_config_args, load_config, old_spelling, require
 from pipelines import manifest, storage
-from pipelines.nightly import execute, finalize_run, init_ray, write_json
+from pipelines.nightly import execute, finalize_run
 from pipelines.placement import plan_for_cluster
 from pipelines.plan import build_plan, read_plan, write_plan
-from pipelines.runconfig import (
-    NightlyConfig,
-    RunContext,
-    context_from_json,
-    context_to_json,
-    load_styles,
+from pipelines.ray_session import ray_session
+from pipelines.record import (
+    new_record,
+    new_run_id,
+    note_rerun,
+    read_run,
+    recorded_config,
+    run_json_uri,
+    to_rerun,
+    to_resume,
+    write_run,
 )
-from stylecore.config import ConfigError, build
+from pipelines.runconfig import NightlyConfig, RunContext, context_from_json, load_styles
+from stylecore.config import ConfigError
 from stylecore.runlog import log_context
 
 log = logging.getLogger(__name__)
@@ -106,35 +108,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_rerun)
 
 
-def _new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-
-
-def _load_cfg(args, base: dict | None = None) -> NightlyConfig:
+def _load_cfg(args, record: dict | None = None) -> NightlyConfig:
     flags = {
         "shards": getattr(args, "shards", None),
         "max_failure_ratio": args.max_failure_ratio,
     }
     cfg = load_config(NightlyConfig, args.config, args.set_, flags)
-    if base is None:
-        return cfg
-    # Re-runs keep the run's recorded config; only resources, retries and the failure
-    # ratio may change.
-    recorded = build(NightlyConfig, base)
-    return dataclasses.replace(
-        recorded,
-        resources=cfg.resources,
-        read_attempts=cfg.read_attempts,
-        max_failure_ratio=cfg.max_failure_ratio,
-        progress_every_s=cfg.progress_every_s,
-    )
-
-
-def _read_run(out: str, run_id: str) -> dict:
-    uri = storage.join(manifest.run_dir(out, run_id), "run.json")
-    if not storage.exists(uri):
-        raise FileNotFoundError(f"run {run_id!r}: no run.json under {out}/runs/{run_id}")
-    return json.loads(storage.read_bytes(uri))
+    return cfg if record is None else recorded_config(record, cfg)
 
 
 def _preflight(args, run_id: str | None) -> None:
@@ -149,7 +129,7 @@ def _preflight(args, run_id: str | None) -> None:
     if images and not (storage.is_dir(images) or storage.exists(images)):
         raise FileNotFoundError(f"--images {images}: not a folder, prefix or catalogue table")
     if run_id:
-        _read_run(args.out, run_id)
+        read_run(args.out, run_id)
     else:
         storage.check_writable(args.out)
 
@@ -159,32 +139,22 @@ def run_nightly(args) -> int:
     if args.resume and not args.run_id:
         raise ConfigError("--resume needs the --run-id of the run to continue")
     _preflight(args, args.run_id if args.resume else None)
-    run_id = args.run_id or _new_run_id()
-    with log_context(run_id=run_id):
-        started = init_ray(args.address)
-        try:
-            return _run_nightly(args, run_id, started)
-        finally:
-            if started:
-                import ray
-
-                ray.shutdown()
+    run_id = args.run_id or new_run_id()
+    with log_context(run_id=run_id), ray_session(args.address) as local:
+        return _run_nightly(args, run_id, local)
 
 
 def _run_nightly(args, run_id: str, local: bool) -> int:
-    rundir = manifest.run_dir(args.out, run_id)
     if args.resume:
-        record = _read_run(args.out, run_id)
-        cfg = _load_cfg(args, record["config"])
+        record = read_run(args.out, run_id)
+        cfg = _load_cfg(args, record)
         placement = plan_for_cluster(cfg.resources, local)
         ctx = context_from_json(record["context"])
-        plan = read_plan(args.out, run_id)
-        done = manifest.finished_shards(args.out, run_id)
-        todo = plan.filter([s not in done for s in plan.column("shard").to_pylist()])
+        todo, done = to_resume(args.out, run_id, read_plan(args.out, run_id))
         log.info("resuming: %d shard(s) finished, %d image(s) to go", len(done), todo.num_rows)
         incremental = not record.get("full", False)
     else:
-        if storage.exists(storage.join(rundir, "run.json")):
+        if storage.exists(run_json_uri(args.out, run_id)):
             raise ConfigError(
                 f"run {run_id!r} already exists under {args.out}; use --resume to "
                 "continue it, or restyle rerun"
@@ -199,17 +169,8 @@ def _run_nightly(args, run_id: str, local: bool) -> int:
         plan = build_plan(args.images, styles, ctx, cfg.shards, incremental)
         if plan.num_rows == 0:
             raise ValueError(f"catalogue {args.images}: no images found")
-        record = {
-            "run_id": run_id,
-            "created_at": datetime.now(UTC).isoformat(),
-            "catalogue": storage.redact(args.images),
-            "styles_file": storage.redact(args.styles),
-            "full": args.full,
-            "planned": plan.num_rows,
-            "config": dataclasses.asdict(cfg),
-            "context": context_to_json(ctx),
-        }
-        write_json(storage.join(rundir, "run.json"), record)
+        record = new_record(ctx, cfg, args.images, args.styles, args.full, plan.num_rows)
+        write_run(args.out, run_id, record)
         write_plan(args.out, run_id, plan)
         log.info("plan written in %.1f s: %d images", time.time() - t_plan, plan.num_rows)
         todo = plan
@@ -222,51 +183,22 @@ def _run_nightly(args, run_id: str, local: bool) -> int:
 def run_rerun(args) -> int:
     _preflight(args, args.run_id)
     with log_context(run_id=args.run_id):
-        record = _read_run(args.out, args.run_id)
-        cfg = _load_cfg(args, record["config"])
+        record = read_run(args.out, args.run_id)
+        cfg = _load_cfg(args, record)
         ctx = context_from_json(record["context"])
         plan = read_plan(args.out, args.run_id)
-        existing: dict[int, list[dict]] = {}
-        if args.failed_only:
-            m = manifest.read_manifest(args.out, args.run_id, ["image_id", "status"])
-            failed = {i for i, s in zip(*m.to_pydict().values(), strict=True) if s == "failed"}
-            todo = plan.filter([i in failed for i in plan.column("image_id").to_pylist()])
-            for shard in set(todo.column("shard").to_pylist()):
-                keep = manifest.read_part(args.out, args.run_id, shard).to_pylist()
-                existing[shard] = [r for r in keep if r["image_id"] not in failed]
-        else:
-            wanted = set(args.shard)
-            unknown = wanted - set(plan.column("shard").to_pylist())
-            if unknown:
-                raise ValueError(
-                    f"run {args.run_id}: no planned images in shard(s) {sorted(unknown)}"
-                )
-            todo = plan.filter([s in wanted for s in plan.column("shard").to_pylist()])
+        todo, existing = to_rerun(args.out, args.run_id, plan, args.shard, args.failed_only)
         log.info("re-running %d image(s) of run %s", todo.num_rows, args.run_id)
         if todo.num_rows == 0:
             print(f"run {args.run_id}: nothing to re-run")
             return 0
-        started = init_ray(args.address)
-        try:
-            placement = plan_for_cluster(cfg.resources, started)
+        with ray_session(args.address) as local:
+            placement = plan_for_cluster(cfg.resources, local)
             t0 = time.time()
             result = execute(todo, ctx, cfg, False, existing=existing, placement=placement)
             wall = time.time() - t0
-        finally:
-            if started:
-                import ray
-
-                ray.shutdown()
-        reruns = record.setdefault("reruns", [])
-        reruns.append(
-            {
-                "at": datetime.now(UTC).isoformat(),
-                "images": todo.num_rows,
-                "shards": sorted(set(todo.column("shard").to_pylist())),
-                "wall_s": wall,
-            }
-        )
-        write_json(storage.join(manifest.run_dir(args.out, args.run_id), "run.json"), record)
+        note_rerun(record, todo, wall)
+        write_run(args.out, args.run_id, record)
         return _finish(args.out, args.run_id, record, cfg, wall, result, todo.num_rows, "rerun")
 
 

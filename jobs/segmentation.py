@@ -279,16 +279,15 @@ def run_train(args) -> int:
 
 def _train_distributed(args, cfg, ucfg, tcfg) -> int:
     from jobs.config import is_set
-    from pipelines.nightly import init_ray
+    from pipelines.ray_session import ray_session
     from pipelines.train_dist import fit_segmenter, fit_to_cluster
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be at least 1")
-    started = init_ray(args.address)
     t0 = time.perf_counter()
-    try:
+    with ray_session(args.address) as local:
         given = is_set("dist.cpus_per_worker", args.config, args.set_, args.cpus_per_worker)
-        dist = fit_to_cluster(cfg.dist, cpus_given=given, local=started)
+        dist = fit_to_cluster(cfg.dist, cpus_given=given, local=local)
         res = fit_segmenter(
             asdict(tcfg),
             asdict(ucfg),
@@ -299,11 +298,6 @@ def _train_distributed(args, cfg, ucfg, tcfg) -> int:
             cfg.save_half,
             args.resume,
         )
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
     m = res["metrics"] or {}
     print(
         f"trained {m.get('step')} steps on {cfg.dist.workers} worker(s) in "

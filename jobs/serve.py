@@ -49,16 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    from ray import serve
-
-    from pipelines.nightly import init_ray
-    from pipelines.serve import (
-        APP_NAME,
-        TOKEN_ENV,
-        ServeJobConfig,
-        build_app,
-        fit_to_cluster,
-    )
+    from pipelines.ray_session import ray_session
+    from pipelines.serve import TOKEN_ENV, ServeJobConfig
 
     cfg = load_config(ServeJobConfig, args.config, args.set_, {})
     styles = load_styles(args.styles)  # a bad styles file fails before Ray starts
@@ -79,69 +71,83 @@ def run(args) -> int:
         if not serving.is_set():  # still starting: unwind through the finally below
             raise KeyboardInterrupt
 
-    started = init_ray(args.address)
-    # After ray.init, which installs its own SIGTERM handler in the driver: ours replaces it.
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    done = threading.Event()  # set once everything has stopped
     try:
-        import ray
-
-        cpus_given = is_set("serve.replica_cpus", args.config, args.set_)
-        s = fit_to_cluster(cfg.serve, cpus_given, local=started)
-        cfg = type(cfg)(**{**cfg.__dict__, "serve": s})
-        serve.start(
-            http_options={
-                "host": args.host,
-                "port": args.port,
-                "request_timeout_s": s.request_timeout_s,
-            }
-        )
-        t0 = time.perf_counter()
-        gpus = ray.cluster_resources().get("GPU", 0.0)
-        log.info(
-            "deploying %d replica(s) x %g CPU%s", s.min_replicas, s.replica_cpus,
-            f" (autoscaling to {s.max_replicas})" if s.max_replicas > s.min_replicas else "",
-        )  # fmt: skip
-        app = build_app(styles, cfg, token, gpus)
-        deploying.set()  # from here on, shutdown removes the application
-        serve.run(app, name=APP_NAME, route_prefix="/")
-        serving.set()
-        url = f"http://{args.host}:{args.port}"
-        print(
-            f"restyle serve: {len(styles.styles)} style(s) ready in "
-            f"{time.perf_counter() - t0:.0f} s at {url}/v1/restyle "
-            f"(styles: {url}/v1/styles; token {'required' if token else 'not required'}). "
-            "Ctrl-C or SIGTERM stops it.",
-            flush=True,
-        )
-        while not stop.wait(1.0):
-            pass
-        return 0
+        with ray_session(args.address) as local:
+            # After ray.init, which installs its own SIGTERM handler in the driver: ours
+            # replaces it.
+            old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                return _serve(args, cfg, styles, token, local, stop, serving, deploying)
+            finally:
+                _stop_app(deploying.is_set(), done)
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
     finally:
-        _shutdown(started, deployed=deploying.is_set())
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        done.set()
 
 
-def _shutdown(started: bool, deployed: bool) -> None:
-    """Stop the application, then the local Ray this process started, within
-    ``SHUTDOWN_DEADLINE_S``: a stuck shutdown must not keep a SIGTERMed pod alive.
+def _serve(args, cfg, styles, token, local, stop, serving, deploying) -> int:
+    import ray
+    from ray import serve
+
+    from pipelines.serve import APP_NAME, build_app, fit_to_cluster
+
+    cpus_given = is_set("serve.replica_cpus", args.config, args.set_)
+    s = fit_to_cluster(cfg.serve, cpus_given, local=local)
+    cfg = type(cfg)(**{**cfg.__dict__, "serve": s})
+    serve.start(
+        http_options={
+            "host": args.host,
+            "port": args.port,
+            "request_timeout_s": s.request_timeout_s,
+        }
+    )
+    t0 = time.perf_counter()
+    gpus = ray.cluster_resources().get("GPU", 0.0)
+    log.info(
+        "deploying %d replica(s) x %g CPU%s", s.min_replicas, s.replica_cpus,
+        f" (autoscaling to {s.max_replicas})" if s.max_replicas > s.min_replicas else "",
+    )  # fmt: skip
+    app = build_app(styles, cfg, token, gpus)
+    deploying.set()  # from here on, shutdown removes the application
+    serve.run(app, name=APP_NAME, route_prefix="/")
+    serving.set()
+    url = f"http://{args.host}:{args.port}"
+    print(
+        f"restyle serve: {len(styles.styles)} style(s) ready in "
+        f"{time.perf_counter() - t0:.0f} s at {url}/v1/restyle "
+        f"(styles: {url}/v1/styles; token {'required' if token else 'not required'}). "
+        "Ctrl-C or SIGTERM stops it.",
+        flush=True,
+    )
+    while not stop.wait(1.0):
+        pass
+    return 0
+
+
+def _stop_app(deployed: bool, done: threading.Event) -> None:
+    """Stop the application within ``SHUTDOWN_DEADLINE_S`` (``done`` is set once the local
+    Ray this process started is down too): a stuck shutdown must not keep a SIGTERMed pod
+    alive.
 
     Replicas first finish their requests in flight (``graceful_shutdown_timeout_s``) while
     the application is deleted. When the signal also reached Ray's own processes (Ctrl-C
     or a process-group kill), Serve's controller may be gone and the delete never returns:
-    after ``DRAIN_DEADLINE_S`` the local Ray is shut down anyway, taking Serve with it."""
+    after ``DRAIN_DEADLINE_S`` the local Ray is shut down anyway (``ray_session``), taking
+    Serve with it."""
     import ray
     from ray import serve
 
     from pipelines.serve import APP_NAME
 
     t0 = time.perf_counter()
-    done = threading.Event()
 
     def deadline() -> None:
         if not done.wait(SHUTDOWN_DEADLINE_S):
             log.error("shutdown did not finish in %.0f s; exiting anyway", SHUTDOWN_DEADLINE_S)
             os._exit(1)
+        log.info("stopped in %.1f s", time.perf_counter() - t0)
 
     threading.Thread(target=deadline, daemon=True).start()
     if deployed and ray.is_initialized():
@@ -159,10 +165,6 @@ def _shutdown(started: bool, deployed: bool) -> None:
             log.info("application deleted in %.1f s", time.perf_counter() - t0)
         else:
             log.warning("the application did not stop in %.0f s", DRAIN_DEADLINE_S)
-    if started and ray.is_initialized():
-        ray.shutdown()
-    done.set()
-    log.info("stopped in %.1f s", time.perf_counter() - t0)
 
 
 def app_builder(args: dict):

@@ -16,7 +16,7 @@ import torch
 from jobs.config import add_config_args, is_set, load_config, old_spelling, require
 from pipelines import datasets, storage
 from pipelines.models import load_style_model, style_features
-from pipelines.nightly import init_ray
+from pipelines.ray_session import ray_session
 from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import export_style_model
 from pipelines.train_dist import DistConfig, fit, fit_to_cluster
@@ -200,15 +200,9 @@ def _on_ray(args, dist: DistConfig):
     ``dist`` checked against it (``fit_to_cluster``) before anything trains."""
     if dist.workers < 1:
         raise ValueError(f"--workers {dist.workers}: must be at least 1")
-    started = init_ray(args.address)
-    try:
+    with ray_session(args.address) as local:
         given = is_set("dist.cpus_per_worker", args.config, args.set_, args.cpus_per_worker)
-        yield fit_to_cluster(dist, cpus_given=given, local=started)
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+        yield fit_to_cluster(dist, cpus_given=given, local=local)
 
 
 @dataclasses.dataclass(frozen=True)

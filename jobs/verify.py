@@ -7,8 +7,8 @@ import json
 import sys
 
 from jobs.config import require
-from jobs.nightly import _read_run
 from pipelines import storage
+from pipelines.record import read_run
 from stylecore.runlog import log_context
 
 EXIT_VERIFY_FAILED = 4
@@ -37,7 +37,7 @@ def run_verify(args) -> int:
     from pipelines.verify import verify_run
 
     with log_context(run_id=args.run_id):
-        _read_run(args.out, args.run_id)  # a clear error for a run that does not exist
+        read_run(args.out, args.run_id)  # a clear error for a run that does not exist
         res = verify_run(args.out, args.run_id, threads=args.threads)
     text = json.dumps(res, indent=2)
     print(text)

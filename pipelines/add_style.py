@@ -22,11 +22,16 @@ from pipelines.models import load_style_model, resolve_model_version, style_feat
 from pipelines.style_data import load_content, load_style_sets
 from pipelines.style_export import add_styles_version
 from pipelines.train_dist import CONTENT_SIDE, STYLE_SIDE, DistConfig
-from stylecore.config import ConfigError, build
-from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer, merge, slots_for
+from stylecore.config import ConfigError
+from stylecore.training.add_style import (
+    AddStyleConfig,
+    AddStyleTrainer,
+    merge,
+    slots_for,
+    train_config_for,
+)
 from stylecore.training.data import ContentStream, StyleStream
 from stylecore.training.loop import progress_line, run_steps
-from stylecore.training.style_gan import StyleTrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +81,6 @@ def register(model: str, style_dirs: list[str], out: str, replace: bool = False)
     }
 
 
-def train_config(base, cfg: AddStyleConfig) -> StyleTrainConfig:
-    """The base model's own training config, with add-style's colour weight."""
-    train_cfg = build(StyleTrainConfig, base.card["train_config"])
-    weights = dataclasses.replace(train_cfg.weights, colour=cfg.colour_weight)
-    return dataclasses.replace(train_cfg, weights=weights)
-
-
 def add_styles(
     model: str,
     style_dirs: list[str],
@@ -98,7 +96,7 @@ def add_styles(
     that exists (unless ``replace``) or appears twice, ``ValueError`` for bad references,
     before anything trains. Returns the new version's URI, the ids, steps and minutes."""
     _, base, ids, refs, hashes = _checked(model, style_dirs, replace)
-    train_cfg = train_config(base, cfg)
+    train_cfg = train_config_for(base.card["train_config"], cfg)
     content = load_content(content_uri, CONTENT_SIDE)
     log.info(
         "adding %s to %s (styles %s): %d references, %d content photos, %d steps",

@@ -445,18 +445,23 @@ def _full_training(config: dict, scale: float, items: list, rank: int, device, w
 def _adding_styles(config: dict, scale: float, items: list, rank: int, device, wrap) -> _Job:
     """`restyle add-style --workers`: new styles' codes and adapters on the frozen base
     model at ``config["base_uri"]`` (``config["add"]``: its ``AddStyleConfig``)."""
-    from pipelines.add_style import train_config
     from pipelines.models import load_style_model, style_features
     from pipelines.style_data import load_style_sets
     from pipelines.style_export import add_styles_version
     from stylecore.config import build
-    from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer, merge, slots_for
+    from stylecore.training.add_style import (
+        AddStyleConfig,
+        AddStyleTrainer,
+        merge,
+        slots_for,
+        train_config_for,
+    )
     from stylecore.training.data import ContentStream, StyleStream
     from stylecore.training.style_gan import core
 
     add = build(AddStyleConfig, config["add"])
     base = load_style_model(config["base_uri"])
-    cfg = train_config(base, add)
+    cfg = train_config_for(base.card["train_config"], add)
     cfg = dataclasses.replace(cfg, lr_g=cfg.lr_g * scale, lr_d=cfg.lr_d * scale)
     scaled = dataclasses.replace(add, lr_style=add.lr_style * scale)
     ids, refs, hashes = load_style_sets(config["styles"], STYLE_SIDE, min_refs=1, min_side=64)

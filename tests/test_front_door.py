@@ -134,10 +134,13 @@ def test_log_levels_by_name_and_bad_ones(monkeypatch, capsys, tmp_path):
     assert logging.getLogger().level == logging.WARNING
 
 
-def test_nightly_checks_its_inputs_before_starting_ray(tmp_path, capsys, small_catalogue):
-    import ray
+def test_nightly_checks_its_inputs_before_starting_ray(
+    tmp_path, capsys, small_catalogue, monkeypatch
+):
+    import pipelines.ray_session
 
-    assert not ray.is_initialized()
+    started = []
+    monkeypatch.setattr(pipelines.ray_session, "init_ray", lambda address: started.append(1))
     cat = os.path.join(small_catalogue, "catalogue.csv")
     cases = [
         (["--images", str(tmp_path / "nope"), "--styles", STYLES_DEMO], 1, "nope"),
@@ -147,9 +150,10 @@ def test_nightly_checks_its_inputs_before_starting_ray(tmp_path, capsys, small_c
     for extra, want, text in cases:
         code, _, err = _cli(capsys, "nightly", *extra, "-o", str(tmp_path / "out"))
         assert code == want and text in err, (extra, err)
-        assert not ray.is_initialized()  # refused before Ray started
     code, _, err = _cli(capsys, "rerun", "--run-id", "r0", "--failed-only", "-o", str(tmp_path))
-    assert code == 1 and "no run.json" in err and not ray.is_initialized()
+    assert code == 1 and "no run.json" in err
+    assert not started  # each was refused before Ray was asked for
+    assert not os.path.exists(tmp_path / "out")
 
 
 def test_one_cli(capsys):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from stylecore.config import build
 from stylecore.features import FeatureNet
 from stylecore.models.discriminator import MultiScaleDiscriminator
 from stylecore.models.generator import Generator, with_adapters
@@ -52,6 +53,14 @@ class AddStyleConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.lr_style <= 0 or self.colour_weight < 0:
             raise ValueError("steps must be >= 1, lr_style > 0 and colour_weight >= 0")
+
+
+def train_config_for(base_train_config: dict, cfg: AddStyleConfig) -> StyleTrainConfig:
+    """The base model's own training config (its card's ``train_config``), with
+    add-style's colour weight."""
+    train_cfg = build(StyleTrainConfig, base_train_config)
+    weights = dataclasses.replace(train_cfg.weights, colour=cfg.colour_weight)
+    return dataclasses.replace(train_cfg, weights=weights)
 
 
 class NewStyles(nn.Module):
