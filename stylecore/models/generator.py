@@ -238,6 +238,41 @@ class Generator(nn.Module):
         ca, cb = self.codes(ids)
         return ((1 - t) * ca + t * cb)[None]
 
+    def mix_content_style(
+        self,
+        content: torch.Tensor,
+        code: torch.Tensor,
+        alpha: float = 1.0,
+        offsets: list[torch.Tensor | None] | None = None,
+    ) -> torch.Tensor:
+        """Feature-level content/style mixing: the encoder's content features
+        ``(B, C, H/4, W/4)`` go through the residual blocks, whose AdaIN norms take their
+        scale and shift from the style ``code`` (plus a style's adapter ``offsets``, one per
+        block), and the result is blended back toward the content features by ``alpha``
+        (0 = the content, 1 = fully styled) before decoding."""
+        h = content
+        for block, off in zip(self.res, offsets or [None] * len(self.res), strict=True):
+            h = block(h, code, off)
+        if alpha != 1.0:
+            h = alpha * h + (1.0 - alpha) * content
+        return h
+
+    def _split_adapter(self, adapter: torch.Tensor | None):
+        """A style's adapter row ``(B, adapter_dim)`` as (per-block offsets, tone offset,
+        decoder offsets); Nones where it has no such part."""
+        blocks: list[torch.Tensor | None] = [None] * len(self.res)
+        if adapter is None:
+            return blocks, None, None
+        tone_offset = dec_offset = None
+        c4 = 4 * self.cfg.widths[2]
+        blocks = [adapter[:, i * c4 : (i + 1) * c4] for i in range(len(self.res))]
+        at = len(self.res) * c4
+        if self.cfg.residual:
+            tone_offset, at = adapter[:, at : at + 3], at + 3
+        if self.cfg.decoder_adapters:
+            dec_offset = adapter[:, at:]
+        return blocks, tone_offset, dec_offset
+
     def forward(
         self,
         x: torch.Tensor,
@@ -274,23 +309,10 @@ class Generator(nn.Module):
             adapter = self.adapter[style]
         if adapter is not None and adapter.shape[0] == 1 and b > 1:
             adapter = adapter.expand(b, -1)
-        blocks = [None] * len(self.res)
-        tone_offset = dec_offset = None
-        if adapter is not None:
-            c4 = 4 * self.cfg.widths[2]
-            blocks = [adapter[:, i * c4 : (i + 1) * c4] for i in range(len(self.res))]
-            at = len(self.res) * c4
-            if self.cfg.residual:
-                tone_offset, at = adapter[:, at : at + 3], at + 3
-            if self.cfg.decoder_adapters:
-                dec_offset = adapter[:, at:]
+        blocks, tone_offset, dec_offset = self._split_adapter(adapter)
         first = self.enc[0](x)
         content = self.enc[1:](first)
-        h_ = content
-        for block, offsets in zip(self.res, blocks, strict=True):
-            h_ = block(h_, code, offsets)
-        if alpha != 1.0:
-            h_ = alpha * h_ + (1.0 - alpha) * content
+        h_ = self.mix_content_style(content, code, alpha, blocks)
         y = self.up1(self._decode(h_, dec_offset))
         if self.cfg.skip:
             y = y + first
