@@ -1,23 +1,24 @@
-"""One configuration mechanism for every job: an optional YAML file, then CLI flags.
-
-Precedence, lowest first: the dataclass defaults, ``--config FILE.yaml``, ``--set KEY=VALUE``
-(dotted keys reach nested sections, values parse as YAML scalars), then the job's own
-flags. Unknown keys and bad values raise ``ConfigError`` naming the key.
-"""
+"""The command line's shared pieces: ``--config``/``--set`` (read by
+``pipelines.config.load_config``, re-exported here), old flag spellings, required flags
+checked after parsing, and shared help texts."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
-from typing import Any, TypeVar
 
-import yaml
+from pipelines.config import is_set, load_config
 
-from pipelines.runconfig import read_yaml
-from stylecore.config import ConfigError, build
+__all__ = [
+    "SEGMENTER_HELP",
+    "add_config_args",
+    "check_required",
+    "is_set",
+    "load_config",
+    "old_spelling",
+    "require",
+]
 
-T = TypeVar("T")
 
 SEGMENTER_HELP = (
     "segmentation method: auto (default; the U-Net's mask, unless it fails the integrity "
@@ -42,63 +43,6 @@ def add_config_args(parser: argparse.ArgumentParser, example: str) -> None:
         help=f"override one config key, e.g. --set {example} (repeatable; dotted keys reach "
         "nested sections)",
     )
-
-
-def _merge(into: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = into
-    for p in parts[:-1]:
-        child = node.setdefault(p, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"{key}: {p} is not a section")
-        node = child
-    node[parts[-1]] = value
-
-
-def _scalar(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-4`` (no dot) as a string; a user typing ``--set lr_g=1e-4``
-    means the number."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def load_config(
-    cls: type[T],
-    config_path: str | None = None,
-    sets: list[str] | None = None,
-    flags: Mapping[str, Any] | None = None,
-) -> T:
-    """Build ``cls`` from defaults, a YAML file, ``--set`` pairs and explicit flags.
-
-    ``flags`` maps (dotted) keys to values; ``None`` values mean "flag not given".
-    """
-    data: dict = read_yaml(config_path, "--config") if config_path else {}
-    for item in sets or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        _merge(data, key.strip(), _scalar(yaml.safe_load(raw)))
-    for key, value in (flags or {}).items():
-        if value is not None:
-            _merge(data, key, value)
-    return build(cls, data)
-
-
-def is_set(key: str, config_path: str | None, sets: list[str] | None, flag: Any = None) -> bool:
-    """Did the user set the dotted ``key`` (by its flag, ``--set`` or the YAML file), as
-    opposed to leaving the default?"""
-    if flag is not None or any(s.partition("=")[0].strip() == key for s in sets or []):
-        return True
-    node: Any = read_yaml(config_path, "--config") if config_path else {}
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 class _OldSpelling(argparse.Action):
