@@ -56,13 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--images", help="catalogue photos to learn on: a table or a folder")
     old_spelling(p, "--content", "--images")
-    p.add_argument(
-        "--references",
-        nargs="+",
-        metavar="DIR",
-        help="one folder of reference images per look (the folder name is the look's id)",
-    )
-    old_spelling(p, "--styles", "--references", nargs="+")
+    _references_arg(p, "one folder of reference images per look (the folder name is its id)")
     p.add_argument("-o", "--out", help="models folder or URI (s3://, gs://)")
     p.add_argument("--name", help="model name (default: the look's id, or 'multi')")
     p.add_argument("--steps", type=int, help="total training steps (default 1500)")
@@ -102,13 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "it); more help.",
     )
     p.add_argument("--model", help="base model: a model folder with LATEST, or a version folder")
-    p.add_argument(
-        "--references",
-        nargs="+",
-        metavar="DIR",
-        help="one folder of reference images per new look (the folder name is its id)",
-    )
-    old_spelling(p, "--styles", "--references", nargs="+")
+    _references_arg(p, "one folder of reference images per new look (the folder name is its id)")
     p.add_argument(
         "--images", help="catalogue photos to learn on: a table or a folder (not with --no-train)"
     )
@@ -160,14 +148,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="exported model folder")
     p.add_argument("--images", help="catalogue table or folder of photos")
-    p.add_argument(
-        "--references", nargs="+", metavar="DIR", help="one folder of reference images per look"
-    )
-    old_spelling(p, "--styles", "--references", nargs="+")
+    _references_arg(p, "one folder of reference images per look")
     p.add_argument("-o", "--out", help="output folder for sheet and scores")
     p.add_argument("--limit", type=int, default=12, help="photos to use (default 12)")
     require(p, "--model", "--images", "--references", "--out")
     p.set_defaults(func=run_eval_style)
+
+
+def _references_arg(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--references", nargs="+", metavar="DIR", help=text)
+    old_spelling(p, "--styles", "--references", nargs="+")
 
 
 def _dist_args(p: argparse.ArgumentParser) -> None:
