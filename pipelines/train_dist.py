@@ -2,9 +2,13 @@
 its four networks wrapped by ``ray.train.torch.prepare_model`` (DDP: NCCL on GPU, gloo on
 CPU), each worker training on its own shard of the catalogue.
 
-- **Data.** The catalogue's photos form a Ray Data dataset read from object storage by
-  Ray's workers; each training worker takes its shard (``get_dataset_shard``) and draws
-  random crops from it. Every worker loads the (few) style references itself. Streams are
+- **Data.** The catalogue's photos are read from object storage and decoded by Ray Data.
+  Each rank has its own dataset of a fixed part of them (``RankedImages``: sorted image
+  ids, every ``world``-th one), so a rank always trains on the same photos in the same
+  order, whatever Ray's scheduling: a restarted worker replays exactly the batches it
+  would have drawn (Ray Data's streaming split hands out blocks to whichever worker asks
+  first, which made restarts replay other photos). Each worker draws random crops from
+  its photos. Every worker loads the (few) style references itself. Streams are
   seeded ``seed + 1000 * rank``, so workers see different crops.
 - **Batch and learning rate.** The global batch is ``batch_size x workers``. Every loss is
   a mean over images, so this is the same as one worker with the global batch (tested).
@@ -270,16 +274,56 @@ def _load_content_row(row: dict, long_side: int) -> dict:
     }
 
 
-def content_dataset(content_uri: str):
-    """A Ray Data dataset of the catalogue's photos and masks at ``CONTENT_SIDE``."""
-    import ray
+@dataclass(frozen=True)
+class RankedImages:
+    """Photos (``image_id, uri, mask_uri`` rows) to decode on Ray Data with ``load``, split
+    among ranks by a fixed rule: sorted by image id, rank ``r`` of ``world`` gets rows
+    ``r, r + world, ...``. Each rank reads only its own dataset (``rank_rows``)."""
 
-    refs = datasets.refs_from(content_uri)
-    if not refs:
-        raise ValueError(f"--content {content_uri}: no images")
-    rows = [{"image_id": r.image_id, "uri": r.uri, "mask_uri": r.mask_uri or ""} for r in refs]
-    return ray.data.from_items(rows).map(
-        _load_content_row, fn_kwargs={"long_side": CONTENT_SIDE}, num_cpus=0.25
+    rows: tuple[dict, ...]
+    load: object  # (row, long_side) -> dict with image_id
+    long_side: int
+
+    @classmethod
+    def of(cls, refs, load, long_side: int, what: str) -> RankedImages:
+        if not refs:
+            raise ValueError(f"--images {what}: no images")
+        rows = sorted(
+            ({"image_id": r.image_id, "uri": r.uri, "mask_uri": r.mask_uri or ""} for r in refs),
+            key=lambda r: r["image_id"],
+        )
+        return cls(tuple(rows), load, long_side)
+
+    def datasets(self, world: int) -> dict:
+        """One Ray Data dataset per rank (``images_<rank>``), read lazily: a rank's photos
+        are decoded only when that rank iterates its dataset."""
+        import ray
+
+        if len(self.rows) < world:
+            raise ValueError(
+                f"{len(self.rows)} photos for {world} workers: every worker needs at least "
+                "one; use fewer workers"
+            )
+        return {
+            f"images_{r}": ray.data.from_items(list(self.rows[r::world])).map(
+                self.load, fn_kwargs={"long_side": self.long_side}, num_cpus=0.25
+            )
+            for r in range(world)
+        }
+
+
+def rank_rows(rank: int) -> list[dict]:
+    """This rank's decoded photos, in image-id order (inside a Ray Train worker)."""
+    import ray.train
+
+    rows = list(ray.train.get_dataset_shard(f"images_{rank}").iter_rows())
+    return sorted(rows, key=lambda r: r["image_id"])
+
+
+def content_dataset(content_uri: str) -> RankedImages:
+    """The catalogue's photos and masks at ``CONTENT_SIDE``, for the style model."""
+    return RankedImages.of(
+        datasets.refs_from(content_uri), _load_content_row, CONTENT_SIDE, content_uri
     )
 
 
@@ -514,7 +558,7 @@ def _gan_loop(config: dict, make_job) -> None:
     if device.type == "cpu":
         torch.set_num_threads(d.torch_threads or max(1, int(d.cpus_per_worker)))
     with log_context(rank=rank):
-        items = _items_from_rows(ray.train.get_dataset_shard("content").iter_rows())
+        items = _items_from_rows(rank_rows(rank))
         if not items:
             raise RuntimeError(
                 f"worker {rank} got no content photos: use fewer workers than photos"
@@ -633,12 +677,12 @@ def run_fit(
     dist_cfg: DistConfig,
     path: str,
     run_name: str,
-    dataset,
+    images: RankedImages,
     resume: bool,
 ):
     """Build and run the ``TorchTrainer``; refuse to silently continue or restart a run
-    that exists (``resume`` decides)."""
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    that exists (``resume`` decides). Each rank reads its own part of ``images``."""
+    from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     exists = storage.exists(storage.join(path, run_name))
@@ -669,7 +713,8 @@ def run_fit(
             failure_config=FailureConfig(max_failures=dist_cfg.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=dist_cfg.keep_checkpoints or None),
         ),
-        datasets={"content": dataset},
+        datasets=images.datasets(dist_cfg.workers),
+        dataset_config=DataConfig(datasets_to_split=[]),  # each rank has its own dataset
     )
     try:
         with watchdog:
@@ -742,6 +787,7 @@ def _load_seg_row(row: dict, long_side: int) -> dict:
     ex = prepare_example(img, mask, long_side)
     h, w = ex.alpha.shape
     return {
+        "image_id": row["image_id"],
         "h": h,
         "w": w,
         "rgb": ex.rgb.tobytes(),
@@ -750,16 +796,9 @@ def _load_seg_row(row: dict, long_side: int) -> dict:
     }
 
 
-def segmenter_dataset(images: str, masks: str | None, long_side: int):
-    import ray
-
-    refs = datasets.refs_from(images, masks)
-    if not refs:
-        raise ValueError(f"--images {images}: no images")
-    rows = [{"image_id": r.image_id, "uri": r.uri, "mask_uri": r.mask_uri or ""} for r in refs]
-    return ray.data.from_items(rows).map(
-        _load_seg_row, fn_kwargs={"long_side": long_side}, num_cpus=0.25
-    )
+def segmenter_dataset(images: str, masks: str | None, long_side: int) -> RankedImages:
+    """Image and mask pairs (or cut-outs) at ``long_side``, for the U-Net."""
+    return RankedImages.of(datasets.refs_from(images, masks), _load_seg_row, long_side, images)
 
 
 def segmenter_loop_per_worker(config: dict) -> None:
@@ -788,7 +827,7 @@ def segmenter_loop_per_worker(config: dict) -> None:
         torch.set_num_threads(d.torch_threads or max(1, int(d.cpus_per_worker)))
     with log_context(rank=rank):
         examples = []
-        for r in ray.train.get_dataset_shard("content").iter_rows():
+        for r in rank_rows(rank):
             h, w = int(r["h"]), int(r["w"])
             examples.append(
                 SegExample(
