@@ -157,6 +157,8 @@ def run(args) -> int:
         if s.model_uri not in models:
             models[s.model_uri] = load_style_model(s.model_uri)
         models[s.model_uri].check_look(s.transfer.style)
+        if args.style == s.name and not s.transfer.synthesises:
+            models[s.model_uri].style_index(s.transfer.style)  # the generator needs training
     stages = LocalStages(ctx)
     fmt = ctx.output.format
     failed = list(problems)
