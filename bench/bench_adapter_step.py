@@ -23,8 +23,7 @@ import torch
 
 from pipelines.add_style import train_config
 from pipelines.models import load_style_model, resolve_model_version, style_features
-from pipelines.style_data import load_content, load_style_sets
-from pipelines.train_dist import CONTENT_SIDE, STYLE_SIDE
+from pipelines.style_data import CONTENT_SIDE, STYLE_SIDE, load_content, load_style_sets
 from stylecore.training.add_style import AddStyleConfig, AddStyleTrainer
 from stylecore.training.data import ContentStream, StyleStream
 

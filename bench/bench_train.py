@@ -34,7 +34,8 @@ def main() -> None:
     import torch
 
     from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
-    from pipelines.train_dist import DistConfig, fit
+    from pipelines.training.config import DistConfig
+    from pipelines.training.style_gan_job import fit
     from stylecore.training.style_gan import StyleTrainConfig
 
     tmp = tempfile.mkdtemp(prefix="bench-train-")

@@ -12,7 +12,7 @@ import threading
 
 from jobs import apply, nightly, sample_catalogue, segmentation, serve, style, verify
 from jobs.config import check_required
-from pipelines.train_dist import TrainingStalledError
+from pipelines.training.watchdog import TrainingStalledError
 from stylecore.config import ConfigError
 from stylecore.runlog import ContextFilter
 from stylecore.training.style_gan import NonFiniteLossError

@@ -16,7 +16,7 @@ import numpy as np
 from jobs.config import SEGMENTER_HELP, add_config_args, load_config, old_spelling, require
 from pipelines import datasets, storage
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
-from pipelines.train_dist import DistConfig
+from pipelines.training.config import DistConfig
 from stylecore.io.codec import encode_image
 from stylecore.segmentation import METHODS, SegmenterConfig, boundary_f, iou
 from stylecore.segmentation.integrity import screen
@@ -280,7 +280,8 @@ def run_train(args) -> int:
 def _train_distributed(args, cfg, ucfg, tcfg) -> int:
     from jobs.config import is_set
     from pipelines.ray_session import ray_session
-    from pipelines.train_dist import fit_segmenter, fit_to_cluster
+    from pipelines.training.runner import fit_to_cluster
+    from pipelines.training.segmenter_job import fit_segmenter
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be at least 1")

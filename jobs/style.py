@@ -17,9 +17,11 @@ from jobs.config import add_config_args, is_set, load_config, old_spelling, requ
 from pipelines import datasets, storage
 from pipelines.models import load_style_model, style_features
 from pipelines.ray_session import ray_session
-from pipelines.style_data import load_content, load_style_sets
+from pipelines.style_data import CONTENT_SIDE, STYLE_SIDE, load_content, load_style_sets
 from pipelines.style_export import export_style_model
-from pipelines.train_dist import DistConfig, fit, fit_to_cluster
+from pipelines.training.config import DistConfig
+from pipelines.training.runner import fit_to_cluster
+from pipelines.training.style_gan_job import fit
 from stylecore.config import ConfigError
 from stylecore.io.codec import encode_image
 from stylecore.quality.style_eval import evaluate_style
@@ -30,7 +32,6 @@ from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
 from stylecore.viz import contact_sheet
 
 log = logging.getLogger(__name__)
-CONTENT_SIDE, STYLE_SIDE = 256, 384
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -273,7 +274,8 @@ def run_train(args) -> int:
 
 
 def run_add_style(args) -> int:
-    from pipelines.add_style import add_styles, add_styles_distributed, register
+    from pipelines.add_style import add_styles, register
+    from pipelines.training.add_style_job import add_styles_distributed
 
     if args.no_train:
         if args.workers is not None or args.resume:

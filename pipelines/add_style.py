@@ -2,13 +2,12 @@
 new styles' codes and adapters on a frozen base (``stylecore.training.add_style``), with
 checkpoints and resume, and export the merged model as a new version.
 
-``add_styles`` trains in this process; ``add_styles_distributed`` trains data-parallel on
-Ray Train (``pipelines.train_dist``: the same per-worker loop, checkpoints, fault restarts
-and watchdog as `restyle train --workers`)."""
+``add_styles`` trains in this process; ``pipelines.training.add_style_job`` trains
+data-parallel on Ray Train with the same checks (``check_request``) and the per-worker
+loop, checkpoints, fault restarts and watchdog of `restyle train --workers`."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -17,11 +16,10 @@ import time
 
 import torch
 
-from pipelines import storage, train_dist
+from pipelines import storage
 from pipelines.models import load_style_model, resolve_model_version, style_features
-from pipelines.style_data import load_content, load_style_sets
+from pipelines.style_data import CONTENT_SIDE, STYLE_SIDE, load_content, load_style_sets
 from pipelines.style_export import add_styles_version
-from pipelines.train_dist import CONTENT_SIDE, STYLE_SIDE, DistConfig
 from stylecore.config import ConfigError
 from stylecore.training.add_style import (
     AddStyleConfig,
@@ -36,7 +34,7 @@ from stylecore.training.loop import progress_line, run_steps
 log = logging.getLogger(__name__)
 
 
-def _checked(model: str, style_dirs: list[str], replace: bool):
+def check_request(model: str, style_dirs: list[str], replace: bool):
     """Resolve the base model and read and check every reference and id before anything
     trains. Returns ``(base_uri, base, ids, refs, hashes)``."""
     base_uri, _ = resolve_model_version(model)
@@ -69,7 +67,7 @@ def register(model: str, style_dirs: list[str], out: str, replace: bool = False)
     from pipelines.style_export import register_looks
 
     t0 = time.perf_counter()
-    _, base, ids, _, hashes = _checked(model, style_dirs, replace)
+    _, base, ids, _, hashes = check_request(model, style_dirs, replace)
     uri = register_looks(out, base, style_dirs, hashes)
     return {
         "uri": uri.rstrip("/"),
@@ -95,7 +93,7 @@ def add_styles(
     new version under ``out`` (moving ``out/LATEST``). Raises ``ConfigError`` for an id
     that exists (unless ``replace``) or appears twice, ``ValueError`` for bad references,
     before anything trains. Returns the new version's URI, the ids, steps and minutes."""
-    _, base, ids, refs, hashes = _checked(model, style_dirs, replace)
+    _, base, ids, refs, hashes = check_request(model, style_dirs, replace)
     train_cfg = train_config_for(base.card["train_config"], cfg)
     content = load_content(content_uri, CONTENT_SIDE)
     log.info(
@@ -156,52 +154,3 @@ def run_name(base_version: str, ids: list[str]) -> str:
     the same addition resumes it, another one gets its own."""
     key = json.dumps([base_version, ids]).encode()
     return f"add-style-{hashlib.sha256(key).hexdigest()[:10]}"
-
-
-def add_styles_distributed(
-    model: str,
-    style_dirs: list[str],
-    content_uri: str,
-    out: str,
-    cfg: AddStyleConfig,
-    dist: DistConfig,
-    replace: bool = False,
-    resume: bool = False,
-) -> dict:
-    """``add_styles`` data-parallel on Ray Train with ``dist.workers`` workers (Ray must be
-    initialised). Every check runs here, on the driver, before a worker starts; rank 0
-    exports the new version at the end. Checkpoints go to ``OUT/ray-train/<run>/``."""
-    base_uri, base, ids, _, _ = _checked(model, style_dirs, replace)
-    name = run_name(base.version, ids)
-    log.info(
-        "adding %s to %s (styles %s) on %d worker(s), %d steps; run %s",
-        ids, base.version, base.style_ids, dist.workers, cfg.steps, name,
-    )  # fmt: skip
-    config = {
-        "add": dataclasses.asdict(cfg),
-        "base_uri": base_uri,
-        "styles": list(style_dirs),
-        "content": content_uri,
-        "root": out,
-    }
-    t0 = time.perf_counter()
-    result = train_dist.run_fit(
-        train_dist.add_style_loop_per_worker,
-        config,
-        dist,
-        storage.join(out, "ray-train"),
-        name,
-        train_dist.content_dataset(content_uri),
-        resume,
-    )
-    version = storage.read_bytes(storage.join(out, "LATEST")).decode().strip()
-    added = load_style_model(storage.join(out, version))
-    return {
-        "uri": storage.join(out, version).rstrip("/"),
-        "base_version": base.version,
-        "style_ids": ids,
-        "steps": int((result.metrics or {}).get("step", 0)),
-        "minutes": (time.perf_counter() - t0) / 60,
-        "n_styles": len(added.style_ids),
-        "checkpoint": result.checkpoint.path if result.checkpoint else None,
-    }

@@ -13,6 +13,9 @@ from stylecore.segmentation import EdgeSegmenter
 from stylecore.segmentation.base import working_size
 from stylecore.training.data import ContentItem
 
+# The sizes training reads at: catalogue photos (content) and style references, long side.
+CONTENT_SIDE, STYLE_SIDE = 256, 384
+
 
 def _resize(img: np.ndarray, long_side: int) -> np.ndarray:
     h, w = working_size(*img.shape[:2], long_side)

@@ -206,7 +206,8 @@ def nightly_step(
 
 def train_step() -> dict:
     from jobs.cli import build_parser
-    from pipelines.train_dist import DATA_TASK_CPUS, DistConfig, fit_to_cluster, worker_resources
+    from pipelines.training.config import DATA_TASK_CPUS, DistConfig, worker_resources
+    from pipelines.training.runner import fit_to_cluster
 
     doc = load(os.path.join(KUBERAY, "rayjob-train.yaml"))
     args = build_parser().parse_args(shlex.split(doc["spec"]["entrypoint"])[1:])

@@ -144,7 +144,8 @@ def test_node_types_come_from_config_env_or_the_launcher_file(monkeypatch):
 
 @pytest.mark.usefixtures("ray_local")
 def test_training_that_cannot_fit_the_largest_cluster_is_refused(monkeypatch):
-    from pipelines.train_dist import DistConfig, fit_to_cluster
+    from pipelines.training.config import DistConfig
+    from pipelines.training.runner import fit_to_cluster
 
     monkeypatch.setenv(
         "RESTYLE_NODE_TYPES", json.dumps([{"name": "gpu", "cpus": 8, "gpus": 1, "max": 4}])

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from pipelines.train_dist import DistConfig, fit_to_cluster
+from pipelines.training.config import DistConfig
+from pipelines.training.runner import fit_to_cluster
 from stylecore.config import ConfigError
 
 BIN = os.path.join(os.path.dirname(sys.executable), "restyle")
@@ -66,7 +67,7 @@ def test_the_training_watchdog_stops_a_run_that_makes_no_progress():
     the main thread with a message; steps reported through the beacon keep it quiet."""
     import time
 
-    from pipelines.train_dist import Watchdog, beat
+    from pipelines.training.watchdog import Watchdog, beat
 
     t0 = time.time()
     with pytest.raises(KeyboardInterrupt), Watchdog(3.0, "training t") as dog:

@@ -1,0 +1,62 @@
+"""The distributed-training config, what a worker reserves, and the training image sizes."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pipelines import storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistConfig:
+    workers: int = 2
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    torch_threads: int = 0  # CPU workers: 0 = the worker's whole CPUs, at least 1
+    max_failures: int = 2  # worker or node failures survived by restarting from a checkpoint
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3  # 0 = keep all
+    lr_scaling: Literal["none", "sqrt", "linear"] = "sqrt"
+    log_every: int = 25
+    # No step reported for this long (data that never loads, workers that never get
+    # resources, a wedged collective) stops the run with a clear error; 0 = wait forever.
+    # Generous by default: a cluster's autoscaler may take minutes to add GPU nodes.
+    no_progress_timeout_s: float = 1800.0
+    fault_at_step: int = 0  # testing: the last worker fails once, at this step (0 = never)
+    # testing: how it fails: a Python exception, or SIGKILL of its own process (as the OOM
+    # killer or a lost node would: no cleanup, no exception reaches Ray Train)
+    fault_kind: Literal["exception", "sigkill"] = "exception"
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
+            raise ValueError("workers >= 1, cpus_per_worker > 0, gpus_per_worker >= 0")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every={self.checkpoint_every}: must be >= 1")
+
+
+# CPUs each Ray Data loading task asks for (content_dataset, segmenter_dataset): at least
+# this much must stay free beside the Train workers, or the data never loads and the run
+# waits forever ("Cluster resources are not enough to run any task").
+DATA_TASK_CPUS = 0.25
+
+
+def worker_resources(d: DistConfig) -> dict[str, float]:
+    """What each Train worker asks for (one placement-group bundle per worker)."""
+    r = {"CPU": d.cpus_per_worker}
+    if d.gpus_per_worker > 0:
+        r["GPU"] = d.gpus_per_worker
+    return r
+
+
+def lr_scale(rule: str, workers: int) -> float:
+    return {"none": 1.0, "sqrt": math.sqrt(workers), "linear": float(workers)}[rule]
+
+
+def storage_path(models_uri: str, name: str) -> str:
+    """Where Ray Train keeps the run's checkpoints: ``<models>/<name>/ray-train``."""
+    return storage.join(models_uri, name, "ray-train")
