@@ -87,7 +87,7 @@ class LocalStages:
             model_uri=style.model_uri if style else "",
             model_version=style.model_version if style else "",
             config_hash=style.config_hash if style else "",
-            output_uri=item.image_id,  # a placeholder the decode stage checks is set
+            output_uri=item.image_id,  # decode refuses a row with no key; apply names files itself
         )
         rows = self.decode.run_rows([row])
         for stage in self.stages:
