@@ -5,30 +5,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import io
 import json
 import logging
 import posixpath
 import time
 
-import torch
-
 from jobs.config import add_config_args, is_set, load_config, old_spelling, require
 from pipelines import datasets, storage
-from pipelines.models import load_style_model, style_features
+from pipelines.models import load_style_model
 from pipelines.ray_session import ray_session
 from pipelines.style_data import CONTENT_SIDE, STYLE_SIDE, load_content, load_style_sets
-from pipelines.style_export import export_style_model
 from pipelines.training.config import DistConfig
+from pipelines.training.local import train_locally
 from pipelines.training.runner import fit_to_cluster
 from pipelines.training.style_gan_job import fit
 from stylecore.config import ConfigError
 from stylecore.io.codec import encode_image
 from stylecore.quality.style_eval import evaluate_style
 from stylecore.training.add_style import AddStyleConfig
-from stylecore.training.data import ContentStream, StyleStream
-from stylecore.training.loop import loss_curves, progress_line, run_steps
-from stylecore.training.style_gan import StyleGANTrainer, StyleTrainConfig, core
+from stylecore.training.style_gan import StyleTrainConfig
 from stylecore.viz import contact_sheet
 
 log = logging.getLogger(__name__)
@@ -218,58 +213,13 @@ def run_train(args) -> int:
     cfg = load_config(
         StyleTrainConfig, args.config, args.set_, {"steps": args.steps, "seed": args.seed}
     )
-    ids, refs, hashes = load_style_sets(args.references, STYLE_SIDE)
-    content = load_content(args.images, CONTENT_SIDE)
-    name = args.name or (ids[0] if len(ids) == 1 else "multi")
-    root = storage.join(args.out, name)
-    ckpt_uri = storage.join(root, "checkpoints", "latest.pt")
-    log.info("styles %s (%d references), %d content photos", ids, len(refs), len(content))
-    trainer = StyleGANTrainer(
-        cfg,
-        style_features(cfg),
-        ContentStream(content, cfg.crop, cfg.seed + 1),
-        StyleStream(refs, cfg.crop, cfg.seed + 2),
+    res = train_locally(
+        cfg, args.references, args.images, args.out, args.name, args.resume, args.checkpoint_every
     )
-    if args.resume and storage.exists(ckpt_uri):
-        state = torch.load(io.BytesIO(storage.read_bytes(ckpt_uri)), weights_only=True)
-        trainer.load_state_dict(state)
-        log.info("resumed from %s at step %d", ckpt_uri, trainer.step)
-
-    def save(tr: StyleGANTrainer) -> None:
-        buf = io.BytesIO()
-        torch.save(tr.state_dict(), buf)
-        storage.write_bytes(ckpt_uri, buf.getvalue())
-        log.info("checkpoint step %d -> %s", tr.step, ckpt_uri)
-
-    curve: list[dict] = []
-
-    def progress(step: int, losses: dict, rate: float) -> None:
-        log.info("%s", progress_line(step, cfg.steps, losses, rate))
-        curve.append({"step": step, **{k: round(v, 5) for k, v in losses.items()}})
-
-    t0 = time.perf_counter()
-    final = run_steps(trainer, cfg.steps, 25, args.checkpoint_every, progress, save)
-    if not args.checkpoint_every or trainer.step % args.checkpoint_every:
-        save(trainer)
-    minutes = (time.perf_counter() - t0) / 60
-    card = {
-        "features": trainer.features.kind,
-        "final_losses": final,
-        "train_minutes": round(minutes, 2),
-        "content_source": args.images,
-        "torch_threads": torch.get_num_threads(),
-        "workers": 1,
-        "loss_curve": curve,  # means over each logging interval (this run's steps only)
-    }
-    uri = export_style_model(
-        root, core(trainer.G), cfg, ids, refs, hashes, trainer.step, card, args.references
+    print(
+        f"trained to step {res['step']} in {res['minutes']:.1f} min; "
+        f"model {res['root']}/{res['version']}"
     )
-    version = uri.rstrip("/").rsplit("/", 1)[-1]
-    if curve:
-        storage.write_bytes(
-            storage.join(uri, "loss_curves.png"), encode_image(loss_curves(curve), "png")
-        )
-    print(f"trained to step {trainer.step} in {minutes:.1f} min; model {root}/{version}")
     return 0
 
 
