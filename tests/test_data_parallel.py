@@ -74,6 +74,10 @@ def _worker(rank: int, world: int, store: str, path: str) -> None:
         tr.train_step(full_batch().slice(rank * B, (rank + 1) * B))
         if rank == 0:
             torch.save(grads, path)
+        # Both ranks leave together: a rank that tears gloo down while its peer still
+        # has traffic in flight is aborted by gloo ("terminate called without an active
+        # exception", seen once in a fresh-clone CI run).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
