@@ -162,6 +162,85 @@ def test_hole_stays_background():
         assert inside_handle[region].mean() > 0.9
 
 
+# -- the hole rule: holes only where the backdrop shows through ---------------------------
+
+
+def test_hole_rule_keeps_backdrop_and_fills_colour_and_texture():
+    """A dark ring encloses three regions that a segmenter called background: smooth
+    backdrop (a real hole), red (a printed detail) and backdrop-coloured but textured (a
+    knit's light yarn). Only the first stays a hole."""
+    import cv2
+
+    from stylecore.segmentation.edges import fit_backdrop
+    from stylecore.segmentation.refine import Backdrop, settle_holes, to_lab
+
+    rng = np.random.default_rng(0)
+    img = np.full((240, 360, 3), 235.0) + rng.normal(0, 0.8, (240, 360, 1))
+    fg = np.zeros((240, 360), np.uint8)
+    cv2.rectangle(fg, (30, 60), (330, 180), 1, -1)
+    regions = []
+    for x0 in (50, 150, 250):
+        r = np.zeros_like(fg)
+        cv2.rectangle(r, (x0, 80), (x0 + 60, 160), 1, -1)
+        fg[r > 0] = 0
+        regions.append(r > 0)
+    img[fg > 0] = (30, 30, 40)
+    img[regions[1]] = (200, 30, 30)
+    img[regions[2]] += rng.normal(0, 9, (int(regions[2].sum()), 1))
+    lab = to_lab(np.clip(img, 0, 255).astype(np.uint8))
+    model, noise, _ = fit_backdrop(lab, 0.015)
+    out, kept = settle_holes(fg > 0, Backdrop(lab, model, noise))
+    hole, red, yarn = regions
+    assert not out[hole].any() and kept[hole].all()
+    assert out[red].all() and out[yarn].all()
+    assert not kept[red].any() and not kept[yarn].any()
+
+
+def _lost(alpha: np.ndarray, truth: np.ndarray, erode: int = 3) -> float:
+    """Share of the true product, eroded by ``erode`` px, that the mask calls background."""
+    import cv2
+
+    k = np.ones((2 * erode + 1, 2 * erode + 1), np.uint8)
+    core = cv2.erode(truth.astype(np.uint8), k) > 0
+    return float(((alpha < 0.5) & core).sum() / core.sum())
+
+
+@pytest.fixture(scope="module")
+def three_segmenters(demo_unet):
+    return {"edge": EdgeSegmenter(), "unet": demo_unet, "auto": load_segmenter(SegmenterConfig())}
+
+
+@pytest.mark.parametrize("case", ["knit_vest", "dial"])
+def test_light_yarn_and_red_digits_are_never_holes(case, three_segmenters):
+    """Before the hole rule, the U-Net (and so auto) cut 1% of the knit out as holes."""
+    from tests import product_details
+
+    img, truth = getattr(product_details, case)()
+    for name, seg in three_segmenters.items():
+        assert _lost(seg.segment(img).alpha, truth) < 0.001, name
+
+
+def test_logo_stays_product_and_the_handle_stays_a_hole(three_segmenters):
+    from tests import product_details
+
+    img, truth, logo = product_details.stein()
+    handle_inside = np.zeros_like(truth)
+    handle_inside[400:560, 790:850] = True  # well inside the handle's loop
+    assert not truth[handle_inside].any()
+    for name, seg in three_segmenters.items():
+        alpha = seg.segment(img).alpha
+        assert _lost(alpha, logo, erode=1) == 0.0, name
+        assert (alpha[handle_inside] < 0.5).mean() > 0.95, name
+
+
+def test_a_swoosh_through_the_outline_stays_product(three_segmenters):
+    from tests import product_details
+
+    img, _, swoosh = product_details.swoosh_shoe()
+    for name, seg in three_segmenters.items():
+        assert _lost(seg.segment(img).alpha, swoosh, erode=2) < 0.005, name
+
+
 # -- U-Net: training, save / load ------------------------------------------------------------
 
 

@@ -11,7 +11,9 @@ Choosing by a smaller margin below 1 (the less doubtful of two passing masks) wa
 and lost IoU on the held-out sample catalogue: 0.980 against the U-Net's 0.992 (BENCHMARKS.md,
 "Segmentation accuracy"). The chosen
 mask carries its signals (``Mask.signals``), the doubt of both and the segmenters'
-disagreement, so the gate need not recompute them.
+disagreement, so the gate need not recompute them. Before any of this, each mask's holes
+are filled where the other mask calls them product: a hole is cut into a product only
+when both segmenters see it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from stylecore.segmentation.base import (
     cutout_first,
 )
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
+from stylecore.segmentation.refine import enclosed
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
 
@@ -46,6 +49,8 @@ class AutoSegmenter:
         if not (u_ok and e_ok):
             chosen = mu if u_ok or not e_ok else me
             return _with(chosen, {})
+        # A hole stays a hole only where both segmenters see one.
+        mu, me = _agreed_holes(mu, me), _agreed_holes(me, mu)
         vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha)
         ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha)
         du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)
@@ -58,6 +63,30 @@ class AutoSegmenter:
         chosen, v = (me, ve) if use_edge else (mu, vu)
         signals = {**v.scores, "doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
         return _with(chosen, signals)
+
+
+def _agreed_holes(mask: Mask, other: Mask, max_share: float = 0.03) -> Mask:
+    """``mask`` with each region it encloses that is smaller than ``max_share`` of the
+    product filled where ``other`` calls most of that region product. Each segmenter
+    applies the hole rule on its own; a small hole is cut into a published product only
+    when the second opinion agrees. On a real close-up of a memory module the U-Net cut
+    holes where out-of-focus patches of the dark board looked like the dark backdrop, and
+    the edge segmenter kept the board whole. Large holes are left alone: the edge
+    segmenter fills a handbag's handle on paper, which the U-Net rightly keeps open."""
+    binary = mask.alpha >= 0.5
+    n, labels, is_hole = enclosed(binary)
+    if not is_hole.any():
+        return mask
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n)
+    product = np.bincount(flat, weights=(other.alpha >= 0.5).ravel(), minlength=n)
+    # a large hole (a handbag's handle) stands on its own segmenter's hole rule
+    small = area < max_share * binary.sum()
+    fill = is_hole & small & (product > 0.5 * area)
+    if not fill.any():
+        return mask
+    alpha = np.where(fill[labels], np.float32(1.0), mask.alpha)
+    return Mask(alpha, mask.confidence, mask.method, mask.flags, mask.signals)
 
 
 def _with(mask: Mask, signals: dict[str, float]) -> Mask:

@@ -269,7 +269,7 @@ def augment(
         q = int(rng.integers(55, 95))
         _, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         rgb = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-    x, _, _ = net_input(np.ascontiguousarray(rgb), cfg)
+    x, *_ = net_input(np.ascontiguousarray(rgb), cfg)
     y = (alpha >= 0.5).astype(np.float32)[None]
     # Crop (pad first when the photo is smaller than the crop).
     ph, pw = max(crop - h, 0), max(crop - w, 0)

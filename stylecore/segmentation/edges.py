@@ -9,13 +9,14 @@ The recipe, at a reduced working size:
    level that every later threshold scales with.
 2. **Colour seeds.** Pixels whose CIE76 distance from the background model exceeds
    ``max(delta_min, noise_k * noise)`` are product, except shadow-like pixels: darker than
-   the backdrop with almost no change in chroma and no sharp edge. (Convention: the contact
-   shadow is background.)
+   the backdrop, neutral against it or of its own hue (coloured paper), and with no sharp
+   edge. (Convention: the contact shadow is background.)
 3. **Edges.** Canny (or a thresholded Sobel magnitude) on L*, with thresholds from the
    noise level, adds outlines that colour alone misses: white products on white.
-4. **Morphology.** Close (bridges gaps in the outline), fill enclosed regions, except those
-   that look like the backdrop (real holes such as a mug handle's inside stay background),
-   open (drops specks), then keep the product components and drop small debris.
+4. **Morphology.** Close (bridges gaps in the outline), fill enclosed regions except
+   where the backdrop shows through them in colour and texture (the hole rule of
+   ``refine``: a mug handle's inside stays background, a logo's letter does not), open
+   (drops specks), then keep the product components and drop small debris.
 5. **Optional GrabCut** seeded with the result, for soft or low-contrast boundaries.
 6. **Full size.** The working-size mask is upsampled, snapped to the full-resolution
    colour distance inside a thin band around the outline (edge-aware refinement), and
@@ -42,10 +43,13 @@ from stylecore.segmentation.base import (
     working_size,
 )
 from stylecore.segmentation.refine import (
+    Backdrop,
+    cast_shadow,
     disk,
     is_uniform,
     keep_components,
     local_means,
+    settle_holes,
     snap,
     to_lab,
     upsample_refined,
@@ -70,13 +74,14 @@ class EdgeConfig:
     edge_k: float = 3.0  # edge threshold, in multiples of the L* noise (>= edge_min)
     edge_min: float = 4.0  # lowest edge threshold on L* gradient (0-100 scale)
     shadow_chroma: float = 5.0  # darkening with less chroma change than this is shadow
+    # (or, on coloured paper, darkening of the paper's own hue: refine.cast_shadow)
     shadow_max_darkening: float = 0.7  # ... and at most this fraction darker than backdrop
     close_px: int = 4  # closing radius
     open_px: int = 1  # opening radius
     min_component: float = 0.0015  # components under this fraction of the frame are dropped
     keep_ratio: float = 0.03  # ... and under this fraction of the largest component
-    hole_backdrop_fraction: float = 0.92  # enclosed regions this backdrop-like stay holes
-    min_hole: float = 0.0004  # enclosed regions under this fraction of the frame are filled
+    hole_backdrop_fraction: float = 0.9  # enclosed regions this much backdrop stay holes
+    min_hole: float = 0.002  # enclosed regions under this fraction of the frame are filled
     grabcut: bool = False
     grabcut_iters: int = 2
     snap_px: int = 2  # working-size band around the outline re-decided by local colour
@@ -168,28 +173,6 @@ def _edges(L: np.ndarray, cfg: EdgeConfig, noise: float) -> tuple[np.ndarray, np
     return edges > 0, mag
 
 
-def _fill_enclosed(fg: np.ndarray, backdrop_like: np.ndarray, cfg: EdgeConfig) -> np.ndarray:
-    """Fill regions enclosed by the product unless they look like the backdrop."""
-    h, w = fg.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((~fg).astype(np.uint8), 4)
-    if n <= 1:
-        return fg
-    touches = np.zeros(n, bool)
-    touches[np.unique(labels[0])] = True
-    touches[np.unique(labels[-1])] = True
-    touches[np.unique(labels[:, 0])] = True
-    touches[np.unique(labels[:, -1])] = True
-    bg_count = np.bincount(labels.ravel(), weights=backdrop_like.ravel(), minlength=n)
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    frac = bg_count / np.maximum(area, 1)
-    keep_hole = (~touches) & (area >= cfg.min_hole * h * w) & (frac >= cfg.hole_backdrop_fraction)
-    fill = (~touches) & ~keep_hole
-    fill[0] = False  # label 0 of the inverted image is the product itself
-    out = fg.copy()
-    out |= fill[labels] & ~fg
-    return out
-
-
 def _row_span(core: np.ndarray) -> np.ndarray:
     """Pixels between the leftmost and rightmost ``core`` pixel of their row."""
     w = core.shape[1]
@@ -252,17 +235,13 @@ class EdgeSegmenter:
         differs = (np.abs(d[..., 0]) > thr) | (chroma > thr_c)
         shadow_like = (
             differs
-            & (d[..., 0] < 0)
-            & (chroma < cfg.shadow_chroma)
-            & (-d[..., 0] < cfg.shadow_max_darkening * model[..., 0])
+            & cast_shadow(lab, model, cfg.shadow_max_darkening, cfg.shadow_chroma)
             & (mag < max(cfg.edge_min, cfg.edge_k * noise))
         )
-        backdrop_like = ~differs
+        shows = Backdrop(lab, model, noise)
         strong = (differs & ~shadow_like) | edges
         core = cv2.morphologyEx(strong.astype(np.uint8), cv2.MORPH_CLOSE, disk(cfg.close_px)) > 0
-        core = keep_components(
-            _fill_enclosed(core, backdrop_like, cfg), cfg.min_component, cfg.keep_ratio
-        )
+        core = keep_components(self._holes(core, shows)[0], cfg.min_component, cfg.keep_ratio)
         seeds = strong
         if core.any() and shadow_like.any():
             # Neutral darkening inside the product's own rows, above its base, is the
@@ -273,7 +252,7 @@ class EdgeSegmenter:
             above = np.arange(h)[:, None] < base - cfg.base_zone * (base - top + 1)
             seeds = strong | (shadow_like & _row_span(core) & above)
         fg = cv2.morphologyEx(seeds.astype(np.uint8), cv2.MORPH_CLOSE, disk(cfg.close_px)) > 0
-        fg = _fill_enclosed(fg, backdrop_like, cfg)
+        fg = self._holes(fg, shows)[0]
         if cfg.open_px > 0:
             fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, disk(cfg.open_px)) > 0
         fg = keep_components(fg, cfg.min_component, cfg.keep_ratio)
@@ -295,6 +274,7 @@ class EdgeSegmenter:
             fg = fg.copy()
             fg[by, bx] = new
             fg = keep_components(fg, cfg.min_component, cfg.keep_ratio)
+        fg, kept_holes = self._holes(fg, shows)
 
         coverage = float(fg.mean())
         if coverage < 1e-4:
@@ -306,7 +286,10 @@ class EdgeSegmenter:
         conf = float(np.clip((contrast - 0.5) / 2.5, 0, 1) * np.clip(inliers / 0.6, 0, 1))
         if conf < 0.3 and FLAG_EMPTY not in flags:
             flags.append(FLAG_LOW_CONFIDENCE)
-        return fg, conf, flags, (thr, fg_mean, bg_mean)
+        return fg, conf, flags, (thr, fg_mean, bg_mean, kept_holes)
+
+    def _holes(self, fg: np.ndarray, shows: Backdrop) -> tuple[np.ndarray, np.ndarray]:
+        return settle_holes(fg, shows, self.cfg.hole_backdrop_fraction, self.cfg.min_hole)
 
     def _grabcut(self, small: np.ndarray, fg: np.ndarray) -> np.ndarray:
         u8 = fg.astype(np.uint8)
@@ -330,5 +313,7 @@ class EdgeSegmenter:
 
     # -- back to full size -------------------------------------------------------------
     def _to_full(self, small_mask: np.ndarray, rgb: np.ndarray, ctx) -> np.ndarray:
-        thr, fg_mean, bg_mean = ctx if ctx is not None else (0.0, None, None)
-        return upsample_refined(small_mask, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px)
+        thr, fg_mean, bg_mean, kept = ctx if ctx is not None else (0.0, None, None, None)
+        return upsample_refined(
+            small_mask, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px, kept
+        )

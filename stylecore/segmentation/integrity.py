@@ -13,7 +13,8 @@ hole, a bite or a dropped strap was. The signals:
   ``sqrt(product area)``. Stretches along the frame border do not count;
 - ``outline_unsupported``: the fraction of the outline like that;
 - ``missed_product``: pixels outside the mask but next to it that differ from the backdrop
-  model, are not cast shadow (neutral darkening) and form regions with an outline of their
+  model, are not cast shadow (the backdrop darkened, its hue kept: neutral on white and
+  grey, the paper's own hue on coloured paper) and form regions with an outline of their
   own (a region that fades into the backdrop is a badly fitted backdrop, e.g. a vignette),
   over the product area;
 - ``enclosed_product``: holes in the mask (regions it encloses) whose colour is not the
@@ -41,7 +42,7 @@ import numpy as np
 
 from stylecore.segmentation.base import as_rgb, working_size
 from stylecore.segmentation.edges import fit_backdrop
-from stylecore.segmentation.refine import disk, local_means, to_lab
+from stylecore.segmentation.refine import cast_shadow, disk, local_means, to_lab
 
 REASON_DOUBTFUL = "segmentation_doubtful"
 REASON_NOT_STUDIO = "not_a_studio_shot"
@@ -57,7 +58,9 @@ class IntegrityConfig:
     differs_min: float = 3.0  # Delta-E from the backdrop model that counts as "product"
     differs_noise_k: float = 5.0  # ... or this many times the backdrop noise
     chroma_min: float = 7.0  # a chroma difference below this is not "product"
-    shadow_max_darkening: float = 0.5  # neutral darkening up to this fraction is shadow
+    shadow_max_darkening: float = 0.5  # darkening up to this fraction can be shadow ...
+    shadow_min_chroma: float = 8.0  # ... and, on a backdrop with at least this chroma,
+    shadow_hue_deg: float = 12.0  # ... within this hue angle of the backdrop
     ring_px: int = 2  # band outside the outline that missed-product pixels skip
     missed_outline_min: float = 3.0  # a left-out region's own outline contrast (Delta-E)
     # Mask verdicts (docs/segmentation.md "Publish safety").
@@ -244,10 +247,13 @@ def mask_integrity(
     d = lab - model
     chroma = np.hypot(d[..., 1], d[..., 2])
     thr = max(cfg.differs_min, cfg.differs_noise_k * noise)
-    # cast shadow: darker than the backdrop, neutral, and not black (a contact shadow's
-    # sharp edge under a sole has a strong gradient, so no smoothness test)
-    darker = -d[..., 0]
-    shadow = (darker > 0) & (chroma < 5.0) & (darker < cfg.shadow_max_darkening * model[..., 0])
+    shadow = cast_shadow(
+        lab,
+        model,
+        cfg.shadow_max_darkening,
+        min_chroma=cfg.shadow_min_chroma,
+        hue_deg=cfg.shadow_hue_deg,
+    )
     # like the edge segmenter: chroma needs a higher floor (JPEG bleeds it across blocks)
     differs = ((np.abs(d[..., 0]) > thr) | (chroma > max(cfg.chroma_min, thr))) & ~shadow
 

@@ -1,7 +1,18 @@
 """Shared mask plumbing for the segmenters: Lab conversion, morphology helpers, local
-colour snapping and edge-aware upsampling from the working size to full size."""
+colour snapping, the hole rule and edge-aware upsampling from the working size to full
+size.
+
+**The hole rule** (``Backdrop``, ``settle_holes``): a region the product mask
+encloses is a hole (background, restyled) only where the backdrop really shows through
+it: its colour is the backdrop model's (or the backdrop's, in neutral shade) *and* it is as
+smooth as the backdrop. Anything else enclosed is product, whatever a segmenter said: a
+logo's letter, a dial's red digits, a knit's light yarn. The rule runs at the segmenter's
+working size, and again at full size on whatever the colour snapping opened there."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -37,6 +48,134 @@ def keep_components(fg: np.ndarray, min_component: float, keep_ratio: float) -> 
     return lut[labels]
 
 
+def cast_shadow(
+    lab: np.ndarray,
+    model: np.ndarray,
+    max_darkening: float,
+    neutral_chroma: float = 5.0,
+    min_chroma: float = 8.0,
+    hue_deg: float = 12.0,
+) -> np.ndarray:
+    """Pixels that can be the backdrop in shadow: darker than the backdrop model (by less
+    than ``max_darkening`` of its L*, so not black), and either neutral against it (a*, b*
+    within ``neutral_chroma``) or, on a backdrop with at least ``min_chroma``, of its hue
+    (within ``hue_deg``) and at least half its chroma. A shadow on tan or purple paper is a
+    darker tan or purple, often more saturated (the paper lights its own shadow): its
+    chroma differs from the paper's, its hue does not. On real coloured-paper shots such
+    contact shadows were taken for product when only neutral darkening counted."""
+    d = lab - model
+    darker = -d[..., 0]
+    dark_enough = (darker > 0) & (darker < max_darkening * model[..., 0])
+    neutral = np.hypot(d[..., 1], d[..., 2]) < neutral_chroma
+    c_bg = np.hypot(model[..., 1], model[..., 2])
+    c_px = np.hypot(lab[..., 1], lab[..., 2])
+    dot = lab[..., 1] * model[..., 1] + lab[..., 2] * model[..., 2]
+    cos = dot / np.maximum(c_bg * c_px, 1e-6)  # of the hue angle between the two
+    same_hue = (c_bg >= min_chroma) & (c_px >= 0.5 * c_bg) & (cos >= np.cos(np.radians(hue_deg)))
+    return dark_enough & (neutral | same_hue)
+
+
+@dataclass
+class Backdrop:
+    """What the hole rule knows of a photo's backdrop, at a working size: the photo's Lab,
+    the smooth backdrop model fitted to the border (``edges.fit_backdrop``) and that
+    fit's noise."""
+
+    lab: np.ndarray
+    model: np.ndarray
+    noise: float
+
+    @property
+    def tol(self) -> float:
+        """Lightness difference from the model that still reads as backdrop showing
+        through: 1.5 Delta-E, or 2.5 x the fit's noise where the smooth model fits the
+        backdrop loosely. Tighter than the segmenters' "differs" (5 x noise): on a real
+        wall-and-floor shot (noise 3) that let a tan sofa's light leather pass for the
+        grey wall, and holes were cut in it."""
+        return max(1.5, 2.5 * self.noise)
+
+    @cached_property
+    def shows(self) -> np.ndarray:
+        """Pixels through which the backdrop could be showing: lightness within ``tol``
+        of the model, a*b* within ``max(5, tol)``, and lightness as smooth as the
+        backdrop's. Texture is measured over the pixel's neighbours that share its
+        verdict on colour, so a hole's rim does not count the product's pixels beyond it.
+        A backdrop in shade (inside a mug's handle) is darker than the model and is not
+        taken as showing: a white product's shaded side looks the same."""
+        d = self.lab - self.model
+        chroma = np.hypot(d[..., 1], d[..., 2])
+        colour = (np.abs(d[..., 0]) <= self.tol) & (chroma <= max(5.0, self.tol))
+        k = (5, 5)
+        w = colour.astype(np.float32)
+        L = self.lab[..., 0]
+        n = np.maximum(cv2.boxFilter(w, -1, k, normalize=False), 1.0)
+        mean = cv2.boxFilter(L * w, -1, k, normalize=False) / n
+        var = cv2.boxFilter(L * L * w, -1, k, normalize=False) / n - mean * mean
+        return colour & (np.sqrt(np.maximum(var, 0.0)) <= max(2.0, 3.0 * self.noise))
+
+    @cached_property
+    def palette(self) -> np.ndarray:
+        """Colours the backdrop really has: the border band's pixels that fit the model
+        (at most 4096 of them, ``(k, 3)`` Lab). Where a product covers much of the border,
+        the model can be off inside the frame; a hole must also match these."""
+        h, w = self.lab.shape[:2]
+        band = max(int(round(0.015 * max(h, w))), 2)
+        ring = np.zeros((h, w), bool)
+        ring[:band] = ring[-band:] = True
+        ring[:, :band] = ring[:, -band:] = True
+        px, mod = self.lab[ring], self.model[ring]
+        fits = np.linalg.norm(px - mod, axis=1) <= max(3.0 * self.noise, 3.0)
+        px = px[fits] if fits.any() else px
+        return px[:: max(len(px) // 4096, 1)]
+
+    def matches_palette(self, colour: np.ndarray) -> bool:
+        """Is the Lab ``colour`` within ``max(3, tol)`` Delta-E of one of the backdrop's
+        border colours?"""
+        return bool(np.linalg.norm(self.palette - colour, axis=1).min() <= max(3.0, self.tol))
+
+
+def enclosed(fg: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Regions of ``~fg`` that do not reach the frame: ``(n, labels, is_hole)``, where
+    ``is_hole[i]`` says whether label ``i`` of ``labels`` is such a region (4-connected)."""
+    n, labels = cv2.connectedComponents((~fg).astype(np.uint8), connectivity=4)
+    is_hole = np.ones(n, bool)
+    is_hole[0] = False  # label 0 is the product itself
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        is_hole[np.unique(edge)] = False
+    return n, labels, is_hole
+
+
+def settle_holes(
+    fg: np.ndarray, backdrop: Backdrop, min_share: float = 0.9, min_hole: float = 0.002
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the hole rule to a bool mask: fill every enclosed region unless at least
+    ``min_share`` of it ``backdrop.shows``, its median colour is one the backdrop has
+    along the border, and it covers at least ``min_hole`` of the frame. Smaller enclosed
+    regions are always product: on a real close-up of a memory module, out-of-focus
+    patches of its dark board matched the dark backdrop in colour, smoothness and
+    palette, and 0.1-0.3% holes were cut in it; a real through-hole (a handle) is larger.
+    Returns ``(mask, kept_holes)``."""
+    n, labels, is_hole = enclosed(fg)
+    if not is_hole.any():
+        return fg, np.zeros_like(fg)
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n).astype(np.float64)
+    # judged away from the rim, whose pixels mix the product's colour with the backdrop's;
+    # a hole too thin to have an inside is judged on all of its pixels
+    inner = (cv2.dilate(fg.astype(np.uint8), disk(2)) == 0).ravel()
+    shows = backdrop.shows.ravel()
+    n_in = np.bincount(flat, weights=inner, minlength=n)
+    show_in = np.bincount(flat, weights=shows & inner, minlength=n)
+    show_all = np.bincount(flat, weights=shows, minlength=n)
+    share = np.where(n_in > 0, show_in / np.maximum(n_in, 1), show_all / np.maximum(area, 1))
+    keep = is_hole & (share >= min_share) & (area >= min_hole * fg.size)
+    lab = backdrop.lab.reshape(-1, 3)
+    for i in np.nonzero(keep)[0]:
+        keep[i] = backdrop.matches_palette(np.median(lab[flat == i], axis=0))
+    fill = is_hole & ~keep
+    return fg | fill[labels], keep[labels]
+
+
 def local_means(lab: np.ndarray, binary: np.ndarray, radius: int):
     """Mean colour of the product side and of the backdrop side within a square window of
     ``radius`` around each pixel (box filters: constant cost per pixel)."""
@@ -68,12 +207,16 @@ def upsample_refined(
     bg_mean: np.ndarray | None,
     min_sep: float,
     feather_px: float,
+    kept_holes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Working-size bool mask -> full-size soft alpha.
 
     Upsample bilinearly, then re-decide each pixel of the upsampled transition zone from
     its full-size colour against the local product / backdrop colours (``fg_mean`` and
     ``bg_mean``, Lab maps at working size), then feather. Returns float32 in [0, 1].
+    With ``kept_holes`` (the working-size holes the hole rule kept), an enclosed region
+    at full size that overlaps none of them is product and is filled: snapping decides
+    single pixels by colour and must not open a hole the rule did not allow.
     """
     H, W = rgb.shape[:2]
     h, w = small_mask.shape
@@ -88,4 +231,17 @@ def upsample_refined(
             sy = np.minimum((ys * h) // H, h - 1)
             sx = np.minimum((xs * w) // W, w - 1)
             binary[ys, xs] = snap(px, fg_mean[sy, sx], bg_mean[sy, sx], binary[ys, xs], min_sep)
+    if kept_holes is not None:
+        binary = _fill_unkept(binary, kept_holes)
     return feather(binary, feather_px)
+
+
+def _fill_unkept(binary: np.ndarray, kept_small: np.ndarray) -> np.ndarray:
+    n, labels, is_hole = enclosed(binary)
+    if not is_hole.any():
+        return binary
+    H, W = binary.shape
+    kept = cv2.resize(kept_small.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST) > 0
+    allowed = np.zeros(n, bool)
+    allowed[np.unique(labels[kept])] = True
+    return binary | (is_hole & ~allowed)[labels]

@@ -34,9 +34,11 @@ from stylecore.segmentation.base import (
 )
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.refine import (
+    Backdrop,
     is_uniform,
     keep_components,
     local_means,
+    settle_holes,
     to_lab,
     upsample_refined,
 )
@@ -120,18 +122,17 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def net_input(rgb: np.ndarray, cfg: UNetConfig) -> tuple[np.ndarray, np.ndarray, float]:
+def net_input(rgb: np.ndarray, cfg: UNetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Photo ``(H, W, 3)`` uint8 at net size -> ``(C, H, W)`` float32 input, its Lab, and the
-    backdrop threshold (colour distance that counts as "differs")."""
+    backdrop model fitted to its border (Lab map) with that fit's noise."""
     lab = to_lab(rgb)
     x = (rgb.astype(np.float32) / 255.0 - 0.5) / 0.25
     chans = [x.transpose(2, 0, 1)]
     model, noise, _ = fit_backdrop(lab, 0.015)
-    thr = max(1.5, 5.0 * noise)
     if cfg.backdrop_channel:
         dist = np.linalg.norm(lab - model, axis=2)
         chans.append((np.log1p(dist) / 2.0 - 1.0)[None])
-    return np.concatenate(chans, axis=0).astype(np.float32), lab, thr
+    return np.concatenate(chans, axis=0).astype(np.float32), lab, model, noise
 
 
 def pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -161,28 +162,31 @@ class UNetSegmenter:
 
     # -- inference ---------------------------------------------------------------------
     @torch.inference_mode()
-    def probability(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Product probability at net size: ``(h, w)`` float32, plus Lab and threshold."""
+    def probability(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Product probability at net size: ``(h, w)`` float32, plus the photo's Lab, the
+        backdrop model and its noise there."""
         h, w = working_size(*rgb.shape[:2], self.cfg.input_size)
         small = (
             rgb
             if (h, w) == rgb.shape[:2]
             else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
         )
-        x, lab, thr = net_input(small, self.cfg)
+        x, lab, model, noise = net_input(small, self.cfg)
         t, (h0, w0) = pad_to_multiple(torch.from_numpy(x)[None].to(self.device), 2**self.cfg.depth)
         logits = self.model(t)[0, 0, :h0, :w0]
-        return torch.sigmoid(logits).float().cpu().numpy(), lab, thr
+        return torch.sigmoid(logits).float().cpu().numpy(), lab, model, noise
 
     def segment(self, image: np.ndarray) -> Mask:
         rgb, cutout = cutout_first(image, self.name)
         if cutout is not None:
             return cutout
         H, W = rgb.shape[:2]
-        prob, lab, thr = self.probability(rgb)
+        prob, lab, model, noise = self.probability(rgb)
+        thr = max(1.5, 5.0 * noise)
         if is_uniform(lab):
             return Mask(np.zeros((H, W), np.float32), 0.0, self.name, (FLAG_UNIFORM, FLAG_EMPTY))
         fg = keep_components(prob >= 0.5, self.cfg.min_component, self.cfg.keep_ratio)
+        fg, kept_holes = settle_holes(fg, Backdrop(lab, model, noise))
         coverage = float(fg.mean())
         flags: list[str] = []
         if coverage < 1e-4:
@@ -197,7 +201,9 @@ class UNetSegmenter:
         fg_mean = bg_mean = None
         if not fg.all():
             fg_mean, bg_mean = local_means(lab, fg, radius=3 * self.cfg.snap_radius)
-        alpha_full = upsample_refined(fg, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px)
+        alpha_full = upsample_refined(
+            fg, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px, kept_holes
+        )
         return Mask(alpha_full, conf, self.name, tuple(flags))
 
     # -- serialisation -----------------------------------------------------------------
