@@ -12,6 +12,9 @@ order that cannot strand an actor.
   with its share of its node's CPUs; without GPUs, about one single-threaded fused actor
   per core. ``pack`` checks that every actor, plus a read task, fits the nodes the cluster can
   have; when it cannot, ``ConfigError`` (exit 2) says what to change.
+- ``check_fit`` is the same check for any set of bundles, now and at the cluster's
+  largest; training (``pipelines.training.runner.fit_to_cluster``) and serve
+  (``pipelines.serve.fit_to_cluster``) use it before they start.
 - ``reserve`` asks the autoscaler for the actors' bundles (``request_resources``) when the
   nodes up now are not enough, then reserves GPU stages in placement groups, one stage
   after another (transfer before segmentation), and waits until they are placed.
@@ -58,6 +61,14 @@ class ClusterShape:
     @property
     def possible(self) -> tuple[Node, ...]:
         return self.alive + self.addable
+
+    @property
+    def cpus_up(self) -> float:
+        return float(sum(n.cpus for n in self.alive))
+
+    @property
+    def gpus_up(self) -> float:
+        return float(sum(n.gpus for n in self.alive))
 
     def describe(self, which: str = "possible") -> str:
         nodes = self.possible if which == "possible" else self.alive
@@ -270,6 +281,33 @@ def pack(bundles: list[dict[str, float]], nodes: tuple[Node, ...] | list[Node]) 
         else:
             return False
     return True
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Whether a set of resource bundles fits a cluster: on the nodes up ``now``, and on
+    the cluster at its largest (``ever``; None when no autoscaler node types are known,
+    so more may come but nobody can say what)."""
+
+    now: bool
+    ever: bool | None
+    shape: ClusterShape
+
+
+def fit_on(bundles: list[dict[str, float]], shape: ClusterShape) -> Fit:
+    """``check_fit`` on a known ``shape`` (pure)."""
+    now = pack(bundles, shape.alive)
+    ever = pack(bundles, shape.possible) if shape.source else None
+    return Fit(now, True if now else ever, shape)
+
+
+def check_fit(bundles: list[dict[str, float]], local: bool) -> Fit:
+    """Do ``bundles`` (one per actor, worker or replica) fit the cluster this process is
+    connected to? A local Ray this process started has no autoscaler: ``ever`` is then
+    None. Callers decide: on a local Ray a request that does not fit now never will; on
+    a cluster a request that fits ``ever`` waits for the autoscaler, and one that does not
+    should be refused before anything starts."""
+    return fit_on(bundles, discover_cluster(ResourceConfig(), local))
 
 
 def _floor_quarter(x: float) -> float:

@@ -666,29 +666,39 @@ def build_app(styles: StylesFile, cfg: ServeJobConfig, token: str | None, cluste
 
 def fit_to_cluster(cfg: ServeConfig, cpus_given: bool, local: bool) -> ServeConfig:
     """Check, before deploying, that ``min_replicas`` replicas fit the cluster (a replica
-    that cannot be placed keeps ``serve.run`` waiting forever).
+    that cannot be placed keeps ``serve.run`` waiting forever;
+    ``pipelines.placement.check_fit``).
 
     On a local Ray this process started, the default ``replica_cpus`` becomes the machine's
     CPUs shared by the replicas (all cores for one replica: lowest latency); an explicit
     request that cannot fit raises ``ConfigError`` naming what to change. On an existing
-    cluster an autoscaler may add nodes, so a request beyond what is there only warns."""
-    import ray
+    cluster an autoscaler may add nodes, so a request beyond what is there only warns,
+    unless it cannot fit the cluster even at its largest."""
+    from pipelines.placement import discover_cluster, fit_on
+    from pipelines.runconfig import ResourceConfig
 
-    total = ray.cluster_resources()
-    cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
+    shape = discover_cluster(ResourceConfig(), local)
+    cpus, gpus = shape.cpus_up, shape.gpus_up
     n = cfg.min_replicas
     if local and not cpus_given:
         share = math.floor(cpus / n * 4) / 4  # quarter CPUs
         if share >= 0.25:
             cfg = dataclasses.replace(cfg, replica_cpus=share)
-    need_cpus = n * cfg.replica_cpus
-    need_gpus = n * replica_gpus(cfg, gpus)
-    if need_cpus <= cpus + 1e-9 and need_gpus <= gpus + 1e-9:
+    per_gpu = replica_gpus(cfg, gpus)
+    bundle = {"CPU": cfg.replica_cpus, **({"GPU": per_gpu} if per_gpu else {})}
+    fit = fit_on([bundle] * n, shape)
+    if fit.now:
         return cfg
     what = f"{n} replica(s) x {cfg.replica_cpus:g} CPU" + (
-        f" and {replica_gpus(cfg, gpus):g} GPU" if need_gpus else ""
+        f" and {per_gpu:g} GPU" if per_gpu else ""
     )
     if not local:
+        if fit.ever is False:
+            raise ConfigError(
+                f"{what} cannot fit the cluster even at its largest ({shape.describe()}; "
+                f"node types from {shape.source}), so the service would never start. "
+                "Lower serve.min_replicas, serve.replica_cpus or serve.replica_gpus"
+            )
         log.warning(
             "%s is more than the cluster has now (%g CPU, %g GPU): the service is ready "
             "when the autoscaler has added nodes",

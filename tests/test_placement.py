@@ -4,14 +4,18 @@ cluster is asked for its GPUs, and what cannot fit is refused before anything st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
 import pytest
 
 from pipelines.placement import (
+    ClusterShape,
+    Fit,
     Node,
     _types_from_launcher_yaml,
+    fit_on,
     node_types_for,
     pack,
     plan_placement,
@@ -159,3 +163,26 @@ def test_training_that_cannot_fit_the_largest_cluster_is_refused(monkeypatch):
     monkeypatch.delenv("RESTYLE_NODE_TYPES")  # no node types known: only a warning
     big = DistConfig(workers=5, cpus_per_worker=4, gpus_per_worker=1)
     assert fit_to_cluster(big, cpus_given=True, local=False) == big
+
+
+def test_fit_on_now_and_at_the_largest():
+    up = (Node("up", 4.0, 1),)
+    grown = ClusterShape(up, (Node("gpu", 8.0, 1, alive=False),) * 2, source="test")
+    one = [{"CPU": 4.0, "GPU": 1.0}]
+    assert fit_on(one, grown) == Fit(True, True, grown)
+    three = one * 3
+    assert fit_on(three, grown).now is False and fit_on(three, grown).ever is True
+    assert fit_on(one * 4, grown).ever is False
+    # no node types known: nobody can say whether it will ever fit
+    assert fit_on(three, ClusterShape(up)).ever is None
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_serve_that_cannot_fit_the_largest_cluster_is_refused(monkeypatch):
+    from pipelines.serve import ServeConfig, fit_to_cluster
+
+    monkeypatch.setenv("RESTYLE_NODE_TYPES", json.dumps([{"name": "gpu", "cpus": 8, "max": 2}]))
+    wide = ServeConfig(min_replicas=2, max_replicas=2, replica_cpus=8, replica_gpus=0)
+    assert fit_to_cluster(wide, cpus_given=True, local=False) == wide  # waits for the nodes
+    with pytest.raises(ConfigError, match="even at its largest"):
+        fit_to_cluster(dataclasses.replace(wide, replica_cpus=9), True, local=False)

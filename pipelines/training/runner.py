@@ -17,38 +17,30 @@ log = logging.getLogger(__name__)
 
 def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
     """Check, before training starts, that ``d.workers`` Train workers plus one data-loading
-    task fit the cluster.
+    task fit the cluster (``pipelines.placement.check_fit``).
 
     On a local Ray this process started (``local``), a request that cannot fit is fixed or
     refused: the default ``cpus_per_worker`` (not ``cpus_given``) is lowered to what fits,
     with a warning; anything else raises ``ConfigError`` naming what to change. On an
-    existing cluster more may be on the way (an autoscaler), so a request beyond what is
-    there now only logs a warning."""
-    import ray
-
+    existing cluster more may be on the way (an autoscaler): a request beyond what is there
+    now only logs a warning, unless it cannot fit the cluster even at its largest."""
+    from pipelines.placement import check_fit
     from stylecore.config import ConfigError
 
-    total = ray.cluster_resources()
-    cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
-    need_cpus = d.workers * d.cpus_per_worker + DATA_TASK_CPUS
-    need_gpus = d.workers * d.gpus_per_worker
-    if need_cpus <= cpus + 1e-9 and need_gpus <= gpus + 1e-9:
+    fit = check_fit([worker_resources(d)] * d.workers + [{"CPU": DATA_TASK_CPUS}], local)
+    if fit.now:
         return d
+    cpus, gpus = fit.shape.cpus_up, fit.shape.gpus_up
     what = (
         f"{d.workers} worker(s) x {d.cpus_per_worker:g} CPU"
         + (f" and {d.gpus_per_worker:g} GPU" if d.gpus_per_worker else "")
         + f", plus {DATA_TASK_CPUS:g} CPU to load data"
     )
     if not local:
-        from pipelines.placement import discover_cluster, pack
-        from pipelines.runconfig import ResourceConfig
-
-        shape = discover_cluster(ResourceConfig())
-        need = [worker_resources(d)] * d.workers + [{"CPU": DATA_TASK_CPUS}]
-        if shape.source and not pack(need, shape.possible):
+        if fit.ever is False:
             raise ConfigError(
-                f"{what} cannot fit the cluster even at its largest ({shape.describe()}; "
-                f"node types from {shape.source}), so the run would wait forever. Use "
+                f"{what} cannot fit the cluster even at its largest ({fit.shape.describe()}; "
+                f"node types from {fit.shape.source}), so the run would wait forever. Use "
                 "fewer --workers, or a smaller --cpus-per-worker / --gpus-per-worker"
             )
         log.warning(
@@ -57,10 +49,12 @@ def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
             what, cpus, gpus,
         )  # fmt: skip
         return d
-    if need_gpus > gpus + 1e-9:
+    need_cpus = d.workers * d.cpus_per_worker + DATA_TASK_CPUS
+    if d.workers * d.gpus_per_worker > gpus + 1e-9:
         raise ConfigError(
-            f"{what} needs {need_gpus:g} GPU(s); this machine has {gpus:g}. Use "
-            "--gpus-per-worker 0 (CPU training), fewer --workers, or a cluster (--address)"
+            f"{what} needs {d.workers * d.gpus_per_worker:g} GPU(s); this machine has "
+            f"{gpus:g}. Use --gpus-per-worker 0 (CPU training), fewer --workers, or a "
+            "cluster (--address)"
         )
     room = math.floor((cpus - DATA_TASK_CPUS) / d.workers * 4) / 4  # quarter CPUs
     if not cpus_given and room >= 0.25:
