@@ -63,6 +63,7 @@ def main() -> int:
         "--labels", default=LABELS, help="CSV with file,kind[,note] (default: %(default)s)"
     )
     ap.add_argument("--segmenter", default="auto", choices=("auto", "edge", "unet"))
+    ap.add_argument("--model", help="U-Net model folder (default: the committed demo model)")
     ap.add_argument("--json", help="write the per-photo results and the summary here")
     ap.add_argument("--sheet", help="write the studio shots' mask sheet here (JPEG)")
     ap.add_argument("--only", nargs="*", help="just these files (a quick look)")
@@ -70,7 +71,7 @@ def main() -> int:
     args = ap.parse_args()
     with open(args.labels, newline="") as f:
         labels = [r for r in csv.DictReader(f) if not args.only or r["file"] in args.only]
-    seg = load_segmenter(SegmenterConfig(method=args.segmenter))
+    seg = load_segmenter(SegmenterConfig(method=args.segmenter), args.model)
     rows, tiles = [], []
     for k, lab in enumerate(labels, 1):
         with open(os.path.join(args.folder, lab["file"]), "rb") as f:
