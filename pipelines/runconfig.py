@@ -13,6 +13,10 @@ The styles file (``--styles STYLES.yaml``)::
         region: background        # background | product | all
         scale: 1.0                # texture size: reference long side / photo long side
                                   # (default nightly.transfer.synth.scale = 1.0)
+        seam: 0.3                 # softness of the quilting seams: their blur, as a
+                                  # fraction of the patch overlap (default
+                                  # nightly.transfer.synth.feather = 0.02). Soft for
+                                  # organic grain (wood), low for hard-edged patterns
         alpha: 1.0
         preserve_colour: false
         quality:                  # thresholds, see stylecore.quality.checks.QualityConfig
@@ -47,9 +51,14 @@ class StyleEntry:
     style: str = ""  # style id inside the model; "" = the entry's name
     region: Region = "background"
     scale: float = 0.0  # reference long side / photo long side; 0 = transfer.synth.scale
+    seam: float = 0.0  # seam blur / patch overlap; 0 = transfer.synth.feather
     alpha: float = 1.0
     preserve_colour: bool = False
     quality: QualityConfig = field(default_factory=QualityConfig)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.seam <= 1.0:
+            raise ValueError(f"seam={self.seam}: must be in [0, 1] (0 = the default)")
 
 
 @dataclass(frozen=True)
@@ -234,7 +243,9 @@ def resolve_style(name: str, entry: StyleEntry, cfg: NightlyConfig) -> ResolvedS
         preserve_colour=entry.preserve_colour,
         composite=dataclasses.replace(cfg.transfer.composite, region=entry.region),
         synth=dataclasses.replace(
-            cfg.transfer.synth, scale=entry.scale or cfg.transfer.synth.scale
+            cfg.transfer.synth,
+            scale=entry.scale or cfg.transfer.synth.scale,
+            feather=entry.seam or cfg.transfer.synth.feather,
         ),
     )
     h = _hash(

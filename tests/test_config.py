@@ -71,3 +71,20 @@ def test_bad_yaml_file_is_a_config_error(tmp_path):
 def test_config_hash_is_stable_and_sensitive():
     assert config_hash(Outer()) == config_hash(Outer())
     assert config_hash(Outer()) != config_hash(Outer(ratio=0.6))
+
+
+def test_a_styles_seam_sets_its_quilting_blur_and_is_checked(tmp_path):
+    from pipelines.runconfig import NightlyConfig, load_styles, resolve_style
+
+    path = tmp_path / "styles.yaml"
+    path.write_text("default: wood\nstyles:\n  wood: {seam: 0.3}\n  geometric: {}\n")
+    styles = load_styles(str(path))
+    cfg = NightlyConfig()
+    wood = resolve_style("wood", styles.styles["wood"], cfg)
+    geometric = resolve_style("geometric", styles.styles["geometric"], cfg)
+    assert wood.transfer.synth.feather == 0.3
+    assert geometric.transfer.synth.feather == cfg.transfer.synth.feather == 0.02
+    assert wood.config_hash != resolve_style("wood", styles.styles["geometric"], cfg).config_hash
+    path.write_text("styles:\n  wood: {seam: 2}\n")
+    with pytest.raises(ConfigError, match="seam"):
+        load_styles(str(path))

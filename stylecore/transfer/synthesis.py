@@ -52,6 +52,8 @@ class SynthConfig:
             raise ValueError(f"patch={self.patch}: must be in [0.05, 0.9]")
         if not 0.1 <= self.overlap <= 0.5:
             raise ValueError(f"overlap={self.overlap}: must be in [0.1, 0.5]")
+        if not 0.0 <= self.feather <= 1.0:
+            raise ValueError(f"feather={self.feather}: must be in [0, 1]")
         if self.search_px < 8 or self.tolerance < 0 or self.max_upscale <= 0:
             raise ValueError(
                 f"search_px={self.search_px}, tolerance={self.tolerance}, "
