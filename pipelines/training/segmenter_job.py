@@ -4,133 +4,135 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 
 import numpy as np
 
 from pipelines import storage
-from pipelines.training.checkpoints import maybe_fault, report, restore
-from pipelines.training.config import DistConfig, lr_scale
+from pipelines.training.config import DistConfig
 from pipelines.training.runner import run_fit
 from pipelines.training.shards import rank_rows, segmenter_dataset
-from pipelines.training.watchdog import beat
+from pipelines.training.worker import run_worker
 
 log = logging.getLogger(__name__)
 
 
-def segmenter_loop_per_worker(config: dict) -> None:
-    """The U-Net's training step (``stylecore.segmentation.train.train_step``) on each
-    worker, the model wrapped in DDP; checkpoints and resume as for the style model."""
-    import ray.train
-    import ray.train.torch
-    import torch
+class SegmenterJob:
+    """The U-Net's training step (``stylecore.segmentation.train.train_step``) on one
+    worker, the model wrapped in DDP, as a ``WorkerJob``: model and optimiser are shared,
+    each rank's augmentation RNG is its own."""
 
-    from pipelines.models import write_model_files
-    from stylecore.config import build
-    from stylecore.runlog import log_context
-    from stylecore.segmentation.data import SegExample, batches
-    from stylecore.segmentation.train import SegTrainConfig, lr_at, train_step
-    from stylecore.segmentation.unet import UNet, UNetConfig, UNetSegmenter
-    from stylecore.training.style_gan import core
+    tensorboard = False
 
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    d = build(DistConfig, config["dist"])
-    ucfg = build(UNetConfig, config["unet"])
-    base = build(SegTrainConfig, config["train"])
-    tcfg = dataclasses.replace(base, lr=base.lr * lr_scale(d.lr_scaling, world))
-    device = ray.train.torch.get_device()
-    if device.type == "cpu":
-        torch.set_num_threads(d.torch_threads or max(1, int(d.cpus_per_worker)))
-    with log_context(rank=rank):
-        examples = []
+    def __init__(self, config: dict, rank: int, world: int, device, scale: float):
+        import ray.train.torch
+        import torch
+
+        from stylecore.config import build
+        from stylecore.segmentation.data import SegExample
+        from stylecore.segmentation.train import SegTrainConfig
+        from stylecore.segmentation.unet import UNet, UNetConfig
+
+        self.config, self.device = config, device
+        self.ucfg = build(UNetConfig, config["unet"])
+        base = build(SegTrainConfig, config["train"])
+        self.tcfg = dataclasses.replace(base, lr=base.lr * scale)
+        self.steps, self.batch_size = self.tcfg.steps, self.tcfg.batch_size
+        self.examples = []
         for r in rank_rows(rank):
             h, w = int(r["h"]), int(r["w"])
-            examples.append(
+            self.examples.append(
                 SegExample(
                     np.frombuffer(r["rgb"], np.uint8).reshape(h, w, 3).copy(),
                     np.frombuffer(r["alpha"], np.float32).reshape(h, w).copy(),
                     bool(r["has_backdrop"]),
                 )
             )
-        if not examples:
+        if not self.examples:
             raise RuntimeError(f"worker {rank} got no images: use fewer workers than images")
-        torch.manual_seed(tcfg.seed)
-        model = ray.train.torch.prepare_model(UNet(ucfg))
-        opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-        rng = np.random.default_rng(tcfg.seed + 1000 * rank)
-        step = 0
-        saved, mine = restore(config, rank, world)
-        if saved is not None:
-            core(model).load_state_dict(saved["model"])
-            opt.load_state_dict(saved["opt"])
-            step = int(saved["step"])
-            if mine is not None:
-                rng.bit_generator.state = mine["rng"]
-            log.info("resumed from checkpoint at step %d", step)
-        stream = batches(examples, ucfg, tcfg.batch_size, tcfg.crop, rng)
-        losses: list[float] = []
-        step_times: list[float] = []
-        if rank == 0:
-            beat(config, step)
-        while step < tcfg.steps:
-            maybe_fault(d, config, step + 1, rank, world)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, tcfg)
-            t0 = time.perf_counter()
-            xb, yb = next(stream)
-            losses.append(
-                train_step(
-                    model,
-                    opt,
-                    torch.from_numpy(xb).to(device),
-                    torch.from_numpy(yb).to(device),
-                    tcfg,
-                )
+        torch.manual_seed(self.tcfg.seed)
+        self.model = ray.train.torch.prepare_model(UNet(self.ucfg))
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=self.tcfg.lr, weight_decay=self.tcfg.weight_decay
+        )
+        self.rng = np.random.default_rng(self.tcfg.seed + 1000 * rank)
+        self._step = 0
+        self._stream = None  # made at the first step, after a resume has set the RNG
+        self.losses: list[float] = []
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    def train_step(self) -> dict[str, float]:
+        import torch
+
+        from stylecore.segmentation.data import batches
+        from stylecore.segmentation.train import lr_at, train_step
+
+        if self._stream is None:
+            self._stream = batches(
+                self.examples, self.ucfg, self.tcfg.batch_size, self.tcfg.crop, self.rng
             )
-            step_times.append(time.perf_counter() - t0)
-            step += 1
-            if rank == 0 and (step % d.log_every == 0 or step == tcfg.steps):
-                beat(config, step)
-                log.info(
-                    "step %d/%d loss %.4f (%.2f img/s per worker, %d workers)",
-                    step,
-                    tcfg.steps,
-                    float(np.mean(losses[-d.log_every :])),
-                    tcfg.batch_size / float(np.median(step_times[-d.log_every :])),
-                    world,
-                )
-            if step % d.checkpoint_every == 0 or step == tcfg.steps:
-                step_s = float(np.median(step_times))
-                metrics = {
-                    "step": step,
-                    "loss": float(np.mean(losses[-d.checkpoint_every :])),
-                    "step_s_median": step_s,
-                    "images_per_s": tcfg.batch_size * world / step_s,
-                }
-                step_times = []
-                report(
-                    rank,
-                    world,
-                    metrics,
-                    lambda: {"model": core(model).state_dict(), "opt": opt.state_dict()},
-                    {"rng": rng.bit_generator.state},
-                )
-        if rank == 0:
-            meta = {
-                "training": {
-                    **config["train"],
-                    "unet": config["unet"],
-                    "workers": world,
-                    "global_batch": tcfg.batch_size * world,
-                    "final_loss": float(np.mean(losses[-50:])) if losses else None,
-                    "source": storage.redact(config["content"]),
-                    "device": str(device),
-                }
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self._step, self.tcfg)
+        xb, yb = next(self._stream)
+        x, y = torch.from_numpy(xb).to(self.device), torch.from_numpy(yb).to(self.device)
+        loss = train_step(self.model, self.opt, x, y, self.tcfg)
+        self._step += 1
+        self.losses.append(loss)
+        return {"loss": loss}
+
+    def state(self) -> dict:
+        from stylecore.training.style_gan import core
+
+        return {"model": core(self.model).state_dict(), "opt": self.opt.state_dict()}
+
+    def rank_state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load(self, saved: dict, mine: dict | None) -> None:
+        from stylecore.training.style_gan import core
+
+        core(self.model).load_state_dict(saved["model"])
+        self.opt.load_state_dict(saved["opt"])
+        self._step = int(saved["step"])
+        if mine is not None:
+            self.rng.bit_generator.state = mine["rng"]
+
+    def progress(self, losses: dict[str, float], rate: float, world: int) -> str:
+        recent = float(np.mean(self.losses[-50:]))
+        per = " per worker" if world > 1 else ""
+        return (
+            f"step {self._step}/{self.steps} loss {recent:.4f} ({rate:.2f} img/s{per}, "
+            f"{world} workers)"
+        )
+
+    def export(self, losses: dict[str, float], card: dict) -> str:
+        from pipelines.models import write_model_files
+        from stylecore.segmentation.unet import UNetSegmenter
+        from stylecore.training.style_gan import core
+
+        meta = {
+            "training": {
+                **self.config["train"],
+                "unet": self.config["unet"],
+                "workers": card["workers"],
+                "global_batch": card["global_batch"],
+                "final_loss": float(np.mean(self.losses[-50:])) if self.losses else None,
+                "source": card["content_source"],
+                "device": card["device"],
             }
-            seg = UNetSegmenter(ucfg, core(model).cpu().eval())
-            write_model_files(config["root"], seg.to_files(meta, half=config["save_half"]))
-            log.info("exported the segmenter to %s", config["root"])
+        }
+        seg = UNetSegmenter(self.ucfg, core(self.model).cpu().eval())
+        root = self.config["root"]
+        write_model_files(root, seg.to_files(meta, half=self.config["save_half"]))
+        return root
+
+
+def segmenter_loop_per_worker(config: dict) -> None:
+    """Ray Train's per-worker function for `restyle train-segmenter --workers` (must stay
+    importable by the workers)."""
+    run_worker(config, SegmenterJob)
 
 
 def fit_segmenter(
