@@ -20,13 +20,15 @@ CPU), each worker training on its own shard of the catalogue.
   After a worker or node failure Ray Train restarts the workers (``max_failures``) and
   each resumes from the latest checkpoint: same step, same data position.
 - **Metrics.** Every step rank 0 writes the losses and images/s per worker as TensorBoard
-  events (``<models>/<name>/tensorboard/``) and logs a progress line every ``log_every``.
+  events (``<models>/<name>/tensorboard/``) and logs a progress line every ``log_every``;
+  each checkpoint reports every loss averaged over the steps since the last one.
 - **Export.** At the end rank 0 exports the model to ``<models>/<name>/<version>/`` with
   its card (``pipelines.style_export``), ready for ``restyle nightly``.
 
 Modules: ``config`` (DistConfig, worker resources, sizes), ``runner`` (the cluster fit
 check, ``run_fit``), ``watchdog`` (no-progress watchdog), ``shards`` (each rank's photos
 on Ray Data), ``checkpoints`` (restore, report, fault hook, TensorBoard), ``worker`` (the
-per-worker GAN loop), and one ``*_job`` module per training job (style GAN, add-style,
-U-Net), imported only by the ``jobs/`` entry points.
+one per-worker loop, ``run_worker``, over a small ``WorkerJob`` protocol), and one
+``*_job`` module per training job (style GAN, add-style, U-Net: each a ``WorkerJob``),
+imported only by the ``jobs/`` entry points.
 """
