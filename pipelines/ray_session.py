@@ -51,7 +51,11 @@ def init_ray(address: str | None) -> bool:
     if quiet:
         _quiet_ray_data()
     ray.init(
-        address=address,
+        # "local", not None: with None Ray attaches to the last `ray start` cluster on this
+        # machine (/tmp/ray/ray_current_cluster), which this command would then plan on
+        # as its own and shut down. A fresh-clone CI run saw `restyle serve` join another
+        # run's cluster that way.
+        address=address or "local",
         include_dashboard=False,
         log_to_driver=True,
         logging_level=logging.ERROR if quiet else logging.INFO,

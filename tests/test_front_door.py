@@ -396,3 +396,37 @@ def test_older_runs_still_read_verify_and_rerun(tmp_path, ray_local, small_catal
     assert not os.path.exists(os.path.dirname(manifest.legacy_part_uri(out, "old", shards[0])))
     assert len(manifest.read_manifest(out, "old")) == len(new_rows)
     assert main(["-q", "verify", "-o", out, "--run-id", "old"]) == 0
+
+
+def test_no_address_starts_a_local_ray_even_beside_another_cluster():
+    """Without --address, a command starts its own Ray, even when the machine's
+    ray_current_cluster file names another cluster (a `ray start` head, or a test's
+    cluster_utils.Cluster). Ray's own default would attach to that cluster, and the
+    command would plan on it and shut it down as its own."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths
+    try:
+        os.makedirs(os.path.join(root, "ray"))
+        with open(os.path.join(root, "ray", "ray_current_cluster"), "w") as f:
+            f.write("127.0.0.1:9")  # nothing listens there
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        env["RAY_TMPDIR"] = root
+        code = (
+            "import ray\n"
+            "from pipelines.ray_session import init_ray\n"
+            "assert init_ray(None)\n"
+            "print('gcs', ray.get_runtime_context().gcs_address)\n"
+            "ray.shutdown()\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        gcs = [line for line in out.stdout.splitlines() if line.startswith("gcs ")]
+        assert gcs and not gcs[0].endswith(":9"), out.stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
