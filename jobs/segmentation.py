@@ -8,17 +8,16 @@ import json
 import logging
 import os
 import time
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from jobs.config import SEGMENTER_HELP, add_config_args, load_config, old_spelling, require
-from pipelines import datasets, storage
+from pipelines import datasets, seg_eval, storage
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
 from pipelines.training.config import DistConfig
 from stylecore.io.codec import encode_image
-from stylecore.segmentation import METHODS, SegmenterConfig, boundary_f, iou
+from stylecore.segmentation import METHODS, SegmenterConfig
 from stylecore.segmentation.integrity import screen
 from stylecore.viz import outline
 
@@ -145,54 +144,9 @@ def run_eval(args) -> int:
     refs = [r for r in refs if r.mask_uri]
     if not refs:
         raise SystemExit(f"eval-segmentation: no images with masks under {args.images}")
-    rows = []
-    for k, (ref, img, mask) in enumerate(datasets.iter_loaded(refs), 1):
-        t = time.perf_counter()
-        m = seg.segment(img)
-        ms = (time.perf_counter() - t) * 1000
-        safety = screen(img, m, integrity)
-        rows.append(
-            {
-                "image_id": ref.image_id,
-                "category": ref.category or "-",
-                "iou": iou(m.alpha, mask),
-                "boundary_f": boundary_f(m.alpha, mask),
-                "ms": ms,
-                "flags": list(m.flags),
-                "method": m.method,
-                "held_back": safety.reason,
-                "signals": {k: round(float(v), 4) for k, v in safety.scores.items()},
-            }
-        )
-        log.info("%d/%d %s iou=%.3f", k, len(refs), ref.image_id, rows[-1]["iou"])
-    by_cat = defaultdict(list)
-    for r in rows:
-        by_cat[r["category"]].append(r)
-    print(f"method {seg.name}: {len(rows)} images")
-    print(f"{'category':<14}{'n':>4}{'IoU':>8}{'BF@3px':>9}{'ms':>8}")
-    for cat in sorted(by_cat):
-        rs = by_cat[cat]
-        print(
-            f"{cat:<14}{len(rs):>4}{np.mean([r['iou'] for r in rs]):>8.3f}"
-            f"{np.mean([r['boundary_f'] for r in rs]):>9.3f}"
-            f"{np.median([r['ms'] for r in rs]):>8.0f}"
-        )
-    held = Counter(r["held_back"] for r in rows if r["held_back"])
-    summary = {
-        "method": seg.name,
-        "images": len(rows),
-        "mean_iou": float(np.mean([r["iou"] for r in rows])),
-        "mean_boundary_f": float(np.mean([r["boundary_f"] for r in rows])),
-        "min_iou": float(np.min([r["iou"] for r in rows])),
-        "held_back": dict(held),
-    }
-    print(f"{'all':<14}{len(rows):>4}{summary['mean_iou']:>8.3f}{summary['mean_boundary_f']:>9.3f}")
-    kept = [r["iou"] for r in rows if not r["held_back"]]
-    print(
-        f"publish safety: {sum(held.values())} of {len(rows)} held back "
-        f"({', '.join(f'{k} {v}' for k, v in held.items()) or 'none'}); "
-        f"IoU of the rest {np.mean(kept) if kept else float('nan'):.3f}"
-    )
+    rows = seg_eval.measure(seg, refs, integrity)
+    summary = seg_eval.summarise(rows, seg.name)
+    print(seg_eval.report_text(rows, summary))
     if args.json:
         storage.write_bytes(
             args.json, json.dumps({"summary": summary, "images": rows}, indent=2).encode()
