@@ -79,9 +79,9 @@ def main() -> int:
     import s3fs
 
     from jobs.cli import main as restyle
-    from pipelines import manifest
-    from pipelines.plan import read_plan
-    from pipelines.verify import verify_run
+    from pipelines.nightly import manifest
+    from pipelines.nightly.plan import read_plan
+    from pipelines.nightly.verify import verify_run
     from tests.test_nightly import write_catalogue
 
     bucket = f"chaos-{uuid.uuid4().hex[:8]}"

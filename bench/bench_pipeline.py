@@ -5,7 +5,7 @@
 
 **Throughput.** The same sample catalogue is restyled twice, side by side in one run:
 (a) a plain single-process loop calling the same stage code (decode, then segment,
-transfer, check and write) with torch on all cores; (b) ``pipelines.nightly.execute`` on a
+transfer, check and write) with torch on all cores; (b) ``pipelines.nightly.run.execute`` on a
 local Ray (the job's default fused layout). Both times include loading the models; Ray's
 own start (``ray.init``) is reported apart. Each is repeated and the median taken.
 
@@ -33,7 +33,7 @@ STYLES = "default: wood\ncategories:\n  mug: watercolour\nstyles:\n  wood: {}\n 
 
 
 def _context(out: str, run_id: str, styles_path: str, threads: int):
-    from pipelines.runconfig import NightlyConfig, RunContext, load_styles
+    from pipelines.nightly.runconfig import NightlyConfig, RunContext, load_styles
 
     cfg = NightlyConfig(shards=4)
     styles = load_styles(styles_path)
@@ -43,10 +43,10 @@ def _context(out: str, run_id: str, styles_path: str, threads: int):
 
 def plain_loop(catalogue: str, styles_path: str, out: str) -> tuple[float, int]:
     """Every image through the same stages, one process, no Ray."""
-    from pipelines.plan import build_plan
-    from pipelines.rows import batch_to_rows, rows_to_batch
-    from pipelines.stages.decode import DecodeContext, DecodeStage
-    from pipelines.stages.fused import FusedStage
+    from pipelines.nightly.plan import build_plan
+    from pipelines.nightly.rows import batch_to_rows, rows_to_batch
+    from pipelines.nightly.stages.decode import DecodeContext, DecodeStage
+    from pipelines.nightly.stages.fused import FusedStage
 
     threads = os.cpu_count() or 1
     t0 = time.perf_counter()
@@ -65,9 +65,9 @@ def plain_loop(catalogue: str, styles_path: str, out: str) -> tuple[float, int]:
 
 
 def ray_pipeline(catalogue: str, styles_path: str, out: str, run_id: str) -> tuple[float, int]:
-    from pipelines.manifest import read_manifest
-    from pipelines.nightly import execute
-    from pipelines.plan import build_plan
+    from pipelines.nightly.manifest import read_manifest
+    from pipelines.nightly.plan import build_plan
+    from pipelines.nightly.run import execute
 
     t0 = time.perf_counter()
     cfg, styles, ctx = _context(out, run_id, styles_path, 1)
@@ -80,7 +80,7 @@ def ray_pipeline(catalogue: str, styles_path: str, out: str, run_id: str) -> tup
 
 def stage_split(out: str, run_id: str) -> dict:
     """Median seconds per image of each stage, from a run's manifest."""
-    from pipelines.manifest import TIMING_COLUMNS, read_manifest
+    from pipelines.nightly.manifest import TIMING_COLUMNS, read_manifest
 
     t = read_manifest(out, run_id, list(TIMING_COLUMNS)).to_pydict()
     return {

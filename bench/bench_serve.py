@@ -56,12 +56,12 @@ def summarise(latencies: list[float], wall: float, statuses: list[int]) -> dict:
 def direct(photos: list[bytes], styles_file: str, threads: int) -> dict:
     import torch
 
-    from pipelines.rows import new_row
-    from pipelines.runconfig import load_styles
-    from pipelines.serve import FORMAT_FAMILY, ServeJobConfig
-    from pipelines.stages.check import CheckStage
-    from pipelines.stages.segment import SegmentStage
-    from pipelines.stages.transfer import TransferStage
+    from pipelines.nightly.rows import new_row
+    from pipelines.nightly.runconfig import load_styles
+    from pipelines.nightly.stages.check import CheckStage
+    from pipelines.nightly.stages.segment import SegmentStage
+    from pipelines.nightly.stages.transfer import TransferStage
+    from pipelines.serve.config import FORMAT_FAMILY, ServeJobConfig
     from stylecore.io.codec import decode_untrusted, encode_image
 
     cfg = ServeJobConfig()
@@ -125,8 +125,9 @@ def main() -> int:
 
     from jobs.config import load_config
     from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
-    from pipelines.runconfig import load_styles
-    from pipelines.serve import APP_NAME, ServeJobConfig, build_app, fit_to_cluster
+    from pipelines.nightly.runconfig import load_styles
+    from pipelines.serve.app import build_app
+    from pipelines.serve.config import APP_NAME, ServeJobConfig, fit_to_cluster
 
     work = tempfile.mkdtemp(prefix="bench-serve-")
     write_sample_catalogue(

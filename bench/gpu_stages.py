@@ -27,7 +27,7 @@ sys.path.insert(0, ROOT)
 
 
 def _ctx(device: str):
-    from pipelines.runconfig import NightlyConfig, RunContext, StyleEntry, StylesFile
+    from pipelines.nightly.runconfig import NightlyConfig, RunContext, StyleEntry, StylesFile
 
     ctx = RunContext.create(
         "gpu", "/tmp/gpu-out", StylesFile(styles={"wood": StyleEntry()}), NightlyConfig()
@@ -36,7 +36,7 @@ def _ctx(device: str):
 
 
 def _rows(n: int, side: int):
-    from pipelines.rows import new_row
+    from pipelines.nightly.rows import new_row
     from stylecore.synth.products import ShotSpec, render_shot
 
     cats = ("mug", "box", "bottle", "sneaker", "handbag")
@@ -114,9 +114,9 @@ def main() -> None:
 
     import torch
 
-    from pipelines.stages.segment import SegmentStage
-    from pipelines.stages.torch_setup import autocast
-    from pipelines.stages.transfer import TransferStage
+    from pipelines.nightly.stages.segment import SegmentStage
+    from pipelines.nightly.stages.torch_setup import autocast
+    from pipelines.nightly.stages.transfer import TransferStage
     from stylecore.models.generator import noise_for
 
     dev = args.device

@@ -12,12 +12,12 @@ import sys
 
 from jobs.config import SEGMENTER_HELP, add_config_args, load_config
 from pipelines import storage
-from pipelines.manifest import held_back_reason
 from pipelines.models import DEFAULT_STYLE_MODEL, REPO_ROOT, load_style_model
-from pipelines.preview import LocalStages, list_inputs, styles_for_model
-from pipelines.rows import flag_list, reason_list
-from pipelines.runconfig import NightlyConfig, RunContext, load_styles
-from pipelines.stages.write import mask_png
+from pipelines.nightly.manifest import held_back_reason
+from pipelines.nightly.preview import LocalStages, list_inputs, styles_for_model
+from pipelines.nightly.rows import flag_list, reason_list
+from pipelines.nightly.runconfig import NightlyConfig, RunContext, load_styles
+from pipelines.nightly.stages.write import mask_png
 from stylecore.config import ConfigError
 from stylecore.segmentation import METHODS
 

@@ -8,12 +8,10 @@ import sys
 import time
 
 from jobs.config import add_config_args, load_config, old_spelling, require
-from pipelines import manifest, storage
-from pipelines.nightly import execute, finalize_run
-from pipelines.placement import plan_for_cluster
-from pipelines.plan import build_plan, read_plan, write_plan
-from pipelines.ray_session import ray_session
-from pipelines.record import (
+from pipelines import storage
+from pipelines.nightly import manifest
+from pipelines.nightly.plan import build_plan, read_plan, write_plan
+from pipelines.nightly.record import (
     new_record,
     new_run_id,
     note_rerun,
@@ -24,7 +22,10 @@ from pipelines.record import (
     to_resume,
     write_run,
 )
-from pipelines.runconfig import NightlyConfig, RunContext, context_from_json, load_styles
+from pipelines.nightly.run import execute, finalize_run
+from pipelines.nightly.runconfig import NightlyConfig, RunContext, context_from_json, load_styles
+from pipelines.placement.sizing import plan_for_cluster
+from pipelines.ray_session import ray_session
 from stylecore.config import ConfigError
 from stylecore.runlog import log_context
 

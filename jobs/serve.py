@@ -10,7 +10,7 @@ import threading
 import time
 
 from jobs.config import add_config_args, is_set, load_config, require
-from pipelines.runconfig import load_styles
+from pipelines.nightly.runconfig import load_styles
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     from pipelines.ray_session import ray_session
-    from pipelines.serve import TOKEN_ENV, ServeJobConfig
+    from pipelines.serve.config import TOKEN_ENV, ServeJobConfig
 
     cfg = load_config(ServeJobConfig, args.config, args.set_, {})
     styles = load_styles(args.styles)  # a bad styles file fails before Ray starts
@@ -91,7 +91,8 @@ def _serve(args, cfg, styles, token, local, stop, serving, deploying) -> int:
     import ray
     from ray import serve
 
-    from pipelines.serve import APP_NAME, build_app, fit_to_cluster
+    from pipelines.serve.app import build_app
+    from pipelines.serve.config import APP_NAME, fit_to_cluster
 
     cpus_given = is_set("serve.replica_cpus", args.config, args.set_)
     s = fit_to_cluster(cfg.serve, cpus_given, local=local)
@@ -139,7 +140,7 @@ def _stop_app(deployed: bool, done: threading.Event) -> None:
     import ray
     from ray import serve
 
-    from pipelines.serve import APP_NAME
+    from pipelines.serve.config import APP_NAME
 
     t0 = time.perf_counter()
 
@@ -174,7 +175,8 @@ def app_builder(args: dict):
     ``RESTYLE_SERVE_TOKEN`` in the environment of the process that builds the app."""
     import ray
 
-    from pipelines.serve import TOKEN_ENV, ServeJobConfig, build_app
+    from pipelines.serve.app import build_app
+    from pipelines.serve.config import TOKEN_ENV, ServeJobConfig
     from stylecore.config import ConfigError
 
     if "styles" not in args:

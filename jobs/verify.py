@@ -8,7 +8,7 @@ import sys
 
 from jobs.config import require
 from pipelines import storage
-from pipelines.record import read_run
+from pipelines.nightly.record import read_run
 from stylecore.runlog import log_context
 
 EXIT_VERIFY_FAILED = 4
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args) -> int:
-    from pipelines.verify import verify_run
+    from pipelines.nightly.verify import verify_run
 
     with log_context(run_id=args.run_id):
         read_run(args.out, args.run_id)  # a clear error for a run that does not exist

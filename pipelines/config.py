@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from pipelines.runconfig import read_yaml
+from pipelines.nightly.runconfig import read_yaml
 from stylecore.config import ConfigError, build
 
 T = TypeVar("T")

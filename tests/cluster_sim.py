@@ -28,9 +28,10 @@ import ray
 import yaml
 from ray.cluster_utils import Cluster
 
-from pipelines.nightly import actor_pool_args
-from pipelines.placement import Reservation, plan_for_cluster, reserve
-from pipelines.runconfig import ResourceConfig
+from pipelines.nightly.run import actor_pool_args
+from pipelines.placement.reserve import Reservation, reserve
+from pipelines.placement.resources import ResourceConfig
+from pipelines.placement.sizing import plan_for_cluster
 from tests.infra_shapes import (
     INFRA,
     KUBERAY,
@@ -105,7 +106,8 @@ def requested_bundles() -> list[dict]:
 def play_autoscaler(sim: Sim, node_types: list[tuple[float, int]], limit: int) -> int:
     """Add nodes, the smallest of ``node_types`` that holds each requested bundle the
     cluster cannot place now, as Ray's autoscaler would. Returns how many were added."""
-    from pipelines.placement import Node, pack
+    from pipelines.placement.cluster import Node
+    from pipelines.placement.fit import pack
 
     added = 0
     bundles = requested_bundles()
@@ -229,7 +231,8 @@ def train_step() -> dict:
 
 def serve_step() -> dict:
     from jobs.config import load_config
-    from pipelines.serve import ServeJobConfig, deployment_options, replica_gpus
+    from pipelines.serve.app import deployment_options
+    from pipelines.serve.config import ServeJobConfig, replica_gpus
 
     doc = load(os.path.join(KUBERAY, "rayservice.yaml"))
     (app,) = yaml.safe_load(doc["spec"]["serveConfigV2"])["applications"]

@@ -9,8 +9,8 @@ import re
 
 import yaml
 
-from pipelines.placement import ClusterShape, Node, _types_from_launcher_yaml, shape_from
-from pipelines.runconfig import NodeType
+from pipelines.placement.cluster import ClusterShape, Node, shape_from, types_from_launcher_yaml
+from pipelines.placement.resources import NodeType
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INFRA = os.path.join(ROOT, "infra")
@@ -74,7 +74,7 @@ def launcher_shape(path: str) -> ClusterShape:
         if name != doc["head_node_type"]:
             r = t["resources"]
             alive += [Node(name, float(r.get("CPU", 0)), int(r.get("GPU", 0)))] * t["min_workers"]
-    types, cap = _types_from_launcher_yaml(doc)
+    types, cap = types_from_launcher_yaml(doc)
     return shape_from(alive, types, cap, os.path.basename(path))
 
 

@@ -74,7 +74,7 @@ def test_config_hash_is_stable_and_sensitive():
 
 
 def test_a_styles_seam_sets_its_quilting_blur_and_is_checked(tmp_path):
-    from pipelines.runconfig import NightlyConfig, load_styles, resolve_style
+    from pipelines.nightly.runconfig import NightlyConfig, load_styles, resolve_style
 
     path = tmp_path / "styles.yaml"
     path.write_text("default: wood\nstyles:\n  wood: {seam: 0.3}\n  geometric: {}\n")

@@ -193,8 +193,8 @@ def test_every_set_example_is_a_key_of_its_command():
     from jobs.sample_catalogue import SampleCatalogueConfig
     from jobs.segmentation import TrainSegmenterConfig
     from jobs.style import DistAddStyleConfig, DistTrainConfig
-    from pipelines.runconfig import NightlyConfig
-    from pipelines.serve import ServeJobConfig
+    from pipelines.nightly.runconfig import NightlyConfig
+    from pipelines.serve.config import ServeJobConfig
     from stylecore.segmentation import SegmenterConfig
     from stylecore.training.add_style import AddStyleConfig
     from stylecore.training.style_gan import StyleTrainConfig
@@ -250,7 +250,7 @@ def test_apply_is_the_nightlys_path(small_catalogue, tmp_path, ray_local):
 
     import cv2
 
-    from pipelines import manifest
+    from pipelines.nightly import manifest
 
     src = tmp_path / "photos"
     src.mkdir()
@@ -355,7 +355,7 @@ def _to_schema_1(out: str, run_id: str) -> list[int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipelines import manifest
+    from pipelines.nightly import manifest
 
     shards = sorted(manifest.finished_shards(out, run_id))
     for shard in shards:
@@ -378,7 +378,7 @@ def _to_schema_1(out: str, run_id: str) -> list[int]:
 
 
 def test_older_runs_still_read_verify_and_rerun(tmp_path, ray_local, small_catalogue):
-    from pipelines import manifest
+    from pipelines.nightly import manifest
 
     out = str(tmp_path / "out")
     cat = os.path.join(small_catalogue, "images")

@@ -280,7 +280,7 @@ def test_rayservice_builds_the_serve_application():
     import importlib
 
     from jobs.config import load_config
-    from pipelines.serve import APP_NAME, ServeJobConfig
+    from pipelines.serve.config import APP_NAME, ServeJobConfig
 
     rs = _load(os.path.join(INFRA, "kuberay", "rayservice.yaml"))
     assert rs["kind"] == "RayService"

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.cli import main
-from pipelines import manifest, storage
-from pipelines.plan import read_plan
+from pipelines import storage
+from pipelines.nightly import manifest
+from pipelines.nightly.plan import read_plan
 from stylecore.io.codec import encode_image
 from stylecore.synth.products import ShotSpec, render_shot
 from tests.conftest import TEST_KEY_ID, TEST_SECRET
@@ -252,9 +253,9 @@ def test_bad_inputs_become_rows_and_keys_cannot_escape(tmp_path, styles_file):
 
     # Plan first, then delete an object between listing and reading.
     out = str(tmp_path / "out")
-    from pipelines.nightly import execute
-    from pipelines.plan import build_plan, write_plan
-    from pipelines.runconfig import NightlyConfig, RunContext, load_styles
+    from pipelines.nightly.plan import build_plan, write_plan
+    from pipelines.nightly.run import execute
+    from pipelines.nightly.runconfig import NightlyConfig, RunContext, load_styles
 
     cfg = NightlyConfig(shards=2, read_attempts=2)
     styles = load_styles(styles_file)

@@ -17,8 +17,8 @@ SCRIPT = textwrap.dedent(
     import ray
     from ray.cluster_utils import Cluster
     from jobs.cli import main
-    from pipelines import manifest
-    from pipelines.plan import read_plan
+    from pipelines.nightly import manifest
+    from pipelines.nightly.plan import read_plan
     from tests.test_nightly import write_catalogue
 
     tmp = sys.argv[1]
@@ -89,8 +89,9 @@ NODE_LOSS = textwrap.dedent(
     from ray._private import state
     from ray.cluster_utils import Cluster
     from jobs.cli import main
-    from pipelines import manifest, storage
-    from pipelines.plan import read_plan
+    from pipelines import storage
+    from pipelines.nightly import manifest
+    from pipelines.nightly.plan import read_plan
     from tests.test_nightly import write_catalogue
 
     tmp = sys.argv[1]

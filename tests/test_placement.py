@@ -10,18 +10,17 @@ import os
 
 import pytest
 
-from pipelines.placement import (
+from pipelines.nightly.runconfig import NightlyConfig
+from pipelines.placement.cluster import (
     ClusterShape,
-    Fit,
     Node,
-    _types_from_launcher_yaml,
-    fit_on,
     node_types_for,
-    pack,
-    plan_placement,
     shape_from,
+    types_from_launcher_yaml,
 )
-from pipelines.runconfig import NightlyConfig, NodeType, ResourceConfig
+from pipelines.placement.fit import Fit, fit_on, pack
+from pipelines.placement.resources import NodeType, ResourceConfig
+from pipelines.placement.sizing import plan_placement
 from stylecore.config import ConfigError, build
 from tests.infra_shapes import INFRA, KUBERAY, kuberay_shape, launcher_shape, load
 
@@ -85,7 +84,7 @@ def test_cluster_launcher_from_zero_workers_asks_for_its_gpu_workers():
     assert pl.scale_up and pl.actors == 8 and _gpus(pl) == 8
     assert {s.name: (s.cpus, s.gpus) for s in pl.stages} == SPLIT_8X1
     # a global cap lower than the GPU type's own bounds what may be added
-    types, _ = _types_from_launcher_yaml(load(AWS))
+    types, _ = types_from_launcher_yaml(load(AWS))
     assert sum(n.gpus for n in shape_from(list(shape.alive), types, 3).addable) == 3
 
 
@@ -179,7 +178,7 @@ def test_fit_on_now_and_at_the_largest():
 
 @pytest.mark.usefixtures("ray_local")
 def test_serve_that_cannot_fit_the_largest_cluster_is_refused(monkeypatch):
-    from pipelines.serve import ServeConfig, fit_to_cluster
+    from pipelines.serve.config import ServeConfig, fit_to_cluster
 
     monkeypatch.setenv("RESTYLE_NODE_TYPES", json.dumps([{"name": "gpu", "cpus": 8, "max": 2}]))
     wide = ServeConfig(min_replicas=2, max_replicas=2, replica_cpus=8, replica_gpus=0)

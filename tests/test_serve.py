@@ -87,8 +87,9 @@ def service(ray_local, small_catalogue, tmp_path_factory):
     from ray import serve
 
     from jobs.config import load_config
-    from pipelines.runconfig import load_styles
-    from pipelines.serve import APP_NAME, ServeJobConfig, build_app
+    from pipelines.nightly.runconfig import load_styles
+    from pipelines.serve.app import build_app
+    from pipelines.serve.config import APP_NAME, ServeJobConfig
 
     d = tmp_path_factory.mktemp("serve")
     styles_file = d / "styles.yaml"
@@ -153,12 +154,12 @@ def test_served_image_is_the_nightly_stages_output(service, small_catalogue):
     """The service runs the nightly's own stages: the same photo through SegmentStage,
     TransferStage and CheckStage in this process gives the same pixels (up to JPEG)."""
     from jobs.config import load_config
-    from pipelines.rows import new_row
-    from pipelines.runconfig import StyleEntry, StylesFile
-    from pipelines.serve import ServeJobConfig
-    from pipelines.stages.check import CheckStage
-    from pipelines.stages.segment import SegmentStage
-    from pipelines.stages.transfer import TransferStage
+    from pipelines.nightly.rows import new_row
+    from pipelines.nightly.runconfig import StyleEntry, StylesFile
+    from pipelines.nightly.stages.check import CheckStage
+    from pipelines.nightly.stages.segment import SegmentStage
+    from pipelines.nightly.stages.transfer import TransferStage
+    from pipelines.serve.config import ServeJobConfig
     from stylecore.io.codec import decode_untrusted
 
     path = _photos(small_catalogue)[1]
@@ -476,7 +477,8 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path, small_catalogue):
     reader.start()
     try:
         deadline = time.time() + 300
-        while not any("ready in" in s for s in lines):
+        # the command's own line (the replica logs "replica ready in" before serve.run returns)
+        while not any("style(s) ready in" in s for s in lines):
             assert proc.poll() is None, "".join(lines)[-3000:]
             assert time.time() < deadline, "".join(lines)[-3000:]
             time.sleep(1)
@@ -504,7 +506,7 @@ def test_replicas_are_fitted_to_the_local_machine_or_refused(ray_local):
     with a message that says what to change."""
     import ray
 
-    from pipelines.serve import ServeConfig, fit_to_cluster
+    from pipelines.serve.config import ServeConfig, fit_to_cluster
     from stylecore.config import ConfigError
 
     cpus = ray.cluster_resources()["CPU"]

@@ -17,14 +17,14 @@ log = logging.getLogger(__name__)
 
 def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
     """Check, before training starts, that ``d.workers`` Train workers plus one data-loading
-    task fit the cluster (``pipelines.placement.check_fit``).
+    task fit the cluster (``pipelines.placement.fit.check_fit``).
 
     On a local Ray this process started (``local``), a request that cannot fit is fixed or
     refused: the default ``cpus_per_worker`` (not ``cpus_given``) is lowered to what fits,
     with a warning; anything else raises ``ConfigError`` naming what to change. On an
     existing cluster more may be on the way (an autoscaler): a request beyond what is there
     now only logs a warning, unless it cannot fit the cluster even at its largest."""
-    from pipelines.placement import check_fit
+    from pipelines.placement.fit import check_fit
     from stylecore.config import ConfigError
 
     fit = check_fit([worker_resources(d)] * d.workers + [{"CPU": DATA_TASK_CPUS}], local)

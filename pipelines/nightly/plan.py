@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from pipelines import storage
 from pipelines.datasets import IMAGE_EXTENSIONS, TABLE_EXTENSIONS, read_table
-from pipelines.manifest import read_manifest, run_dir
-from pipelines.rows import ROW_DEFAULTS, new_row
-from pipelines.runconfig import RunContext, StylesFile
+from pipelines.nightly.manifest import read_manifest, run_dir
+from pipelines.nightly.rows import ROW_DEFAULTS, new_row
+from pipelines.nightly.runconfig import RunContext, StylesFile
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from pipelines import manifest, storage
-from pipelines.runconfig import NightlyConfig, RunContext, context_to_json
+from pipelines import storage
+from pipelines.nightly import manifest
+from pipelines.nightly.runconfig import NightlyConfig, RunContext, context_to_json
 from stylecore.config import build
 
 

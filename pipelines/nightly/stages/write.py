@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from pipelines import storage
-from pipelines.rows import PAYLOADS, RowStage, batch_to_rows, fail, rows_to_batch
-from pipelines.runconfig import RunContext
+from pipelines.nightly.rows import PAYLOADS, RowStage, batch_to_rows, fail, rows_to_batch
+from pipelines.nightly.runconfig import RunContext
 from stylecore.io.codec import encode_image
 
 MASK_SIDE = 512

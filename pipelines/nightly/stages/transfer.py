@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 
 from pipelines.models import load_style_model
-from pipelines.rows import RowStage, worker_identity
-from pipelines.runconfig import RunContext
-from pipelines.stages.torch_setup import autocast, setup_torch
+from pipelines.nightly.rows import RowStage, worker_identity
+from pipelines.nightly.runconfig import RunContext
+from pipelines.nightly.stages.torch_setup import autocast, setup_torch
 from stylecore.transfer.restyle import restyle_image
 
 

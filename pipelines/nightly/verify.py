@@ -29,8 +29,9 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from pipelines import manifest, storage
-from pipelines.plan import read_plan
+from pipelines import storage
+from pipelines.nightly import manifest
+from pipelines.nightly.plan import read_plan
 
 log = logging.getLogger(__name__)
 

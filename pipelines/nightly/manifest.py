@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import storage
-from pipelines.rows import flag_list, reason_list
+from pipelines.nightly.rows import flag_list, reason_list
 
 SCHEMA_VERSION = 2
 SCHEMA_KEY = b"restyle.manifest.schema"

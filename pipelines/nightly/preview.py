@@ -5,7 +5,7 @@ restyles: the rows go through the same ``DecodeStage`` (``decode_untrusted``: sn
 format, EXIF orientation, ICC to sRGB, pixel limits), ``SegmentStage`` (publish safety),
 ``TransferStage`` and ``CheckStage`` as on Ray, with the same resolved ``RunContext``, and
 the result is encoded as the writer encodes it. Image ids are the nightly's too (see
-``pipelines.plan.list_catalogue``), and the new background is seeded by the image id.
+``pipelines.nightly.plan.list_catalogue``), and the new background is seeded by the image id.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pipelines import storage
-from pipelines.plan import CATALOGUE_EXTENSIONS, list_catalogue
-from pipelines.rows import new_row
-from pipelines.runconfig import RunContext, StylesFile
-from pipelines.stages.check import CheckStage
-from pipelines.stages.decode import DecodeContext, DecodeStage
-from pipelines.stages.segment import SegmentStage
-from pipelines.stages.transfer import TransferStage
+from pipelines.nightly.plan import CATALOGUE_EXTENSIONS, list_catalogue
+from pipelines.nightly.rows import new_row
+from pipelines.nightly.runconfig import RunContext, StylesFile
+from pipelines.nightly.stages.check import CheckStage
+from pipelines.nightly.stages.decode import DecodeContext, DecodeStage
+from pipelines.nightly.stages.segment import SegmentStage
+from pipelines.nightly.stages.transfer import TransferStage
 from stylecore.io.codec import encode_image
 
 
@@ -102,6 +102,6 @@ class LocalStages:
 def styles_for_model(model: str, looks: list[str], default: str) -> StylesFile:
     """A styles file with every look of ``model`` (its own defaults), for `apply --model`
     without ``--styles``."""
-    from pipelines.runconfig import StyleEntry
+    from pipelines.nightly.runconfig import StyleEntry
 
     return StylesFile(styles={k: StyleEntry(model=model) for k in looks}, default=default)

@@ -12,9 +12,9 @@ import json
 import numpy as np
 
 from pipelines.models import load_segmenter
-from pipelines.rows import RowStage, encode_reasons
-from pipelines.runconfig import RunContext
-from pipelines.stages.torch_setup import setup_torch
+from pipelines.nightly.rows import RowStage, encode_reasons
+from pipelines.nightly.runconfig import RunContext
+from pipelines.nightly.stages.torch_setup import setup_torch
 from stylecore.segmentation.integrity import screen
 
 

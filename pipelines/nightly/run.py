@@ -22,16 +22,18 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from pipelines import manifest, storage
-from pipelines.placement import Placement, Reservation, plan_for_cluster, reserve
-from pipelines.rows import ROW_DEFAULTS, batch_to_rows, new_row
-from pipelines.runconfig import NightlyConfig, RunContext
-from pipelines.stages.check import CheckStage
-from pipelines.stages.decode import DecodeContext, decode_batch
-from pipelines.stages.fused import FusedStage
-from pipelines.stages.segment import SegmentStage
-from pipelines.stages.transfer import TransferStage
-from pipelines.stages.write import write_batch
+from pipelines import storage
+from pipelines.nightly import manifest
+from pipelines.nightly.rows import ROW_DEFAULTS, batch_to_rows, new_row
+from pipelines.nightly.runconfig import NightlyConfig, RunContext
+from pipelines.nightly.stages.check import CheckStage
+from pipelines.nightly.stages.decode import DecodeContext, decode_batch
+from pipelines.nightly.stages.fused import FusedStage
+from pipelines.nightly.stages.segment import SegmentStage
+from pipelines.nightly.stages.transfer import TransferStage
+from pipelines.nightly.stages.write import write_batch
+from pipelines.placement.reserve import Reservation, reserve
+from pipelines.placement.sizing import Placement, plan_for_cluster
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +271,7 @@ def finalize_run(
     ``max_failure_ratio``) and ``report.html``; a complete nightly run becomes
     ``runs/LATEST``, the baseline of the next incremental run (re-runs of an older run
     leave the pointer alone). Returns ``(summary, report URI)``."""
-    from pipelines.report import write_report
+    from pipelines.nightly.report import write_report
 
     summary = manifest.summarise(
         out,

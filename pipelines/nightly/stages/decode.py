@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipelines import storage
-from pipelines.rows import RowStage, batch_to_rows, rows_to_batch, worker_identity
+from pipelines.nightly.rows import RowStage, batch_to_rows, rows_to_batch, worker_identity
 from stylecore.io.codec import DecodeLimits, decode_untrusted
 
 
@@ -29,7 +29,7 @@ class DecodeContext:
 
     @classmethod
     def of(cls, ctx) -> DecodeContext:
-        """From a ``pipelines.runconfig.RunContext``."""
+        """From a ``pipelines.nightly.runconfig.RunContext``."""
         return cls(tuple(sorted(ctx.styles)), ctx.limits, ctx.read_attempts)
 
 

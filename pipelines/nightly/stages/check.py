@@ -6,9 +6,9 @@ import json
 import math
 
 from pipelines.models import load_style_model
-from pipelines.rows import RowStage, encode_reasons, flag_list
-from pipelines.runconfig import RunContext
-from pipelines.stages.torch_setup import setup_torch
+from pipelines.nightly.rows import RowStage, encode_reasons, flag_list
+from pipelines.nightly.runconfig import RunContext
+from pipelines.nightly.stages.torch_setup import setup_torch
 from stylecore.quality.gate import assess
 
 

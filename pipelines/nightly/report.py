@@ -15,7 +15,8 @@ import logging
 import cv2
 import numpy as np
 
-from pipelines import manifest, storage
+from pipelines import storage
+from pipelines.nightly import manifest
 from stylecore.io.codec import decode_untrusted
 
 log = logging.getLogger(__name__)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.rows import batch_to_rows, rows_to_batch
-from pipelines.runconfig import RunContext
-from pipelines.stages.check import CheckStage
-from pipelines.stages.segment import SegmentStage
-from pipelines.stages.transfer import TransferStage
-from pipelines.stages.write import WriteStage
+from pipelines.nightly.rows import batch_to_rows, rows_to_batch
+from pipelines.nightly.runconfig import RunContext
+from pipelines.nightly.stages.check import CheckStage
+from pipelines.nightly.stages.segment import SegmentStage
+from pipelines.nightly.stages.transfer import TransferStage
+from pipelines.nightly.stages.write import WriteStage
 
 
 class FusedStage:

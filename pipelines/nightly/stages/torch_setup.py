@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from pipelines.runconfig import RunContext
+from pipelines.nightly.runconfig import RunContext
 
 
 def setup_torch(ctx: RunContext) -> None:
