@@ -132,7 +132,7 @@ def main() -> None:
     import ray
     import torch
 
-    from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
+    from pipelines.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
 
     tmp = tempfile.mkdtemp(prefix="bench-pipeline-")
     cat = os.path.join(tmp, "catalogue")

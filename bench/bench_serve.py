@@ -124,8 +124,8 @@ def main() -> int:
     from ray import serve
 
     from jobs.config import load_config
-    from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
     from pipelines.nightly.runconfig import load_styles
+    from pipelines.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
     from pipelines.serve.app import build_app
     from pipelines.serve.config import APP_NAME, ServeJobConfig, fit_to_cluster
 

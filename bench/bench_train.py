@@ -33,7 +33,7 @@ def main() -> None:
     import ray
     import torch
 
-    from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
+    from pipelines.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
     from pipelines.training.config import DistConfig
     from pipelines.training.style_gan_job import fit
     from stylecore.training.style_gan import StyleTrainConfig

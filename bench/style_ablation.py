@@ -117,8 +117,8 @@ def main() -> None:
 
     import torch
 
-    from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
     from pipelines.models import style_features
+    from pipelines.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
     from pipelines.style_data import load_content, load_style_sets
     from stylecore.io.codec import encode_image
     from stylecore.models.style_model import StyleModel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
+from pipelines.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
 
 
 @pytest.fixture(scope="session")

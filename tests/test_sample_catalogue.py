@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from jobs.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
+from pipelines.sample_catalogue import SampleCatalogueConfig, write_sample_catalogue
 from stylecore.io.codec import decode_image, decode_mask
 from stylecore.synth.catalogue import STYLE_SETS, plan_item, plan_styles, render_item
 from stylecore.synth.products import CATEGORIES, ShotSpec, render_shot
