@@ -185,86 +185,105 @@ def decide(
     check_product: bool = True,
     check_style: bool = True,
 ) -> QualityReport:
-    """Apply the thresholds to ``scores`` (from the functions above)."""
-    reasons = []
-
-    def bad(name: str, cond: bool, msg: str) -> None:
-        if name in scores and cond:
-            reasons.append(msg)
-
-    s = scores
-    bad("finite", s.get("finite", 1.0) < 1.0, "output has NaN or Inf")
-    bad(
-        "luma_std",
-        s.get("luma_std", 1e9) < cfg.min_luma_std,
-        f"output is near-constant (luma std {s.get('luma_std', 0):.2f} < {cfg.min_luma_std})",
-    )
-    bad(
-        "clipped_fraction",
-        s.get("clipped_fraction", 0) > cfg.max_clipped_fraction,
-        f"{s.get('clipped_fraction', 0):.0%} of pixels clipped (> {cfg.max_clipped_fraction:.0%})",
-    )
-    cov = s.get("coverage", 0.5)
-    bad(
-        "coverage",
-        not cfg.min_coverage <= cov <= cfg.max_coverage,
-        f"mask coverage {cov:.3f} outside [{cfg.min_coverage}, {cfg.max_coverage}]: "
-        "segmentation probably failed",
-    )
+    """Apply the thresholds to ``scores`` (from the functions above). A threshold whose
+    score is absent is not checked."""
+    reasons = _output_reasons(scores, cfg)
     if check_product:
-        bad(
+        reasons += _product_reasons(scores, cfg)
+    if check_style:
+        reasons += _style_reasons(scores, cfg)
+    return QualityReport(passed=not reasons, scores=dict(scores), reasons=reasons)
+
+
+def _failing(s: dict[str, float], checks: list[tuple[str, bool, str]]) -> list[str]:
+    """The messages of the ``(score, failed, message)`` checks whose score is present."""
+    return [msg for name, failed, msg in checks if name in s and failed]
+
+
+def _output_reasons(s: dict[str, float], cfg: QualityConfig) -> list[str]:
+    cov = s.get("coverage", 0.5)
+    return _failing(s, [
+        ("finite", s.get("finite", 1.0) < 1.0, "output has NaN or Inf"),
+        (
+            "luma_std",
+            s.get("luma_std", 1e9) < cfg.min_luma_std,
+            f"output is near-constant (luma std {s.get('luma_std', 0):.2f} < "
+            f"{cfg.min_luma_std})",
+        ),
+        (
+            "clipped_fraction",
+            s.get("clipped_fraction", 0) > cfg.max_clipped_fraction,
+            f"{s.get('clipped_fraction', 0):.0%} of pixels clipped "
+            f"(> {cfg.max_clipped_fraction:.0%})",
+        ),
+        (
+            "coverage",
+            not cfg.min_coverage <= cov <= cfg.max_coverage,
+            f"mask coverage {cov:.3f} outside [{cfg.min_coverage}, {cfg.max_coverage}]: "
+            "segmentation probably failed",
+        ),
+    ])  # fmt: skip
+
+
+def _product_reasons(s: dict[str, float], cfg: QualityConfig) -> list[str]:
+    return _failing(s, [
+        (
             "product_ssim",
             s.get("product_ssim", 1.0) < cfg.min_product_ssim,
             f"product SSIM {s.get('product_ssim', 0):.3f} < {cfg.min_product_ssim}",
-        )
-        bad(
+        ),
+        (
             "product_de_mean",
             s.get("product_de_mean", 0) > cfg.max_product_de_mean,
             f"product colour shift dE00 mean {s.get('product_de_mean', 0):.2f} > "
             f"{cfg.max_product_de_mean}",
-        )
-        bad(
+        ),
+        (
             "product_de_p95",
             s.get("product_de_p95", 0) > cfg.max_product_de_p95,
             f"product colour shift dE00 p95 {s.get('product_de_p95', 0):.2f} > "
             f"{cfg.max_product_de_p95}",
-        )
-    if check_style:
-        # A style score passes when the output moved far enough toward the references
-        # or already sits within the references' own spread. No judge score (too little
-        # background visible to judge) is not a pass.
-        judge = s.get("judge", float("nan"))
-        style_ok = (np.isfinite(judge) and judge >= cfg.min_judge) or s.get(
-            "judge_spread", np.inf
-        ) <= cfg.max_judge_spread
-        colour_ok = (
-            s.get("colour_ratio", 0) <= cfg.max_colour_ratio
-            or s.get("colour_spread", np.inf) <= cfg.max_colour_spread
-        )
-        if "judge" in s or "judge_spread" in s:
-            bad(
-                "judge",
-                not style_ok,
+        ),
+    ])  # fmt: skip
+
+
+def _style_reasons(s: dict[str, float], cfg: QualityConfig) -> list[str]:
+    # A style score passes when the output moved far enough toward the references or
+    # already sits within the references' own spread. No judge score (too little
+    # background visible to judge) is not a pass.
+    judge = s.get("judge", float("nan"))
+    style_ok = (np.isfinite(judge) and judge >= cfg.min_judge) or s.get(
+        "judge_spread", np.inf
+    ) <= cfg.max_judge_spread
+    colour_ok = (
+        s.get("colour_ratio", 0) <= cfg.max_colour_ratio
+        or s.get("colour_spread", np.inf) <= cfg.max_colour_spread
+    )
+    reasons = []
+    if "judge" in s or "judge_spread" in s:
+        if "judge" in s and not style_ok:
+            reasons.append(
                 f"style not matched: judge {judge:.2f} < {cfg.min_judge} of the way to the "
                 f"style and {s.get('judge_spread', float('nan')):.1f}x the references' "
-                f"spread > {cfg.max_judge_spread}",
+                f"spread > {cfg.max_judge_spread}"
             )
-        elif "colour_ratio" in s:
-            reasons.append("style not judged: too little background visible")
-        bad(
+    elif "colour_ratio" in s:
+        reasons.append("style not judged: too little background visible")
+    return reasons + _failing(s, [
+        (
             "palette_blobs",
             s.get("palette_blobs", 0) > cfg.max_palette_blobs,
             f"out_of_palette: {int(s.get('palette_blobs', 0))} blob(s) of background colour "
             f"farther than dE {cfg.palette_max_de:g} from every reference colour (largest "
             f"{s.get('palette_blob_frac', 0):.2%} of the frame)",
-        )
-        bad(
+        ),
+        (
             "colour_ratio",
             not colour_ok,
             f"colour distance ratio {s.get('colour_ratio', 0):.2f} > {cfg.max_colour_ratio} "
             f"and {s.get('colour_spread', float('nan')):.1f}x the references' spread",
-        )
-    return QualityReport(passed=not reasons, scores=dict(scores), reasons=reasons)
+        ),
+    ])  # fmt: skip
 
 
 def style_consistency(reports: Sequence[QualityReport]) -> dict[str, float]:

@@ -260,20 +260,7 @@ class EdgeSegmenter:
         if cfg.grabcut and fg.any() and not fg.all():
             fg = self._grabcut(small, fg)
 
-        fg_mean = bg_mean = None
-        if cfg.snap_px > 0 and fg.any() and not fg.all():
-            fg_mean, bg_mean = local_means(lab, fg, radius=3 * cfg.snap_px)
-            u8 = fg.astype(np.uint8)
-            band = (cv2.dilate(u8, disk(cfg.snap_px)) > 0) & ~(cv2.erode(u8, disk(cfg.snap_px)) > 0)
-            by, bx = np.nonzero(band)
-            cur = fg[by, bx]
-            new = snap(lab[by, bx], fg_mean[by, bx], bg_mean[by, bx], cur, min_sep=2.0 * thr)
-            # A pixel far from the backdrop model stays product whatever its neighbours are
-            # (a white sole under a dark upper is still shoe).
-            new |= cur & (dist[by, bx] > max(8.0 * thr, 20.0)) & ~shadow_like[by, bx]
-            fg = fg.copy()
-            fg[by, bx] = new
-            fg = keep_components(fg, cfg.min_component, cfg.keep_ratio)
+        fg, fg_mean, bg_mean = self._snap(fg, lab, dist, thr, shadow_like)
         fg, kept_holes = self._holes(fg, shows)
 
         coverage = float(fg.mean())
@@ -287,6 +274,25 @@ class EdgeSegmenter:
         if conf < 0.3 and FLAG_EMPTY not in flags:
             flags.append(FLAG_LOW_CONFIDENCE)
         return fg, conf, flags, (thr, fg_mean, bg_mean, kept_holes)
+
+    def _snap(self, fg, lab, dist, thr, shadow_like):
+        """Re-decide the outline band (``snap_px`` each side) by the local product and
+        backdrop colours; returns the mask and those colour maps (None when not snapped)."""
+        cfg = self.cfg
+        if not (cfg.snap_px > 0 and fg.any() and not fg.all()):
+            return fg, None, None
+        fg_mean, bg_mean = local_means(lab, fg, radius=3 * cfg.snap_px)
+        u8 = fg.astype(np.uint8)
+        band = (cv2.dilate(u8, disk(cfg.snap_px)) > 0) & ~(cv2.erode(u8, disk(cfg.snap_px)) > 0)
+        by, bx = np.nonzero(band)
+        cur = fg[by, bx]
+        new = snap(lab[by, bx], fg_mean[by, bx], bg_mean[by, bx], cur, min_sep=2.0 * thr)
+        # A pixel far from the backdrop model stays product whatever its neighbours are
+        # (a white sole under a dark upper is still shoe).
+        new |= cur & (dist[by, bx] > max(8.0 * thr, 20.0)) & ~shadow_like[by, bx]
+        fg = fg.copy()
+        fg[by, bx] = new
+        return keep_components(fg, cfg.min_component, cfg.keep_ratio), fg_mean, bg_mean
 
     def _holes(self, fg: np.ndarray, shows: Backdrop) -> tuple[np.ndarray, np.ndarray]:
         return settle_holes(fg, shows, self.cfg.hole_backdrop_fraction, self.cfg.min_hole)
