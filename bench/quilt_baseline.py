@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylecore.transfer.synthesis import SynthConfig, _vertical_cut, scaled_reference
+from stylecore.transfer.synthesis import SynthConfig, scaled_reference, vertical_cut
 
 
 def quilt_baseline(
@@ -53,9 +53,9 @@ def quilt_baseline(
             if i or j:
                 diff = ((out[y : y + P, x : x + P] - patch_px) ** 2).sum(2)
                 if j:
-                    cut[:, :Ov] *= _vertical_cut(diff[:, :Ov])
+                    cut[:, :Ov] *= vertical_cut(diff[:, :Ov])
                 if i:
-                    cut[:Ov, :] *= _vertical_cut(diff[:Ov, :].T).T
+                    cut[:Ov, :] *= vertical_cut(diff[:Ov, :].T).T
             region = out[y : y + P, x : x + P]
             region[:] = cut[..., None] * patch_px + (1 - cut[..., None]) * region
     return np.clip(out[:H, :W] + 0.5, 0, 255).astype(np.uint8)

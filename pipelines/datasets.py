@@ -35,8 +35,8 @@ def _stem(path: str) -> str:
 
 def list_images(uri: str) -> list[str]:
     """Image files directly under ``uri`` (a folder or prefix), sorted."""
-    proto, _ = storage._split(uri)
-    fs, root = storage._fresh(uri)
+    proto, _ = storage.split_uri(uri)
+    fs, root = storage.fresh_fs(uri)
     if not fs.isdir(root):
         raise FileNotFoundError(f"{uri}: not a folder or prefix")
     names = sorted(p for p in fs.ls(root, detail=False) if p.lower().endswith(IMAGE_EXTENSIONS))

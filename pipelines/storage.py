@@ -27,7 +27,7 @@ import fsspec
 log = logging.getLogger(__name__)
 
 
-def _split(uri: str) -> tuple[str, str]:
+def split_uri(uri: str) -> tuple[str, str]:
     """Return ``(protocol, path)``: 'file' for local paths and file:// URIs."""
     if "://" not in uri:
         return "file", os.path.abspath(uri)
@@ -39,21 +39,21 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def is_local(uri: str) -> bool:
-    return _split(uri)[0] == "file"
+    return split_uri(uri)[0] == "file"
 
 
 def filesystem(uri: str) -> fsspec.AbstractFileSystem:
-    proto, _ = _split(uri)
+    proto, _ = split_uri(uri)
     if proto == "s3":
         return fsspec.filesystem("s3", **_s3_options())
     return fsspec.filesystem(proto)
 
 
-def _fresh(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+def fresh_fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The file system and path for ``uri``, with fsspec's listing cache dropped: other
     processes (Ray workers, other jobs) write to the same store, so a cached listing
     would be stale."""
-    proto, path = _split(uri)
+    proto, path = split_uri(uri)
     fs = filesystem(uri)
     if proto != "file":
         fs.invalidate_cache()
@@ -91,7 +91,7 @@ def dirname(uri: str) -> str:
 
 
 def read_bytes(uri: str) -> bytes:
-    proto, path = _split(uri)
+    proto, path = split_uri(uri)
     if proto == "file":
         with open(path, "rb") as f:
             return f.read()
@@ -99,16 +99,16 @@ def read_bytes(uri: str) -> bytes:
 
 
 def exists(uri: str) -> bool:
-    proto, path = _split(uri)
+    proto, path = split_uri(uri)
     if proto == "file":
         return os.path.exists(path)
-    fs, path = _fresh(uri)
+    fs, path = fresh_fs(uri)
     return fs.exists(path)
 
 
 def write_bytes(uri: str, data: bytes) -> None:
     """Write ``data`` at ``uri`` atomically, creating parent folders as needed."""
-    proto, path = _split(uri)
+    proto, path = split_uri(uri)
     if proto == "file":
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
@@ -150,8 +150,8 @@ def _etag(info: dict) -> str:
 def list_files(prefix: str, extensions: tuple[str, ...] | None = None) -> list[FileInfo]:
     """Every file under ``prefix`` (recursively), sorted by URI, with size and etag.
     Folder marker objects (keys ending in '/') are ignored."""
-    proto, _ = _split(prefix)
-    fs, root = _fresh(prefix)
+    proto, _ = split_uri(prefix)
+    fs, root = fresh_fs(prefix)
     if not fs.isdir(root):
         raise FileNotFoundError(f"{prefix}: not a folder or prefix")
     found = fs.find(root, detail=True)
@@ -166,21 +166,21 @@ def list_files(prefix: str, extensions: tuple[str, ...] | None = None) -> list[F
 
 
 def info(uri: str) -> FileInfo:
-    fs, path = _fresh(uri)
+    fs, path = fresh_fs(uri)
     i = fs.info(path)
     return FileInfo(uri, int(i.get("size") or 0), _etag(i))
 
 
 def delete(uri: str, recursive: bool = False) -> None:
     """Remove ``uri`` (a folder too with ``recursive``); a missing path is not an error."""
-    fs, path = _fresh(uri)
+    fs, path = fresh_fs(uri)
     if fs.exists(path):
         fs.rm(path, recursive=recursive)
 
 
 def is_dir(uri: str) -> bool:
     """Is ``uri`` a folder (or, in an object store, a prefix with objects under it)?"""
-    fs, path = _fresh(uri)
+    fs, path = fresh_fs(uri)
     try:
         return bool(fs.isdir(path))
     except (FileNotFoundError, PermissionError):
@@ -190,7 +190,7 @@ def is_dir(uri: str) -> bool:
 def check_writable(uri: str) -> None:
     """Fail now, with a clear message, when nothing can be written under ``uri``: writes a
     small probe object there and removes it. Raises ``PermissionError`` or ``OSError``."""
-    proto, path = _split(uri)
+    proto, path = split_uri(uri)
     if proto == "file" and os.path.exists(path) and not os.path.isdir(path):
         raise NotADirectoryError(f"{uri}: exists and is not a folder")
     created = []  # local folders this check makes, removed again: it leaves no trace
@@ -212,7 +212,7 @@ def check_writable(uri: str) -> None:
 
 def list_dirs(uri: str) -> list[str]:
     """Names of the immediate sub-folders of ``uri`` (empty when it does not exist)."""
-    fs, path = _fresh(uri)
+    fs, path = fresh_fs(uri)
     if not fs.exists(path):
         return []
     return sorted(

@@ -15,7 +15,7 @@ def small_catalogue(tmp_path_factory) -> str:
     return out
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -46,7 +46,7 @@ def s3_proxy():
     )
     if exe is None:
         pytest.fail("moto_server not found: install the dev extras (pip install -e .[dev])")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ from PIL import Image
 from stylecore.synth.products import ShotSpec, render_shot
 
 
-def _photo(w=96, h=72, seed=0) -> np.ndarray:
+def sample_photo(w=96, h=72, seed=0) -> np.ndarray:
     return render_shot(ShotSpec("mug", w, h, "white"), np.random.default_rng(seed)).image
 
 
@@ -43,12 +43,12 @@ def _bomb_png(w=30000, h=30000) -> bytes:
 
 def good_files() -> dict[str, tuple[bytes, tuple[int, int]]]:
     """name -> (bytes, expected (height, width) after decoding, EXIF applied)."""
-    rgb = _photo()  # 72 x 96 (h x w)
+    rgb = sample_photo()  # 72 x 96 (h x w)
     im = Image.fromarray(rgb)
     gray16 = (rgb.mean(axis=2).astype(np.uint16) * 257).astype(np.uint16)
     pal = im.convert("P", palette=Image.Palette.ADAPTIVE, colors=32)
     pal.info["transparency"] = 0
-    frames = [Image.fromarray(_photo(seed=s)) for s in range(3)]
+    frames = [Image.fromarray(sample_photo(seed=s)) for s in range(3)]
     gif = io.BytesIO()
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
     return {
@@ -69,8 +69,8 @@ def good_files() -> dict[str, tuple[bytes, tuple[int, int]]]:
 
 def bad_files() -> dict[str, tuple[bytes, str]]:
     """name -> (bytes, the DecodeError kind expected)."""
-    jpg = _save(Image.fromarray(_photo()), "JPEG", quality=90)
-    png = bytearray(_save(Image.fromarray(_photo()), "PNG"))
+    jpg = _save(Image.fromarray(sample_photo()), "JPEG", quality=90)
+    png = bytearray(_save(Image.fromarray(sample_photo()), "PNG"))
     # Flip a byte inside the first IDAT chunk's data: its CRC no longer matches.
     i = png.index(b"IDAT") + 8
     png[i] ^= 0xFF

@@ -14,7 +14,7 @@ import torch.multiprocessing as mp
 from stylecore.features import RandomFeatureNet
 from stylecore.losses import content_loss, l1_constraint, style_loss
 from stylecore.training.style_gan import Batch, StyleGANTrainer, core
-from tests.test_style_model import TINY_TRAIN, _streams
+from tests.test_style_model import TINY_TRAIN, tiny_streams
 
 B = 2  # per-worker batch
 
@@ -34,7 +34,7 @@ def full_batch(n: int = 2 * B) -> Batch:
 
 
 def _trainer(wrap=None) -> StyleGANTrainer:
-    content, styles = _streams(0)
+    content, styles = tiny_streams(0)
     return StyleGANTrainer(
         TINY_TRAIN, RandomFeatureNet(TINY_TRAIN.features), content, styles, wrap=wrap
     )

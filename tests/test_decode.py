@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stylecore.io.codec import DecodeError, DecodeLimits, decode_untrusted
-from tests.corpus import _photo, bad_files, good_files
+from tests.corpus import bad_files, good_files, sample_photo
 
 GOOD = good_files()
 BAD = bad_files()
@@ -17,7 +17,7 @@ def test_awkward_but_valid_files_decode_upright(name):
 
 
 def test_exif_orientation_is_applied():
-    rgb = _photo().astype(np.float32)
+    rgb = sample_photo().astype(np.float32)
     for name, expected in [
         ("exif-3.jpg", np.rot90(rgb, 2)),
         ("exif-6.jpg", np.rot90(rgb, -1)),

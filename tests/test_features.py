@@ -12,8 +12,8 @@ from stylecore.features import FeatureConfig, Lite0Features, build_features
 from stylecore.features.efficientnet import (
     N_BLOCKS,
     EfficientNetLite0,
-    _package_state,
     imagenet_normalise,
+    package_state,
     pretrained_lite0,
     tap_channels,
     tap_stride,
@@ -48,7 +48,7 @@ def test_real_photos_classify_to_their_imagenet_class(lite0, photo, classes):
 
 
 def test_weights_load_with_strict_keys_and_random_init_is_not_them():
-    state = _package_state()
+    state = package_state()
     assert len(state) == 296
     fresh = EfficientNetLite0()
     assert set(fresh.state_dict()) == set(state)

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import _free_port
+from tests.conftest import free_port
 
 TOKEN = "serve-test-token-Wq73-never-in-logs"
 BODY_MARKER = b"BODY-MARKER-7d1e-never-in-logs"
@@ -95,7 +95,7 @@ def service(ray_local, small_catalogue, tmp_path_factory):
     styles_file = d / "styles.yaml"
     styles_file.write_text(STYLES_YAML)
     cfg = load_config(ServeJobConfig, None, SETS, {})
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port, "request_timeout_s": 170})
     serve.run(build_app(load_styles(str(styles_file)), cfg, TOKEN, 0.0), name=APP_NAME)
     yield Client(port)
@@ -463,7 +463,7 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path, small_catalogue):
     SIGTERM stops the service and its Ray within 30 s, with exit code 0."""
     styles = tmp_path / "styles.yaml"
     styles.write_text(STYLES_YAML)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RESTYLE_SERVE_TOKEN": TOKEN}
     env.pop("RAY_ADDRESS", None)
     cmd = [sys.executable, "-m", "jobs.cli", "serve", "--styles", str(styles), "--port", str(port)]

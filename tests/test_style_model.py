@@ -188,7 +188,7 @@ TINY_TRAIN = StyleTrainConfig(
 )
 
 
-def _streams(seed=0):
+def tiny_streams(seed=0):
     rng = np.random.default_rng(seed)
     items = []
     for _ in range(3):
@@ -204,7 +204,7 @@ def _streams(seed=0):
 
 
 def _trainer(cfg=TINY_TRAIN, seed=0):
-    content, styles = _streams(seed)
+    content, styles = tiny_streams(seed)
     return StyleGANTrainer(cfg, RandomFeatureNet(cfg.features), content, styles)
 
 
@@ -421,7 +421,7 @@ def test_masks_are_clamped_where_they_are_made_and_used():
 
 def test_full_frame_products_with_overshooting_masks_train_finitely():
     items = _overshooting_items()
-    _, styles = _streams(0)
+    _, styles = tiny_streams(0)
     tr = StyleGANTrainer(
         TINY_TRAIN, RandomFeatureNet(TINY_TRAIN.features), ContentStream(items, 32, 1), styles
     )

@@ -67,8 +67,8 @@ def list_catalogue(catalogue: str) -> list[dict]:
             raise ValueError(f"{catalogue}: duplicate image_id values, e.g. {dups[:5]}")
         return items
     files = storage.list_files(catalogue, CATALOGUE_EXTENSIONS)
-    root = storage._split(catalogue)[1].rstrip("/")
-    rel = [posixpath.relpath(storage._split(f.uri)[1], root) for f in files]
+    root = storage.split_uri(catalogue)[1].rstrip("/")
+    rel = [posixpath.relpath(storage.split_uri(f.uri)[1], root) for f in files]
     stems = [os.path.splitext(r)[0] for r in rel]
     clash = {s for s in stems if stems.count(s) > 1}
     return [

@@ -125,7 +125,7 @@ def tensorboard(config: dict):
 def _local_tb_dir(config: dict) -> str:
     root = config["root"]
     if storage.is_local(root):
-        return storage.join(storage._split(root)[1], "tensorboard")
+        return storage.join(storage.split_uri(root)[1], "tensorboard")
     return os.path.join(tempfile.gettempdir(), "restyle-tensorboard", config["run_name"])
 
 

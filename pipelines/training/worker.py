@@ -54,6 +54,26 @@ class WorkerJob(Protocol):
 MakeJob = Callable[[dict, int, int, object, float], WorkerJob]
 
 
+def _scalars(writer, step: int, losses: dict[str, float], batch: int, dt: float) -> None:
+    for k, v in losses.items():
+        writer.add_scalar(f"loss/{k}", v, step)
+    writer.add_scalar("throughput/images_per_s_per_worker", batch / dt, step)
+    writer.add_scalar("throughput/step_s", dt, step)
+
+
+def _metrics(step: int, window: list[dict], step_times: list[float], batch: int, world: int):
+    """A checkpoint's report: each loss averaged over ``window`` (the steps since the last
+    checkpoint), the median step time and the throughput."""
+    step_s = float(np.median(step_times))
+    return {
+        "step": step,
+        **{k: float(np.mean([w[k] for w in window])) for k in window[-1]},
+        "step_s_median": step_s,
+        "images_per_s_per_worker": batch / step_s,
+        "images_per_s": batch * world / step_s,
+    }
+
+
 def run_worker(config: dict, make: MakeJob) -> None:
     """Train ``make(config, rank, world, device, lr_scale)`` on this Ray Train worker.
 
@@ -103,24 +123,14 @@ def run_worker(config: dict, make: MakeJob) -> None:
             n_since += 1
             step = job.step
             if writer is not None:
-                for k, v in losses.items():
-                    writer.add_scalar(f"loss/{k}", v, step)
-                writer.add_scalar("throughput/images_per_s_per_worker", job.batch_size / dt, step)
-                writer.add_scalar("throughput/step_s", dt, step)
+                _scalars(writer, step, losses, job.batch_size, dt)
             if rank == 0 and (step % d.log_every == 0 or step == job.steps):
                 beat(config, step)
                 rate = n_since * job.batch_size / (time.perf_counter() - t_last)
                 log.info("%s", job.progress(losses, rate, world))
                 t_last, n_since = time.perf_counter(), 0
             if step % d.checkpoint_every == 0 or step == job.steps:
-                step_s = float(np.median(step_times))
-                metrics = {
-                    "step": step,
-                    **{k: float(np.mean([w[k] for w in window])) for k in losses},
-                    "step_s_median": step_s,
-                    "images_per_s_per_worker": job.batch_size / step_s,
-                    "images_per_s": job.batch_size * world / step_s,
-                }
+                metrics = _metrics(step, window, step_times, job.batch_size, world)
                 step_times, window = [], []
                 report(rank, world, metrics, job.state, job.rank_state(), flush_tb)
         if rank == 0:

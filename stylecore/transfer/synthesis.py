@@ -101,7 +101,7 @@ def search_features(ref: np.ndarray, f: int, structure: float) -> np.ndarray:
     return np.dstack([out, edge]).astype(np.float32)
 
 
-def _vertical_cut(err: np.ndarray) -> np.ndarray:
+def vertical_cut(err: np.ndarray) -> np.ndarray:
     """Minimum-error path from top to bottom through ``err`` ``(h, w)``; returns a ``(h, w)``
     {0, 1} mask, 1 right of the path (the new patch's side)."""
     h, w = err.shape
@@ -241,9 +241,9 @@ def quilt(
             if i or j:
                 diff = ((region - patch) ** 2).sum(2)
                 if j:
-                    cut[:, :o] *= _vertical_cut(diff[:, :o])
+                    cut[:, :o] *= vertical_cut(diff[:, :o])
                 if i:
-                    cut[:o, :] *= _vertical_cut(diff[:o, :].T).T
+                    cut[:o, :] *= vertical_cut(diff[:o, :].T).T
             region[:] = cut[..., None] * patch + (1 - cut[..., None]) * region
             _paste(
                 out[y * c : y * c + P, x * c : x * c + P],
