@@ -6,7 +6,17 @@ import argparse
 import logging
 import sys
 
-from jobs import apply, nightly, sample_catalogue, segmentation, serve, style, verify
+from jobs import (
+    add_style,
+    apply,
+    eval_style,
+    nightly,
+    sample_catalogue,
+    segmentation,
+    serve,
+    train,
+    verify,
+)
 from jobs.config import check_required
 from jobs.logs import LEVEL_ENV, log_level, quiet_ray, setup_logging
 from pipelines.training.watchdog import TrainingStalledError
@@ -16,7 +26,17 @@ from stylecore.training.style_gan import NonFiniteLossError
 log = logging.getLogger("restyle")
 
 # Each module registers one subcommand. Only working jobs are listed here.
-_JOBS = (sample_catalogue, segmentation, style, apply, nightly, verify, serve)
+_JOBS = (
+    sample_catalogue,
+    segmentation,
+    train,
+    add_style,
+    eval_style,
+    apply,
+    nightly,
+    verify,
+    serve,
+)
 
 
 def _version() -> str:

@@ -8,14 +8,14 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
 from jobs.config import SEGMENTER_HELP, add_config_args, load_config, old_spelling, require
 from pipelines import datasets, seg_eval, storage
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter, write_model_files
-from pipelines.training.config import DistConfig
+from pipelines.training.config import TrainSegmenterConfig
 from stylecore.io.codec import encode_image
 from stylecore.segmentation import METHODS, SegmenterConfig
 from stylecore.segmentation.integrity import screen
@@ -152,20 +152,6 @@ def run_eval(args) -> int:
             args.json, json.dumps({"summary": summary, "images": rows}, indent=2).encode()
         )
     return 0
-
-
-@dataclass(frozen=True)
-class TrainSegmenterConfig:
-    steps: int = 1200
-    batch_size: int = 8
-    seed: int = 0
-    crop: int = 192
-    lr: float = 2e-3
-    base_channels: int = 16
-    depth: int = 4
-    input_size: int = 256
-    save_half: bool = True  # store weights as float16 (half the size, same masks)
-    dist: DistConfig = field(default_factory=DistConfig)  # --workers only
 
 
 def run_train(args) -> int:

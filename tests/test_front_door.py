@@ -190,11 +190,14 @@ def test_every_set_example_is_a_key_of_its_command():
 
     from jobs.cli import build_parser
     from jobs.config import load_config
-    from jobs.segmentation import TrainSegmenterConfig
-    from jobs.style import DistAddStyleConfig, DistTrainConfig
     from pipelines.nightly.runconfig import NightlyConfig
     from pipelines.sample_catalogue import SampleCatalogueConfig
     from pipelines.serve.config import ServeJobConfig
+    from pipelines.training.config import (
+        DistAddStyleConfig,
+        DistTrainConfig,
+        TrainSegmenterConfig,
+    )
     from stylecore.segmentation import SegmenterConfig
     from stylecore.training.add_style import AddStyleConfig
     from stylecore.training.style_gan import StyleTrainConfig

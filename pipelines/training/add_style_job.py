@@ -10,8 +10,8 @@ from pipelines import storage
 from pipelines.add_style import check_request, run_name
 from pipelines.models import load_style_model
 from pipelines.style_data import STYLE_SIDE
-from pipelines.training.config import DistConfig
-from pipelines.training.runner import run_fit
+from pipelines.training.config import DistAddStyleConfig, DistConfig
+from pipelines.training.runner import on_cluster, run_fit
 from pipelines.training.shards import content_dataset
 from pipelines.training.worker import Job, gan_loop
 from stylecore.training.add_style import AddStyleConfig
@@ -113,3 +113,22 @@ def add_styles_distributed(
         "n_styles": len(added.style_ids),
         "checkpoint": result.checkpoint.path if result.checkpoint else None,
     }
+
+
+def add_styles_on_cluster(
+    model: str,
+    style_dirs: list[str],
+    content_uri: str,
+    out: str,
+    cfg: DistAddStyleConfig,
+    replace: bool,
+    resume: bool,
+    address: str | None,
+    cpus_given: bool,
+) -> dict:
+    """`restyle add-style --workers` whole: Ray (``on_cluster``: ``address``, or a local
+    Ray started and stopped here), then ``add_styles_distributed`` on ``cfg.dist``."""
+    with on_cluster(address, cfg.dist, cpus_given) as dist:
+        return add_styles_distributed(
+            model, style_dirs, content_uri, out, cfg.add, dist, replace=replace, resume=resume
+        )

@@ -1,13 +1,17 @@
-"""The distributed-training config, what a worker reserves, and the training image sizes."""
+"""The distributed-training config, what a worker reserves, and each training command's
+config (its own keys plus ``dist``: ``DistTrainConfig``, ``DistAddStyleConfig``,
+``TrainSegmenterConfig``)."""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pipelines import storage
+from stylecore.training.add_style import AddStyleConfig
+from stylecore.training.style_gan import StyleTrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +64,35 @@ def lr_scale(rule: str, workers: int) -> float:
 def storage_path(models_uri: str, name: str) -> str:
     """Where Ray Train keeps the run's checkpoints: ``<models>/<name>/ray-train``."""
     return storage.join(models_uri, name, "ray-train")
+
+
+@dataclass(frozen=True)
+class DistTrainConfig:
+    """``restyle train --workers``'s config: the training config plus the distribution."""
+
+    train: StyleTrainConfig = field(default_factory=StyleTrainConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
+
+
+@dataclass(frozen=True)
+class DistAddStyleConfig:
+    """``restyle add-style --workers``'s config: the add-style config plus the distribution."""
+
+    add: AddStyleConfig = field(default_factory=AddStyleConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
+
+
+@dataclass(frozen=True)
+class TrainSegmenterConfig:
+    """``restyle train-segmenter``'s config (``dist``: with ``--workers`` only)."""
+
+    steps: int = 1200
+    batch_size: int = 8
+    seed: int = 0
+    crop: int = 192
+    lr: float = 2e-3
+    base_channels: int = 16
+    depth: int = 4
+    input_size: int = 256
+    save_half: bool = True  # store weights as float16 (half the size, same masks)
+    dist: DistConfig = field(default_factory=DistConfig)  # --workers only

@@ -1,13 +1,17 @@
-"""Running a distributed fit: the check that the worker group fits the cluster, and ``run_fit``
-(the TorchTrainer, its storage, failures and checkpoints, the watchdog)."""
+"""Running a distributed fit: the check that the worker group fits the cluster (and
+``on_cluster``, Ray with that check done), and ``run_fit`` (the TorchTrainer, its storage,
+failures and checkpoints, the watchdog)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
+from collections.abc import Iterator
 
 from pipelines import storage
+from pipelines.ray_session import ray_session
 from pipelines.training.config import DATA_TASK_CPUS, DistConfig, worker_resources
 from pipelines.training.shards import RankedImages
 from pipelines.training.watchdog import TrainingStalledError, Watchdog
@@ -71,6 +75,18 @@ def fit_to_cluster(d: DistConfig, cpus_given: bool, local: bool) -> DistConfig:
         f"{what} = {need_cpus:g} CPUs; this machine has {cpus:g}, so the run would wait "
         f"forever. Use {' or '.join(fixes) or 'a cluster (--address)'}."
     )
+
+
+@contextlib.contextmanager
+def on_cluster(address: str | None, dist: DistConfig, cpus_given: bool) -> Iterator[DistConfig]:
+    """Ray (``address``, RAY_ADDRESS, or a local one started and stopped here) for the
+    block, and ``dist`` checked against it (``fit_to_cluster``) before anything trains:
+    yields the ``DistConfig`` to train with. ``cpus_given``: the user set
+    ``cpus_per_worker``."""
+    if dist.workers < 1:
+        raise ValueError(f"--workers {dist.workers}: must be at least 1")
+    with ray_session(address) as local:
+        yield fit_to_cluster(dist, cpus_given=cpus_given, local=local)
 
 
 def storage_path(models_uri: str, name: str) -> str:

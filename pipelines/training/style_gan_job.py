@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import posixpath
+import time
 
 from pipelines import storage
 from pipelines.style_data import STYLE_SIDE
-from pipelines.training.config import DistConfig, storage_path
-from pipelines.training.runner import run_fit
+from pipelines.training.config import DistConfig, DistTrainConfig, storage_path
+from pipelines.training.runner import on_cluster, run_fit
 from pipelines.training.shards import content_dataset
 from pipelines.training.worker import Job, gan_loop
 
@@ -76,3 +78,28 @@ def fit(
         "checkpoint": result.checkpoint.path if result.checkpoint else None,
         "root": root,
     }
+
+
+def train_on_cluster(
+    cfg: DistTrainConfig,
+    images: str,
+    references: list[str],
+    out: str,
+    name: str | None,
+    resume: bool,
+    address: str | None,
+    cpus_given: bool,
+) -> dict:
+    """`restyle train --workers` whole: the model name (``name``, else the look's id, or
+    "multi"), Ray (``on_cluster``: ``address``, or a local Ray started and stopped here),
+    ``fit``, and the exported version. Returns ``fit``'s result plus ``minutes`` and
+    ``version``."""
+    ids = [posixpath.basename(u.rstrip("/")) for u in references]
+    name = name or (ids[0] if len(ids) == 1 else "multi")
+    storage.safe_key(name)
+    with on_cluster(address, cfg.dist, cpus_given) as dist:
+        t0 = time.perf_counter()
+        res = fit(dataclasses.asdict(cfg.train), dist, images, list(references), out, name, resume)
+        minutes = (time.perf_counter() - t0) / 60
+    version = storage.read_bytes(storage.join(res["root"], "LATEST")).decode().strip()
+    return {**res, "minutes": minutes, "version": version}
