@@ -9,12 +9,14 @@ import sys
 from jobs import (
     add_style,
     apply,
+    eval_segmentation,
     eval_style,
     nightly,
     sample_catalogue,
-    segmentation,
+    segment,
     serve,
     train,
+    train_segmenter,
     verify,
 )
 from jobs.config import check_required
@@ -28,7 +30,9 @@ log = logging.getLogger("restyle")
 # Each module registers one subcommand. Only working jobs are listed here.
 _JOBS = (
     sample_catalogue,
-    segmentation,
+    segment,
+    eval_segmentation,
+    train_segmenter,
     train,
     add_style,
     eval_style,

@@ -1,13 +1,17 @@
 """The command line's shared pieces: ``--config``/``--set`` (read by
 ``pipelines.config.load_config``, re-exported here), old flag spellings, required flags
-checked after parsing, and shared help texts."""
+checked after parsing, shared help texts, and the segmenter flags of `restyle segment` and
+`restyle eval-segmentation`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pipelines.config import is_set, load_config
+from pipelines.models import DEFAULT_SEGMENTER_MODEL
+from stylecore.segmentation import METHODS
 
 __all__ = [
     "SEGMENTER_HELP",
@@ -17,6 +21,7 @@ __all__ = [
     "load_config",
     "old_spelling",
     "require",
+    "segmenter_args",
 ]
 
 
@@ -82,3 +87,17 @@ def check_required(args: argparse.Namespace) -> None:
     ]
     if missing:
         args._parser.error(f"the following arguments are required: {', '.join(missing)}")
+
+
+def segmenter_args(p: argparse.ArgumentParser) -> None:
+    """``--segmenter`` (old spelling ``--method``), ``--model`` (the U-Net) and the
+    config flags, whose keys are ``SegmenterConfig``'s."""
+    p.add_argument("--segmenter", choices=METHODS, help=SEGMENTER_HELP)
+    old_spelling(p, "--method", "--segmenter", choices=METHODS)
+    p.add_argument(
+        "--model",
+        metavar="DIR",
+        help="U-Net model folder (default: the demo model, "
+        f"{os.path.relpath(DEFAULT_SEGMENTER_MODEL)})",
+    )
+    add_config_args(p, example="edge.working_size=768")

@@ -29,7 +29,8 @@ class ImageRef:
     category: str = ""
 
 
-def _stem(path: str) -> str:
+def file_stem(path: str) -> str:
+    """A file name without its folder and extension: the image id of a listed file."""
     return os.path.splitext(posixpath.basename(path.rstrip("/")))[0]
 
 
@@ -75,10 +76,10 @@ def refs_from(images: str, masks: str | None = None) -> list[ImageRef]:
             for r in rows
         ]
     files = list_images(images)
-    mask_by_stem = {_stem(m): m for m in list_images(masks)} if masks else {}
+    mask_by_stem = {file_stem(m): m for m in list_images(masks)} if masks else {}
     refs = []
     for f in files:
-        stem = _stem(f)
+        stem = file_stem(f)
         if masks and stem not in mask_by_stem:
             raise FileNotFoundError(f"no mask for image {stem!r} in {masks}")
         refs.append(ImageRef(stem, f, mask_by_stem.get(stem)))

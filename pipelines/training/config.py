@@ -96,3 +96,16 @@ class TrainSegmenterConfig:
     input_size: int = 256
     save_half: bool = True  # store weights as float16 (half the size, same masks)
     dist: DistConfig = field(default_factory=DistConfig)  # --workers only
+
+
+def segmenter_configs(cfg: TrainSegmenterConfig):
+    """``cfg`` as the U-Net's ``UNetConfig`` and its ``SegTrainConfig`` (each checks its
+    values: ``ValueError``)."""
+    from stylecore.segmentation.train import SegTrainConfig
+    from stylecore.segmentation.unet import UNetConfig
+
+    ucfg = UNetConfig(base_channels=cfg.base_channels, depth=cfg.depth, input_size=cfg.input_size)
+    tcfg = SegTrainConfig(
+        steps=cfg.steps, batch_size=cfg.batch_size, crop=cfg.crop, lr=cfg.lr, seed=cfg.seed
+    )
+    return ucfg, tcfg

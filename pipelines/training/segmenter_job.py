@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 import numpy as np
 
 from pipelines import storage
-from pipelines.training.config import DistConfig
-from pipelines.training.runner import run_fit
+from pipelines.training.config import DistConfig, TrainSegmenterConfig
+from pipelines.training.runner import on_cluster, run_fit
 from pipelines.training.shards import rank_rows, segmenter_dataset
 from pipelines.training.worker import run_worker
 
@@ -167,3 +168,32 @@ def fit_segmenter(
         "metrics": result.metrics,
         "checkpoint": result.checkpoint.path if result.checkpoint else None,
     }
+
+
+def train_segmenter_on_cluster(
+    cfg: TrainSegmenterConfig,
+    ucfg,
+    tcfg,
+    images: str,
+    masks: str | None,
+    out: str,
+    resume: bool,
+    address: str | None,
+    cpus_given: bool,
+) -> dict:
+    """`restyle train-segmenter --workers` whole: Ray (``on_cluster``: ``address``, or a
+    local Ray started and stopped here), then ``fit_segmenter`` on ``cfg.dist``. Returns
+    ``fit_segmenter``'s result plus ``minutes`` (Ray's start and stop included)."""
+    t0 = time.perf_counter()
+    with on_cluster(address, cfg.dist, cpus_given) as dist:
+        res = fit_segmenter(
+            dataclasses.asdict(tcfg),
+            dataclasses.asdict(ucfg),
+            dist,
+            images,
+            masks,
+            out,
+            cfg.save_half,
+            resume,
+        )
+    return {**res, "minutes": (time.perf_counter() - t0) / 60}
