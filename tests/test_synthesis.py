@@ -209,3 +209,80 @@ def test_add_style_no_train_registers_one_reference_in_seconds(tmp_path):
     )  # fmt: skip
     assert res.returncode != 0
     assert "without training" in res.stderr and "Traceback" not in res.stderr
+
+
+def _cell_grid(rows: int, cols: int, cell: int, seed: int) -> np.ndarray:
+    """A grid of ``cell`` px cells, each a flat colour with a shape of another colour
+    (a disc, a triangle or three bars) that touches nothing outside its cell."""
+    rng = np.random.default_rng(seed)
+    ref = np.zeros((rows * cell, cols * cell, 3), np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            tile = np.full((cell, cell, 3), rng.integers(0, 256, 3), np.uint8)
+            ink = tuple(int(v) for v in rng.integers(0, 256, 3))
+            kind = int(rng.integers(3))
+            if kind == 0:
+                cv2.circle(tile, (cell // 2, cell // 2), cell // 3, ink, -1)
+            elif kind == 1:
+                pts = np.array([[4, cell - 5], [cell - 5, cell - 5], [cell // 2, 4]], np.int32)
+                cv2.fillPoly(tile, [pts], ink)
+            else:
+                for k in range(3):
+                    y = cell // 4 + k * cell // 4
+                    cv2.rectangle(tile, (6, y - 2), (cell - 7, y + 2), ink, -1)
+            ref[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell] = tile
+    return ref
+
+
+def test_a_grid_of_cells_is_found_and_other_looks_are_not():
+    from stylecore.transfer.lattice import find_lattice
+
+    grid = find_lattice(_cell_grid(8, 11, 40, seed=0))
+    assert grid is not None
+    for period in grid.period:  # the cell, or a block of whole cells
+        assert min(abs(period - 40 * k) for k in (1, 2, 3)) <= 1.0
+    rng = np.random.default_rng(3)
+    assert find_lattice(wood(240, 320, rng, 0)) is None  # plank joints: one axis only
+    noise = (rng.random((240, 320, 3)) * 255).astype(np.uint8)
+    assert find_lattice(cv2.GaussianBlur(noise, (0, 0), 3)) is None
+
+
+def test_a_grid_look_is_rebuilt_from_whole_cells_with_seams_on_its_lines():
+    """Every cell of the new background is a whole cell of the reference: no shape is cut
+    by a seam (quilting's minimum-error cuts chop them), and the frame is seeded."""
+    from stylecore.transfer.lattice import find_lattice
+
+    cell, margin = 40, 3
+    ref = _cell_grid(8, 11, cell, seed=1)
+    cells = {
+        ref[y + margin : y + cell - margin, x + margin : x + cell - margin].tobytes()
+        for y in range(0, ref.shape[0], cell)
+        for x in range(0, ref.shape[1], cell)
+    }
+    hw = (300, ref.shape[1])  # the frame's long side is the reference's: cells stay 40 px
+    out = synthesize_background([ref], hw, seed=seed_for("tiles", "sku-1"))
+    again = synthesize_background([ref], hw, seed=seed_for("tiles", "sku-1"))
+    other = synthesize_background([ref], hw, seed=seed_for("tiles", "sku-2"))
+    assert np.array_equal(out, again) and not np.array_equal(out, other)
+    grid = find_lattice(out)
+    assert grid is not None
+    # a grid line lies between two pixels: the cell after it starts at line + 0.5
+    fy, fx = (int(np.floor(f + 1.0)) % cell for f in grid.phase)
+    whole = total = 0
+    for y in range(fy, out.shape[0] - cell + 1, cell):
+        for x in range(fx, out.shape[1] - cell + 1, cell):
+            total += 1
+            inner = out[y + margin : y + cell - margin, x + margin : x + cell - margin]
+            whole += inner.tobytes() in cells
+    assert total >= 40 and whole == total
+    # quilting the same reference cuts cells (what the grid path avoids)
+    quilted = synthesize_background(
+        [ref], hw, seed=seed_for("tiles", "sku-1"), cfg=SynthConfig(lattice=False)
+    )
+    cut = sum(
+        quilted[y + margin : y + cell - margin, x + margin : x + cell - margin].tobytes()
+        not in cells
+        for y in range(0, hw[0] - cell + 1, cell)
+        for x in range(0, hw[1] - cell + 1, cell)
+    )
+    assert cut > 0

@@ -19,6 +19,9 @@ Image quilting (Efros & Freeman, SIGGRAPH 2001), with the decisions taken at a r
    also feathers it over about ``f`` px. The cost is a few hundred small correlations
    per frame whatever its size, plus one pass of copying pixels.
 
+A reference that is a grid of cells is not quilted: ``stylecore.transfer.lattice`` lays
+blocks of its whole cells with seams on its grid lines.
+
 Deterministic: the same reference, size, config and ``seed`` give the same bytes on the
 same device. Images are ``(H, W, 3)`` uint8 RGB.
 """
@@ -32,6 +35,8 @@ import cv2
 import numpy as np
 import torch
 
+from stylecore.transfer.lattice import find_lattice, tile_blocks
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -44,6 +49,9 @@ class SynthConfig:
     tolerance: float = 0.05  # draw among positions within (1 + tolerance) x the best error
     structure: float = 0.5  # weight of the max-pooled edge channel in the search
     feather: float = 0.02  # seam blur, as a fraction of the overlap (the blur's sigma)
+    # A reference that is a grid of cells (tiles, a geometric print) is rebuilt from blocks
+    # of whole cells with seams on its grid lines (stylecore.transfer.lattice), not quilted
+    lattice: bool = True
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.scale <= 4.0:
@@ -302,4 +310,11 @@ def synthesize_background(
     rng = np.random.default_rng(seed)
     ref = refs[int(rng.integers(len(refs)))]
     scaled = scaled_reference(ref, frame_hw, cfg)
-    return quilt(scaled, frame_hw, int(rng.integers(2**62)), cfg, device)
+    patch_seed = int(rng.integers(2**62))
+    grid = find_lattice(ref) if cfg.lattice else None
+    if grid is not None:
+        ky, kx = scaled.shape[0] / ref.shape[0], scaled.shape[1] / ref.shape[1]
+        tiled = tile_blocks(scaled, grid.scaled(ky, kx), frame_hw, patch_seed, cfg.patch)
+        if tiled is not None:
+            return tiled
+    return quilt(scaled, frame_hw, patch_seed, cfg, device)
