@@ -295,6 +295,32 @@ def test_unet_save_load_round_trip(tmp_path):
         read_model_files(str(tmp_path / "m"), ("model.safetensors", "model.json"))
 
 
+def test_lite0_encoder_unet_learns_its_decoder_and_stores_it_alone(tmp_path):
+    """The Lite0-encoder U-Net: frozen ImageNet encoder (its weights are the package's, so
+    the model file holds the decoder alone), a decoder that learns, and a round trip that
+    gives the same masks."""
+    from stylecore.segmentation.unet import build_net
+
+    cfg = UNetConfig(input_size=64, depth=5, encoder="lite0", base_channels=8)
+    torch.manual_seed(0)
+    net = build_net(cfg)
+    frozen = {k: v.clone() for k, v in net.encoder.state_dict().items()}
+    assert net(torch.randn(2, 4, 64, 96)).shape == (2, 1, 64, 96)
+    tcfg = SegTrainConfig(steps=50, batch_size=4, crop=64, lr=5e-3, warmup_steps=5, log_every=50)
+    data = batches(_tiny_examples(), cfg, 4, 64, np.random.default_rng(0))
+    losses = train_unet(net, data, tcfg)
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+    assert all(torch.equal(v, net.encoder.state_dict()[k]) for k, v in frozen.items())
+    seg = UNetSegmenter(cfg, net)
+    files = seg.to_files()
+    assert len(files["model.safetensors"]) < 2**20  # the decoder only (Lite0 is ~13 MB)
+    back = UNetSegmenter.from_files(files)
+    img = render_shot(ShotSpec("box", 90, 70, "paper"), np.random.default_rng(0)).image
+    assert np.array_equal(seg.segment(img).alpha, back.segment(img).alpha)
+    with pytest.raises(ValueError, match="depth=5"):
+        UNetConfig(encoder="lite0")
+
+
 def test_demo_model_is_committed_and_small():
     size = os.path.getsize(os.path.join(DEFAULT_SEGMENTER_MODEL, "model.safetensors"))
     assert size < 10 * 2**20

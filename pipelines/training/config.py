@@ -94,6 +94,7 @@ class TrainSegmenterConfig:
     base_channels: int = 16
     depth: int = 4
     input_size: int = 256
+    encoder: str = "plain"  # plain | lite0 (frozen ImageNet encoder; set depth=5 with it)
     save_half: bool = True  # store weights as float16 (half the size, same masks)
     dist: DistConfig = field(default_factory=DistConfig)  # --workers only
 
@@ -104,7 +105,12 @@ def segmenter_configs(cfg: TrainSegmenterConfig):
     from stylecore.segmentation.train import SegTrainConfig
     from stylecore.segmentation.unet import UNetConfig
 
-    ucfg = UNetConfig(base_channels=cfg.base_channels, depth=cfg.depth, input_size=cfg.input_size)
+    ucfg = UNetConfig(
+        base_channels=cfg.base_channels,
+        depth=cfg.depth,
+        input_size=cfg.input_size,
+        encoder=cfg.encoder,
+    )
     tcfg = SegTrainConfig(
         steps=cfg.steps, batch_size=cfg.batch_size, crop=cfg.crop, lr=cfg.lr, seed=cfg.seed
     )

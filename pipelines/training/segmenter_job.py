@@ -31,7 +31,7 @@ class SegmenterJob:
         from stylecore.config import build
         from stylecore.segmentation.data import SegExample
         from stylecore.segmentation.train import SegTrainConfig
-        from stylecore.segmentation.unet import UNet, UNetConfig
+        from stylecore.segmentation.unet import UNetConfig, build_net
 
         self.config, self.device = config, device
         self.ucfg = build(UNetConfig, config["unet"])
@@ -51,7 +51,7 @@ class SegmenterJob:
         if not self.examples:
             raise RuntimeError(f"worker {rank} got no images: use fewer workers than images")
         torch.manual_seed(self.tcfg.seed)
-        self.model = ray.train.torch.prepare_model(UNet(self.ucfg))
+        self.model = ray.train.torch.prepare_model(build_net(self.ucfg))
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=self.tcfg.lr, weight_decay=self.tcfg.weight_decay
         )

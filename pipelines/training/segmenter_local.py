@@ -26,14 +26,14 @@ def train_segmenter_locally(
 
     from stylecore.segmentation.data import batches, prepare_example
     from stylecore.segmentation.train import train_unet
-    from stylecore.segmentation.unet import UNet, UNetSegmenter, count_parameters
+    from stylecore.segmentation.unet import UNetSegmenter, build_net, count_parameters
 
     examples = [
         prepare_example(img, mask, ucfg.input_size) for _, img, mask in datasets.iter_loaded(refs)
     ]
     log.info("loaded %d training images from %s", len(examples), source)
     torch.manual_seed(cfg.seed)
-    model = UNet(ucfg)
+    model = build_net(ucfg)
     log.info("U-Net: %d parameters", count_parameters(model))
     t0 = time.perf_counter()
     stream = batches(examples, ucfg, tcfg.batch_size, tcfg.crop, np.random.default_rng(cfg.seed))

@@ -57,10 +57,17 @@ class UNetConfig:
     snap_radius: int = 2
     min_component: float = 0.0015
     keep_ratio: float = 0.03
+    # "plain": every filter learnt (``UNet``); "lite0": a frozen ImageNet EfficientNet-Lite0
+    # encoder and a learnt decoder (``lite_unet.LiteUNet``; needs depth 5, its stride 32)
+    encoder: str = "plain"
 
     def __post_init__(self) -> None:
         if self.base_channels < 2 or self.depth < 1 or self.depth > 6:
             raise ValueError("base_channels must be >= 2 and depth in [1, 6]")
+        if self.encoder not in ("plain", "lite0"):
+            raise ValueError(f"encoder={self.encoder!r}: use 'plain' or 'lite0'")
+        if self.encoder == "lite0" and self.depth != 5:
+            raise ValueError("encoder='lite0' downsamples 32 times: it needs depth=5")
         if self.input_size % (2**self.depth) != 0:
             raise ValueError(
                 f"input_size={self.input_size}: must be a multiple of 2**depth={2**self.depth}"
@@ -118,6 +125,21 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+def build_net(cfg: UNetConfig) -> nn.Module:
+    """The network ``cfg`` describes: ``UNet`` or the Lite0-encoder ``LiteUNet``."""
+    if cfg.encoder == "lite0":
+        from stylecore.segmentation.lite_unet import LiteUNet
+
+        return LiteUNet(cfg.in_channels, cfg.base_channels)
+    return UNet(cfg)
+
+
+def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """What a model file holds: the whole state, or all but a frozen packaged encoder."""
+    own = getattr(model, "trainable_state", None)
+    return own() if callable(own) else model.state_dict()
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -156,7 +178,7 @@ class UNetSegmenter:
         meta: dict | None = None,
     ) -> None:
         self.cfg = cfg or UNetConfig()
-        self.model = (model or UNet(self.cfg)).to(device).eval()
+        self.model = (model or build_net(self.cfg)).to(device).eval()
         self.device = torch.device(device)
         self.meta = dict(meta or {})
 
@@ -216,7 +238,7 @@ class UNetSegmenter:
             **self.meta,
             **(extra_meta or {}),
         }
-        return pack(self.model.state_dict(), meta, KIND, WEIGHTS, FORMAT_VERSION, half=half)
+        return pack(stored_state(self.model), meta, KIND, WEIGHTS, FORMAT_VERSION, half=half)
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> UNetSegmenter:
@@ -224,6 +246,13 @@ class UNetSegmenter:
         meta, state = unpack(files, KIND, WEIGHTS, FORMAT_VERSION)
         cfg = build(UNetConfig, meta.pop("config"))
         meta.pop("parameters", None)
-        model = UNet(cfg)
-        model.load_state_dict(state)
+        model = build_net(cfg)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        own = set(stored_state(model))
+        lost = sorted(set(missing) & own)
+        if unexpected or lost:
+            raise ValueError(
+                f"segmenter weights do not fit its config: missing {lost[:5]}, "
+                f"unexpected {sorted(unexpected)[:5]}"
+            )
         return cls(cfg, model, device=device, meta=meta)
