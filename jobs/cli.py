@@ -12,6 +12,7 @@ from jobs import (
     eval_segmentation,
     eval_style,
     nightly,
+    rerun,
     sample_catalogue,
     segment,
     serve,
@@ -38,6 +39,7 @@ _JOBS = (
     eval_style,
     apply,
     nightly,
+    rerun,
     verify,
     serve,
 )
