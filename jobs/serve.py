@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import threading
-import time
 
 from jobs.config import add_config_args, is_set, load_config, require
 from pipelines.nightly.runconfig import load_styles
@@ -15,8 +14,6 @@ from pipelines.nightly.runconfig import load_styles
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-SHUTDOWN_DEADLINE_S = 25.0
-DRAIN_DEADLINE_S = 15.0  # deleting the application, requests in flight included
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args) -> int:
     from pipelines.ray_session import ray_session
     from pipelines.serve.config import TOKEN_ENV, ServeJobConfig
+    from pipelines.serve.lifecycle import stop_app
 
     cfg = load_config(ServeJobConfig, args.config, args.set_, {})
     styles = load_styles(args.styles)  # a bad styles file fails before Ray starts
@@ -80,7 +78,7 @@ def run(args) -> int:
             try:
                 return _serve(args, cfg, styles, token, local, stop, serving, deploying)
             finally:
-                _stop_app(deploying.is_set(), done)
+                stop_app(deploying.is_set(), done)
                 for sig, handler in old.items():
                     signal.signal(sig, handler)
     finally:
@@ -88,36 +86,15 @@ def run(args) -> int:
 
 
 def _serve(args, cfg, styles, token, local, stop, serving, deploying) -> int:
-    import ray
-    from ray import serve
-
-    from pipelines.serve.app import build_app
-    from pipelines.serve.config import APP_NAME, fit_to_cluster
+    from pipelines.serve.lifecycle import deploy
 
     cpus_given = is_set("serve.replica_cpus", args.config, args.set_)
-    s = fit_to_cluster(cfg.serve, cpus_given, local=local)
-    cfg = type(cfg)(**{**cfg.__dict__, "serve": s})
-    serve.start(
-        http_options={
-            "host": args.host,
-            "port": args.port,
-            "request_timeout_s": s.request_timeout_s,
-        }
-    )
-    t0 = time.perf_counter()
-    gpus = ray.cluster_resources().get("GPU", 0.0)
-    log.info(
-        "deploying %d replica(s) x %g CPU%s", s.min_replicas, s.replica_cpus,
-        f" (autoscaling to {s.max_replicas})" if s.max_replicas > s.min_replicas else "",
-    )  # fmt: skip
-    app = build_app(styles, cfg, token, gpus)
-    deploying.set()  # from here on, shutdown removes the application
-    serve.run(app, name=APP_NAME, route_prefix="/")
+    seconds = deploy(cfg, styles, token, local, args.host, args.port, cpus_given, deploying)
     serving.set()
     url = f"http://{args.host}:{args.port}"
     print(
         f"restyle serve: {len(styles.styles)} style(s) ready in "
-        f"{time.perf_counter() - t0:.0f} s at {url}/v1/restyle "
+        f"{seconds:.0f} s at {url}/v1/restyle "
         f"(styles: {url}/v1/styles; token {'required' if token else 'not required'}). "
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
@@ -125,47 +102,6 @@ def _serve(args, cfg, styles, token, local, stop, serving, deploying) -> int:
     while not stop.wait(1.0):
         pass
     return 0
-
-
-def _stop_app(deployed: bool, done: threading.Event) -> None:
-    """Stop the application within ``SHUTDOWN_DEADLINE_S`` (``done`` is set once the local
-    Ray this process started is down too): a stuck shutdown must not keep a SIGTERMed pod
-    alive.
-
-    Replicas first finish their requests in flight (``graceful_shutdown_timeout_s``) while
-    the application is deleted. When the signal also reached Ray's own processes (Ctrl-C
-    or a process-group kill), Serve's controller may be gone and the delete never returns:
-    after ``DRAIN_DEADLINE_S`` the local Ray is shut down anyway (``ray_session``), taking
-    Serve with it."""
-    import ray
-    from ray import serve
-
-    from pipelines.serve.config import APP_NAME
-
-    t0 = time.perf_counter()
-
-    def deadline() -> None:
-        if not done.wait(SHUTDOWN_DEADLINE_S):
-            log.error("shutdown did not finish in %.0f s; exiting anyway", SHUTDOWN_DEADLINE_S)
-            os._exit(1)
-        log.info("stopped in %.1f s", time.perf_counter() - t0)
-
-    threading.Thread(target=deadline, daemon=True).start()
-    if deployed and ray.is_initialized():
-        deleted = threading.Event()
-
-        def delete() -> None:
-            try:
-                serve.delete(APP_NAME)
-                deleted.set()
-            except Exception as e:  # the controller is gone: nothing left to drain
-                log.warning("could not delete the application cleanly: %s", e)
-
-        threading.Thread(target=delete, daemon=True).start()
-        if deleted.wait(DRAIN_DEADLINE_S):
-            log.info("application deleted in %.1f s", time.perf_counter() - t0)
-        else:
-            log.warning("the application did not stop in %.0f s", DRAIN_DEADLINE_S)
 
 
 def app_builder(args: dict):

@@ -41,5 +41,6 @@ on each node's metrics port).
 
 Modules: ``config`` (the service's config and the cluster fit check), ``http`` (the FastAPI
 app, errors, request parsing and the verdict), ``service`` (the replica), ``app`` (the
-deployment's options and the bound application).
+deployment's options and the bound application), ``lifecycle`` (deploying it, and stopping
+it within a deadline).
 """
