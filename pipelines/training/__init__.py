@@ -25,10 +25,12 @@ CPU), each worker training on its own shard of the catalogue.
 - **Export.** At the end rank 0 exports the model to ``<models>/<name>/<version>/`` with
   its card (``pipelines.style_export``), ready for ``restyle nightly``.
 
-Modules: ``config`` (DistConfig, worker resources, sizes), ``runner`` (the cluster fit
-check, ``run_fit``), ``watchdog`` (no-progress watchdog), ``shards`` (each rank's photos
-on Ray Data), ``checkpoints`` (restore, report, fault hook, TensorBoard), ``worker`` (the
-one per-worker loop, ``run_worker``, over a small ``WorkerJob`` protocol), and one
-``*_job`` module per training job (style GAN, add-style, U-Net: each a ``WorkerJob``),
-imported only by the ``jobs/`` entry points.
+Modules: ``config`` (DistConfig, worker resources, sizes, each training command's config),
+``runner`` (the cluster fit check, ``on_cluster``, ``run_fit``), ``watchdog`` (no-progress
+watchdog), ``shards`` (each rank's photos on Ray Data), ``checkpoints`` (restore, report,
+fault hook, TensorBoard), ``worker`` (the one per-worker loop, ``run_worker``, over a small
+``WorkerJob`` protocol), and one ``*_job`` module per training job (style GAN, add-style,
+U-Net: each a ``WorkerJob``, and the command's Ray-side driving), imported only by the
+``jobs/`` entry points. ``local`` and ``segmenter_local`` train the style GAN and the U-Net
+in this process, without Ray.
 """
