@@ -75,11 +75,12 @@ bench: install
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
 
-# Reproduces the committed demo U-Net (models/segmenter-unet): about 27 minutes on 2 cores.
+# Reproduces the committed demo U-Net (models/segmenter-unet; frozen ImageNet Lite0 encoder,
+# learnt decoder): 34 minutes on 2 cores shared with other work.
 segmenter-model: install
 	$(BIN)/restyle sample-catalogue build/seg-train --count 140 --seed 100 --no-contact-sheet
 	$(BIN)/restyle train-segmenter --images build/seg-train/catalogue.csv \
-		--out models/segmenter-unet --steps 1200 --seed 0
+		--out models/segmenter-unet --steps 1200 --seed 0 --set encoder=lite0 --set depth=5
 
 # Reproduces the committed demo style model (models/style/multi): five styles, EfficientNet-
 # Lite0 features, about 30 minutes on 2 cores.

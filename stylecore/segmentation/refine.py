@@ -7,7 +7,9 @@ encloses is a hole (background, restyled) only where the backdrop really shows t
 it: its colour is the backdrop model's (or the backdrop's, in neutral shade) *and* it is as
 smooth as the backdrop. Anything else enclosed is product, whatever a segmenter said: a
 logo's letter, a dial's red digits, a knit's light yarn. The rule runs at the segmenter's
-working size, and again at full size on whatever the colour snapping opened there."""
+working size, and again at full size on whatever the colour snapping opened there. The
+U-Net then gives a kept hole back the backdrop-coloured mask pixels beside it
+(``open_holes``)."""
 
 from __future__ import annotations
 
@@ -174,6 +176,36 @@ def settle_holes(
         keep[i] = backdrop.matches_palette(np.median(lab[flat == i], axis=0))
     fill = is_hole & ~keep
     return fg | fill[labels], keep[labels]
+
+
+def open_holes(
+    fg: np.ndarray, kept: np.ndarray, backdrop: Backdrop, max_ratio: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give a kept hole back the mask pixels beside it that show the backdrop: each
+    connected region of mask pixels that ``backdrop.shows`` and that touches a kept hole
+    joins it, when it is at most ``max_ratio`` of that hole's area. A network can fill the
+    corners of a handle's inside with product; the hole rule alone only ever fills. The
+    bound keeps a light part of a product (a lid) that touches a small real hole from
+    being eaten. Returns ``(mask, kept_holes)``."""
+    if not kept.any():
+        return fg, kept
+    n_h, holes = cv2.connectedComponents(kept.astype(np.uint8), connectivity=4)
+    hole_area = np.bincount(holes.ravel(), minlength=n_h)
+    cand = fg & backdrop.shows
+    n, comp = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return fg, kept
+    area = np.bincount(comp.ravel(), minlength=n)
+    grow = np.ones((3, 3), np.uint8)
+    ring = (cv2.dilate(kept.astype(np.uint8), grow) > 0) & cand
+    carve = np.zeros(n, bool)
+    for i in np.unique(comp[ring]):
+        around = cv2.dilate((comp == i).astype(np.uint8), grow) > 0
+        beside = np.unique(holes[around & kept])
+        if i and beside.size and area[i] <= max_ratio * hole_area[beside].sum():
+            carve[i] = True
+    opened = carve[comp]
+    return fg & ~opened, kept | opened
 
 
 def local_means(lab: np.ndarray, binary: np.ndarray, radius: int):

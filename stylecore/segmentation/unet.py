@@ -1,4 +1,6 @@
-"""A compact U-Net product segmenter.
+"""The U-Net product segmenter: a plain U-Net (every filter learnt), or one whose encoder
+is a frozen ImageNet EfficientNet-Lite0 (``UNetConfig.encoder = "lite0"``,
+``lite_unet.LiteUNet``; the demo model).
 
 Input channels: RGB plus the colour distance to a backdrop model fitted to the frame's
 border (the same fit the edge segmenter uses). That extra channel is a strong, cheap prior
@@ -38,6 +40,7 @@ from stylecore.segmentation.refine import (
     is_uniform,
     keep_components,
     local_means,
+    open_holes,
     settle_holes,
     to_lab,
     upsample_refined,
@@ -208,7 +211,9 @@ class UNetSegmenter:
         if is_uniform(lab):
             return Mask(np.zeros((H, W), np.float32), 0.0, self.name, (FLAG_UNIFORM, FLAG_EMPTY))
         fg = keep_components(prob >= 0.5, self.cfg.min_component, self.cfg.keep_ratio)
-        fg, kept_holes = settle_holes(fg, Backdrop(lab, model, noise))
+        backdrop = Backdrop(lab, model, noise)
+        fg, kept_holes = settle_holes(fg, backdrop)
+        fg, kept_holes = open_holes(fg, kept_holes, backdrop)
         coverage = float(fg.mean())
         flags: list[str] = []
         if coverage < 1e-4:
