@@ -17,7 +17,7 @@ from stylecore.io.codec import decode_image, encode_image
 from stylecore.models.generator import Generator, GeneratorConfig, with_adapters
 from stylecore.models.style_model import stylize
 from stylecore.training.add_style import NewStyles, merge
-from tests.test_cli import TINY_STYLE_SETS, _run
+from tests.test_cli import TINY_STYLE_SETS, cli
 
 
 def _text(*parts: str) -> str:
@@ -87,7 +87,7 @@ def test_add_style_flow(small_catalogue, tmp_path):
     table = os.path.join(small_catalogue, "catalogue.csv")
     styles = os.path.join(small_catalogue, "styles")
     models = str(tmp_path / "models")
-    _run(
+    cli(
         "-q", "train", "--local", "--images", table, "--references", os.path.join(styles, "marble"),
         os.path.join(styles, "geometric"), "--out", models, "--name", "shop", "--steps", "2",
         *TINY_STYLE_SETS,
@@ -95,7 +95,7 @@ def test_add_style_flow(small_catalogue, tmp_path):
     root = os.path.join(models, "shop")
     base_version = _text(root, "LATEST")
     add = ["-q", "add-style", "--model", root, "--images", table, "--out", root]
-    res = _run(
+    res = cli(
         *add,
         "--references",
         os.path.join(styles, "wood"),
@@ -129,16 +129,16 @@ def test_add_style_flow(small_catalogue, tmp_path):
     assert size(version) <= 1.05 * size(base_version)
 
     # resume continues from the checkpoint (step 2) to step 3
-    res = _run(*add, "--references", os.path.join(styles, "wood"), "--steps", "3", "--resume",
+    res = cli(*add, "--references", os.path.join(styles, "wood"), "--steps", "3", "--resume",
                "--model", os.path.join(root, base_version))  # fmt: skip
     assert "(3 steps)" in res.stdout
 
     # an existing id is refused unless --replace; nothing is written
     latest = _text(root, "LATEST")
-    res = _run(*add, "--references", os.path.join(styles, "wood"), "--steps", "1", check=False)
+    res = cli(*add, "--references", os.path.join(styles, "wood"), "--steps", "1", check=False)
     assert res.returncode == 2 and "already in model" in res.stderr and "--replace" in res.stderr
     assert _text(root, "LATEST") == latest
-    res = _run(*add, "--references", os.path.join(styles, "wood"), "--steps", "1", "--replace")
+    res = cli(*add, "--references", os.path.join(styles, "wood"), "--steps", "1", "--replace")
     replaced = load_style_model(root)
     assert replaced.style_ids == ["marble", "geometric", "wood"]
     assert _outputs(replaced, "marble", photos) == _outputs(base, "marble", photos)
@@ -146,7 +146,7 @@ def test_add_style_flow(small_catalogue, tmp_path):
     # the new version restyles at once (apply reads LATEST)
     img = os.path.join(small_catalogue, "images", sorted(os.listdir(
         os.path.join(small_catalogue, "images")))[0])  # fmt: skip
-    res = _run("-q", "apply", img, "--model", root, "--style", "wood", "-o", str(tmp_path / "ap"))
+    res = cli("-q", "apply", img, "--model", root, "--style", "wood", "-o", str(tmp_path / "ap"))
     assert "[wood]" in res.stdout
 
 
@@ -186,13 +186,13 @@ def test_bad_references_are_refused_before_training(small_catalogue, tmp_path):
         ),
     }
     for name, (path, message) in cases.items():
-        res = _run("-q", "add-style", "--model", root, "--images", table, "--references", path,
+        res = cli("-q", "add-style", "--model", root, "--images", table, "--references", path,
                    "--out", out, "--steps", "1", check=False)  # fmt: skip
         assert res.returncode == 1 and message in res.stderr, (name, res.stderr)
     assert not os.path.exists(out)  # nothing trained, nothing written
     # one reference is enough: training sees crops, flips and scales of it
     one = folder("one", {refs[0]: read(refs[0])})
-    res = _run("-q", "add-style", "--model", root, "--images", table, "--references", one,
+    res = cli("-q", "add-style", "--model", root, "--images", table, "--references", one,
                "--out", out, "--steps", "1", check=False)  # fmt: skip
     assert res.returncode == 0, res.stderr
     shutil.rmtree(tmp_path / "one")

@@ -6,25 +6,25 @@ import sys
 BIN = os.path.join(os.path.dirname(sys.executable), "restyle")
 
 
-def _run(*args, check=True):
+def cli(*args, check=True):
     return subprocess.run([BIN, *args], capture_output=True, text=True, check=check, timeout=300)
 
 
 def test_help_lists_subcommands():
-    out = _run("--help").stdout
+    out = cli("--help").stdout
     assert "sample-catalogue" in out
     assert "restyle" in out.lower()
 
 
 def test_sample_catalogue_help_explains_itself():
-    out = _run("sample-catalogue", "--help").stdout
+    out = cli("sample-catalogue", "--help").stdout
     for flag in ("--count", "--seed", "--config", "--set", "OUT"):
         assert flag in out
     assert "shadow" in out  # the mask convention is stated where users look
 
 
 def test_sample_catalogue_runs_and_logs_with_context(tmp_path):
-    res = _run(
+    res = cli(
         "sample-catalogue", str(tmp_path / "c"), "--count", "2", "--seed", "3", "--no-contact-sheet"
     )
     assert "wrote 2 photos" in res.stdout
@@ -34,24 +34,24 @@ def test_sample_catalogue_runs_and_logs_with_context(tmp_path):
 
 
 def test_bad_config_key_exits_2_naming_it(tmp_path):
-    res = _run("sample-catalogue", str(tmp_path / "c"), "--set", "cuont=3", check=False)
+    res = cli("sample-catalogue", str(tmp_path / "c"), "--set", "cuont=3", check=False)
     assert res.returncode == 2
     assert "cuont" in res.stderr
-    res = _run("sample-catalogue", str(tmp_path / "c"), "--count", "0", check=False)
+    res = cli("sample-catalogue", str(tmp_path / "c"), "--count", "0", check=False)
     assert res.returncode == 2
     assert "count=0" in res.stderr
 
 
 def test_segment_eval_and_train_segmenter_commands(small_catalogue, tmp_path):
     img = os.path.join(small_catalogue, "images", "0000-bottle.jpg")
-    res = _run("-q", "segment", img, "-o", str(tmp_path / "seg"))
+    res = cli("-q", "segment", img, "-o", str(tmp_path / "seg"))
     assert "0000-bottle: coverage" in res.stdout
     assert sorted(os.listdir(tmp_path / "seg")) == [
         "0000-bottle.mask.png",
         "0000-bottle.overlay.jpg",
     ]
 
-    res = _run(
+    res = cli(
         "-q",
         "eval-segmentation",
         "--images",
@@ -65,7 +65,7 @@ def test_segment_eval_and_train_segmenter_commands(small_catalogue, tmp_path):
         assert cat in res.stdout
     assert (tmp_path / "e.json").exists()
 
-    res = _run(
+    res = cli(
         "-q",
         "train-segmenter",
         "--images",
@@ -88,7 +88,7 @@ def test_segment_eval_and_train_segmenter_commands(small_catalogue, tmp_path):
         "crop=48",
     )
     assert "trained 3 steps" in res.stdout
-    res = _run(
+    res = cli(
         "-q",
         "segment",
         img,
@@ -103,7 +103,7 @@ def test_segment_eval_and_train_segmenter_commands(small_catalogue, tmp_path):
 
 
 def test_segment_reports_a_missing_model(tmp_path):
-    res = _run(
+    res = cli(
         "segment",
         "x.jpg",
         "-o",
@@ -153,14 +153,14 @@ def test_train_resume_export_and_eval_style(small_catalogue, tmp_path):
     styles = [os.path.join(small_catalogue, "styles", s) for s in ("marble", "wood")]
     out = str(tmp_path / "models")
     train = ["-q", "train", "--local", "--images", table, "--references", *styles, "--out", out]
-    res = _run(*train, "--steps", "3", "--checkpoint-every", "2", *TINY_STYLE_SETS)
+    res = cli(*train, "--steps", "3", "--checkpoint-every", "2", *TINY_STYLE_SETS)
     assert "trained to step 3" in res.stdout
     first = (tmp_path / "models" / "multi" / "LATEST").read_text().strip()
-    res = _run(*train, "--steps", "5", "--resume", *TINY_STYLE_SETS)
+    res = cli(*train, "--steps", "5", "--resume", *TINY_STYLE_SETS)
     assert "trained to step 5" in res.stdout
     latest = (tmp_path / "models" / "multi" / "LATEST").read_text().strip()
     assert latest != first and latest.startswith("s5-")
-    res = _run(
+    res = cli(
         "-q",
         "eval-style",
         "--model",
@@ -196,7 +196,7 @@ def test_a_diverged_training_run_exports_nothing(small_catalogue, tmp_path):
     table = os.path.join(small_catalogue, "catalogue.csv")
     style = os.path.join(small_catalogue, "styles", "wood")
     out = tmp_path / "models"
-    res = _run(
+    res = cli(
         "-q", "train", "--local", "--images", table, "--references", style, "--out", str(out),
         "--steps", "6", *TINY_STYLE_SETS, "--set", "lr_g=1e30", check=False,
     )  # fmt: skip
@@ -209,9 +209,9 @@ def test_a_diverged_training_run_exports_nothing(small_catalogue, tmp_path):
 
 
 def test_train_needs_local_and_a_valid_style_folder(tmp_path):
-    res = _run("train", "--images", "x", "--references", "y", "--out", str(tmp_path), check=False)
+    res = cli("train", "--images", "x", "--references", "y", "--out", str(tmp_path), check=False)
     assert res.returncode == 2 and "--local" in res.stderr
-    res = _run(
+    res = cli(
         "train",
         "--local",
         "--images",
@@ -231,7 +231,7 @@ def test_apply_writes_output_and_verdict(small_catalogue, tmp_path):
     imgs = [
         os.path.join(small_catalogue, "images", n) for n in ("0000-bottle.jpg", "0003-handbag.png")
     ]
-    res = _run("-q", "apply", *imgs, "--style", "wood", "-o", str(tmp_path / "a"))
+    res = cli("-q", "apply", *imgs, "--style", "wood", "-o", str(tmp_path / "a"))
     assert res.stdout.count("[wood]") == 2
     recs = {p.name: json.loads(p.read_text()) for p in (tmp_path / "a").rglob("*.wood.json")}
     rec = recs["0000-bottle.wood.json"]
@@ -242,7 +242,7 @@ def test_apply_writes_output_and_verdict(small_catalogue, tmp_path):
     for r in recs.values():
         where = tmp_path / "a" if r["status"] == "ok" else tmp_path / "a" / "rejected"
         assert (where / f"{r['image_id']}.wood.jpg").exists()
-    res = _run("apply", imgs[0], "--style", "velvet", "-o", str(tmp_path / "b"), check=False)
+    res = cli("apply", imgs[0], "--style", "velvet", "-o", str(tmp_path / "b"), check=False)
     assert res.returncode == 2 and "velvet" in res.stderr
 
 
@@ -257,7 +257,7 @@ def test_apply_takes_grayscale_and_rgba_files(tmp_path):
     cv2.imwrite(gray, cv2.cvtColor(shot.image, cv2.COLOR_RGB2GRAY))
     rgba = str(tmp_path / "cut.png")
     cv2.imwrite(rgba, cv2.cvtColor(shot.cutout_rgba(), cv2.COLOR_RGBA2BGRA))
-    res = _run("-q", "apply", gray, rgba, "--style", "marble", "-o", str(tmp_path / "o"))
+    res = cli("-q", "apply", gray, rgba, "--style", "marble", "-o", str(tmp_path / "o"))
     assert res.stdout.count("[marble]") == 2
     out = [cv2.imread(str(p)) for p in (tmp_path / "o").rglob("cut.marble.jpg")]
     assert len(out) == 1 and out[0].shape == (120, 160, 3)
