@@ -286,3 +286,68 @@ def test_a_grid_look_is_rebuilt_from_whole_cells_with_seams_on_its_lines():
         for x in range(0, hw[1] - cell + 1, cell)
     )
     assert cut > 0
+
+
+def test_a_small_reference_keeps_its_scale_and_its_fine_texture():
+    """A reference 4x smaller than the frame is magnified to the look's scale (its planks
+    stay as many per frame as in the reference), and the fine band a magnification cannot
+    carry comes back from the reference at its own resolution: the background's share of
+    fine-texture power is the reference's, where the plain magnified copy has a fraction."""
+    from stylecore.transfer.synthesis import band_power
+
+    ref = wood(192, 256, np.random.default_rng(4), 2)
+    hw = (768, 1024)
+    seed = seed_for("wood", "sku-1")
+    out = synthesize_background([ref], hw, seed)
+    soft = synthesize_background([ref], hw, seed, SynthConfig(detail=0.0))
+
+    def share(x):
+        hi, tot = band_power(x, n=64)
+        return hi / tot
+
+    assert 0.7 < share(out) / share(ref) < 1.4
+    assert share(soft) / share(ref) < 0.5
+
+    # the look's scale: the grain's rings and joints come as many times per frame height
+    # as per reference height (the spectral centroid of the row profile, in cycles per
+    # height); unmagnified, the reference would repeat about 4 times
+    def cycles(x):
+        rows = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32).mean(1)
+        power = np.abs(np.fft.rfft(rows - rows.mean()))[1:] ** 2
+        return float((np.arange(1, power.size + 1) * power).sum() / power.sum())
+
+    small = synthesize_background([ref], hw, seed, SynthConfig(max_upscale=1.0, sharp_upscale=1.0))
+    assert 0.6 < cycles(out) / cycles(ref) < 1.6
+    assert cycles(small) / cycles(ref) > 2.0
+    assert np.array_equal(out, synthesize_background([ref], hw, seed))
+
+
+def test_fine_detail_keeps_its_power_across_the_tile_joins():
+    from stylecore.transfer.synthesis import add_detail, detail_band
+
+    rng = np.random.default_rng(5)
+    band = detail_band((rng.random((200, 300, 3)) * 255).astype(np.uint8), 3.0)
+    assert abs(float(band.mean())) < 1.0
+    out = np.full((700, 900, 3), 128, np.uint8)
+    add_detail(out, band, seed=2, gain=0.5)
+    rows = out[..., 0].astype(np.float32).std(axis=1)
+    cols = out[..., 0].astype(np.float32).std(axis=0)
+    target = 0.5 * float(band[..., 0].std())
+    # joins fall every 75 px: no row or column loses or gains much power
+    assert 0.8 * target < rows.min() and rows.max() < 1.2 * target
+    assert 0.75 * target < cols.min() and cols.max() < 1.25 * target
+
+
+def test_a_grid_is_never_magnified_past_sharp_upscale():
+    """Cells are hard-edged: magnified, their edges would blur, and a fine band from
+    elsewhere would not sharpen them. A grid reference 3x smaller than the frame keeps
+    cells at most ``sharp_upscale`` x their size."""
+    from stylecore.transfer.lattice import find_lattice
+
+    ref = _cell_grid(6, 8, 20, seed=2)
+    out = synthesize_background([ref], (360, 480), seed=1)
+    grid = find_lattice(out)
+    assert grid is not None
+    assert (
+        min(abs(p - 20 * SynthConfig().sharp_upscale * k) for p in grid.period for k in (1, 2)) < 2
+    )

@@ -5,8 +5,12 @@ Image quilting (Efros & Freeman, SIGGRAPH 2001), with the decisions taken at a r
 *search* resolution and the pixels taken at full resolution:
 
 1. The reference is resized so that its long side is ``scale`` times the frame's long
-   side (never magnified past ``max_upscale``: a magnified reference loses its fine
-   texture), so a look keeps its own scale relative to the product.
+   side, so a look keeps its own scale relative to the frame and the product. A reference
+   smaller than that is magnified, which cannot carry its finest texture: past
+   ``sharp_upscale`` the band a magnification loses is added back from the reference at
+   its own resolution (``detail_band``, ``detail_layer``): fine grain, paper tooth, the
+   sharp edge of a vein. Natural textures are self-similar across scales; a grid is not,
+   so a grid look is never magnified past ``sharp_upscale`` (its cells get smaller).
 2. Square patches of ``patch`` x the scaled reference's short side are laid in raster
    order with ``overlap``. Each patch is chosen among *all* positions of the reference by
    its squared error on the already-filled overlap (an L-shaped template), computed for
@@ -41,7 +45,10 @@ from stylecore.transfer.lattice import find_lattice, tile_blocks
 @dataclass(frozen=True)
 class SynthConfig:
     scale: float = 1.0  # reference long side / frame long side
-    max_upscale: float = 1.3  # never magnify a reference more than this
+    max_upscale: float = 4.0  # never magnify a reference more than this
+    sharp_upscale: float = 1.3  # past this magnification, fine detail comes from the
+    # reference at its own resolution (detail x its band); grids stop at this magnification
+    detail: float = 1.0  # gain of that fine band (0: a magnified reference stays soft)
     patch: float = 0.45  # patch side / scaled reference short side
     overlap: float = 0.25  # overlap / patch side
     search_px: int = 24  # patch side at the coarse (global) search resolution
@@ -60,6 +67,12 @@ class SynthConfig:
             raise ValueError(f"patch={self.patch}: must be in [0.05, 0.9]")
         if not 0.1 <= self.overlap <= 0.5:
             raise ValueError(f"overlap={self.overlap}: must be in [0.1, 0.5]")
+        if not 1.0 <= self.sharp_upscale <= self.max_upscale or not 0.0 <= self.detail <= 2.0:
+            raise ValueError(
+                f"sharp_upscale={self.sharp_upscale}, max_upscale={self.max_upscale}, "
+                f"detail={self.detail}: need 1 <= sharp_upscale <= max_upscale and "
+                "0 <= detail <= 2"
+            )
         if not 0.0 <= self.feather <= 1.0:
             raise ValueError(f"feather={self.feather}: must be in [0, 1]")
         if self.search_px < 8 or self.tolerance < 0 or self.max_upscale <= 0:
@@ -76,10 +89,18 @@ def seed_for(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & (2**63 - 1)
 
 
-def scaled_reference(ref: np.ndarray, frame_hw: tuple[int, int], cfg: SynthConfig) -> np.ndarray:
+def magnification(ref_hw: tuple[int, int], frame_hw: tuple[int, int], cfg: SynthConfig) -> float:
+    """How many times the reference is enlarged for a frame: ``cfg.scale`` x the frame's
+    long side over the reference's, at most ``cfg.max_upscale``."""
+    return min(cfg.scale * max(frame_hw) / max(ref_hw), cfg.max_upscale)
+
+
+def scaled_reference(
+    ref: np.ndarray, frame_hw: tuple[int, int], cfg: SynthConfig, cap: float | None = None
+) -> np.ndarray:
     """``ref`` resized for a frame of ``frame_hw``: long side ``cfg.scale`` x the frame's,
-    magnified at most ``cfg.max_upscale`` times."""
-    k = min(cfg.scale * max(frame_hw) / max(ref.shape[:2]), cfg.max_upscale)
+    magnified at most ``cfg.max_upscale`` (or ``cap``) times."""
+    k = min(magnification(ref.shape[:2], frame_hw, cfg), cap or cfg.max_upscale)
     if abs(k - 1.0) < 1e-3:
         return np.ascontiguousarray(ref)
     h, w = max(int(round(ref.shape[0] * k)), 8), max(int(round(ref.shape[1] * k)), 8)
@@ -206,9 +227,12 @@ def quilt(
     seed: int,
     cfg: SynthConfig = SynthConfig(),
     device: str | torch.device = "cpu",
+    min_seam: float = 0.0,
 ) -> np.ndarray:
     """A ``frame_hw`` texture quilted from ``ref`` ``(h, w, 3)`` uint8 (already at the
     scale it should appear at; see ``scaled_reference``). Returns ``(H, W, 3)`` uint8.
+    ``min_seam``: the least blur (sigma, px) of a cut; a reference magnified k times has
+    no structure finer than about k px, so a sharper cut would be the only edge there.
 
     Each patch is found in two steps: among all positions of a coarse copy of the
     reference, then refined to the best position within one coarse cell on a fine copy,
@@ -259,7 +283,7 @@ def quilt(
                 cut,
                 o * c * (i > 0),
                 o * c * (j > 0),
-                cfg.feather,
+                max(cfg.feather * o * c, min_seam),
             )
     return np.ascontiguousarray(out[:H, :W])
 
@@ -276,17 +300,16 @@ def _refine(fine, region, fy, fx, k, top, left, device) -> tuple[int, int]:
 
 
 def _paste(
-    dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int, feather: float
+    dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int, sigma: float
 ) -> None:
     """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear),
-    then blurred by ``feather`` x the overlap (a soft seam); outside the overlap strips
-    ``src`` is copied exactly."""
+    then blurred by ``sigma`` px (a soft seam); outside the overlap strips ``src`` is
+    copied exactly."""
     P = dst.shape[0]
     dst[top:, left:] = src[top:, left:]
     if not (top or left):
         return
     m = cut if cut.shape[0] == P else cv2.resize(cut, (P, P), interpolation=cv2.INTER_LINEAR)
-    sigma = feather * max(top, left)
     if sigma >= 0.5:
         m = cv2.GaussianBlur(m, (0, 0), sigma)
     for sl in ((slice(0, top), slice(None)), (slice(top, None), slice(0, left))):
@@ -294,6 +317,12 @@ def _paste(
         if a.size:
             blend = a * src[sl].astype(np.float32) + (1 - a) * dst[sl].astype(np.float32)
             dst[sl] = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+
+
+def drawn_reference(n_refs: int, seed: int) -> int:
+    """Which of a look's ``n_refs`` references ``synthesize_background`` builds from for
+    ``seed`` (the first draw of its generator)."""
+    return int(np.random.default_rng(seed).integers(n_refs))
 
 
 def synthesize_background(
@@ -308,13 +337,119 @@ def synthesize_background(
     if not refs:
         raise ValueError("synthesize_background: no reference images")
     rng = np.random.default_rng(seed)
-    ref = refs[int(rng.integers(len(refs)))]
-    scaled = scaled_reference(ref, frame_hw, cfg)
+    ref = refs[drawn_reference(len(refs), seed)]
+    rng.integers(len(refs))  # that draw: the later draws stay as they were
     patch_seed = int(rng.integers(2**62))
+    detail_seed = int(rng.integers(2**62))
     grid = find_lattice(ref) if cfg.lattice else None
     if grid is not None:
+        scaled = scaled_reference(ref, frame_hw, cfg, cap=cfg.sharp_upscale)
         ky, kx = scaled.shape[0] / ref.shape[0], scaled.shape[1] / ref.shape[1]
         tiled = tile_blocks(scaled, grid.scaled(ky, kx), frame_hw, patch_seed, cfg.patch)
         if tiled is not None:
             return tiled
-    return quilt(scaled, frame_hw, patch_seed, cfg, device)
+    k = magnification(ref.shape[:2], frame_hw, cfg)
+    scaled = scaled_reference(ref, frame_hw, cfg)
+    out = quilt(scaled, frame_hw, patch_seed, cfg, device, min_seam=0.5 * k)
+    if k > cfg.sharp_upscale and cfg.detail > 0:
+        band = detail_band(ref, k)
+        gain = detail_gain(ref, out, band, cfg.detail)
+        if gain > 0:
+            add_detail(out, band, detail_seed, gain)
+    return out
+
+
+HF_CUT = 1 / 8  # cycles per px: "fine texture" is the luminance power above this
+_WIN = 64
+
+
+def band_power(img: np.ndarray, n: int = 48) -> tuple[float, float]:
+    """``(high, total)``: mean luminance power above ``HF_CUT`` and in all, over up to ``n``
+    Hann-windowed, mean-removed 64 px windows on a regular grid (a Welch estimate)."""
+    lum = img if img.ndim == 2 else img.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    h, w = lum.shape
+    if h < _WIN or w < _WIN:
+        return 0.0, 0.0
+    side = int(np.ceil(np.sqrt(n)))
+    ys = np.linspace(0, h - _WIN, side).astype(int)
+    xs = np.linspace(0, w - _WIN, side).astype(int)
+    win = np.outer(np.hanning(_WIN), np.hanning(_WIN)).astype(np.float32)
+    high = np.hypot(np.fft.fftfreq(_WIN)[:, None], np.fft.rfftfreq(_WIN)[None, :]) > HF_CUT
+    stack = np.stack([lum[y : y + _WIN, x : x + _WIN] for y in ys for x in xs])
+    stack = (stack - stack.mean(axis=(1, 2), keepdims=True)) * win
+    spec = np.abs(np.fft.rfft2(stack)) ** 2
+    return float(spec[:, high].sum(1).mean()), float(spec.sum((1, 2)).mean())
+
+
+def detail_gain(ref: np.ndarray, low: np.ndarray, band: np.ndarray, most: float) -> float:
+    """The gain of the fine band that gives the background the reference's own share of
+    fine-texture power (``band_power``): ``low`` (the magnified synthesis) carries
+    ``H_low`` of ``T_low``; the band adds ``g^2 D_hf`` of ``g^2 D``. Solves
+    ``(H_low + g^2 D_hf) / (T_low + g^2 D) = h_ref`` for g, within [0, most]. A smooth
+    look (bokeh) whose magnified copy already has its share gets none."""
+    r_hi, r_tot = band_power(ref)
+    l_hi, l_tot = band_power(low)
+    d_hi, d_tot = band_power(band)
+    if r_tot <= 0 or l_tot <= 0:
+        return 0.0
+    h_ref = r_hi / r_tot
+    num, den = h_ref * l_tot - l_hi, d_hi - h_ref * d_tot
+    if num <= 0 or den <= 0:
+        return 0.0
+    return float(min(np.sqrt(num / den), most))
+
+
+def detail_band(ref: np.ndarray, k: float) -> np.ndarray:
+    """The fine band of ``ref`` that a ``k``-times magnification cannot carry: the
+    reference minus its own copy reduced ``k`` times and enlarged back, float32
+    ``(h, w, 3)`` with zero mean (frequencies above 1/(2k) cycle per px)."""
+    h, w = ref.shape[:2]
+    small = cv2.resize(
+        ref, (max(round(w / k), 2), max(round(h / k), 2)), interpolation=cv2.INTER_AREA
+    )
+    low = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return ref.astype(np.float32) - low.astype(np.float32)
+
+
+def add_detail(out: np.ndarray, band: np.ndarray, seed: int, gain: float = 1.0) -> None:
+    """Add ``band`` (``detail_band``) to ``out`` ``(H, W, 3)`` uint8 in place, 1:1 in pixels:
+    tiles of half the band's short side drawn from random positions, cross-faded over a
+    quarter of their side with weights whose squares sum to 1 (uncorrelated tiles keep
+    the band's power at the joins). Worked in row strips, so the float copies stay small
+    on a 24 MP photo."""
+    H, W = out.shape[:2]
+    t = max(min(band.shape[:2]) // 2, 16)
+    ov = max(t // 4, 2)
+    step = t - ov
+    ramp = np.sin(0.5 * np.pi * (np.arange(ov, dtype=np.float32) + 0.5) / ov)
+    win1 = np.ones(t, np.float32)
+    win1[:ov], win1[t - ov :] = ramp, ramp[::-1]
+    win = np.outer(win1, win1)
+    n_cols = -(-(W + ov) // step)
+
+    def tile_row(i: int):  # tile row i covers rows [i step - ov, (i + 1) step)
+        rng = np.random.default_rng([seed, i])
+        ys = rng.integers(band.shape[0] - t + 1, size=n_cols)
+        xs = rng.integers(band.shape[1] - t + 1, size=n_cols)
+        return i * step - ov, list(zip(ys.tolist(), xs.tolist(), strict=True))
+
+    for i in range(-(-H // step)):  # output strip i: rows [i step, (i + 1) step)
+        y0, y1 = i * step, min((i + 1) * step, H)
+        num = np.zeros((y1 - y0, W, 3), np.float32)
+        den = np.zeros((y1 - y0, W), np.float32)
+        for top, picks in (tile_row(i), tile_row(i + 1)):
+            a0, a1 = max(top, y0), min(top + t, y1)
+            if a0 >= a1:
+                continue
+            for j, (sy, sx) in enumerate(picks):
+                x = j * step - ov
+                b0, b1 = max(x, 0), min(x + t, W)
+                if b0 >= b1:
+                    continue
+                wt = win[a0 - top : a1 - top, b0 - x : b1 - x]
+                tile = band[sy + a0 - top : sy + a1 - top, sx + b0 - x : sx + b1 - x]
+                num[a0 - y0 : a1 - y0, b0:b1] += tile * wt[..., None]
+                den[a0 - y0 : a1 - y0, b0:b1] += wt * wt
+        num *= gain / np.sqrt(np.maximum(den, 1e-6))[..., None]
+        num += out[y0:y1]
+        out[y0:y1] = np.clip(num + 0.5, 0, 255).astype(np.uint8)
