@@ -351,3 +351,34 @@ def test_a_grid_is_never_magnified_past_sharp_upscale():
     assert (
         min(abs(p - 20 * SynthConfig().sharp_upscale * k) for p in grid.period for k in (1, 2)) < 2
     )
+
+
+def test_a_grain_look_is_quilted_in_bands_along_its_grain():
+    """Wood's rings and fibres step at any cut across them: bands as long as the frame
+    leave no column where the texture jumps (the largest mean horizontal step over the
+    median is the reference's own), where square patches leave one."""
+    from stylecore.transfer.strips import grain_axis
+
+    rng = np.random.default_rng(6)
+    ref = wood(300, 400, rng, 1)
+    assert grain_axis(ref) == 0 and grain_axis(np.ascontiguousarray(ref.transpose(1, 0, 2))) == 1
+    tilted = cv2.warpAffine(ref, cv2.getRotationMatrix2D((200, 150), 45, 1.6), (400, 300))
+    assert grain_axis(tilted) is None
+    assert grain_axis(geometric(240, 320, rng, 0)) is None
+    noise = cv2.GaussianBlur((rng.random((200, 200, 3)) * 255).astype(np.uint8), (0, 0), 2)
+    assert grain_axis(noise) is None
+
+    def worst_column_step(x):
+        g = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        d = np.abs(np.diff(g, axis=1)).mean(0)
+        return float(d.max() / np.median(d))
+
+    own = worst_column_step(ref)
+    for seed in range(3):
+        bands = synthesize_background([ref], (600, 400), seed)
+        patches = synthesize_background([ref], (600, 400), seed, SynthConfig(strips=False))
+        assert worst_column_step(bands) <= own
+        assert worst_column_step(patches) > own
+    # vertical grain: the same, transposed
+    vert = synthesize_background([np.ascontiguousarray(ref.transpose(1, 0, 2))], (400, 600), 1)
+    assert worst_column_step(np.ascontiguousarray(vert.transpose(1, 0, 2))) <= own

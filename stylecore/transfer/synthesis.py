@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from stylecore.transfer.lattice import find_lattice, tile_blocks
+from stylecore.transfer.strips import grain_axis, quilt_strips
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class SynthConfig:
     # A reference that is a grid of cells (tiles, a geometric print) is rebuilt from blocks
     # of whole cells with seams on its grid lines (stylecore.transfer.lattice), not quilted
     lattice: bool = True
+    # A grain look (wood) is quilted in bands along its grain, so no cut crosses the grain
+    # (stylecore.transfer.strips)
+    strips: bool = True
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.scale <= 4.0:
@@ -349,8 +353,13 @@ def synthesize_background(
         if tiled is not None:
             return tiled
     k = magnification(ref.shape[:2], frame_hw, cfg)
-    scaled = scaled_reference(ref, frame_hw, cfg)
-    out = quilt(scaled, frame_hw, patch_seed, cfg, device, min_seam=0.5 * k)
+    axis = grain_axis(ref) if cfg.strips else None
+    out = None
+    if axis is not None:
+        out, k = _grain_strips(ref, frame_hw, k, axis, patch_seed, cfg)
+    if out is None:
+        scaled = scaled_reference(ref, frame_hw, cfg)
+        out = quilt(scaled, frame_hw, patch_seed, cfg, device, min_seam=0.5 * k)
     if k > cfg.sharp_upscale and cfg.detail > 0:
         band = detail_band(ref, k)
         gain = detail_gain(ref, out, band, cfg.detail)
@@ -397,6 +406,40 @@ def detail_gain(ref: np.ndarray, low: np.ndarray, band: np.ndarray, most: float)
     if num <= 0 or den <= 0:
         return 0.0
     return float(min(np.sqrt(num / den), most))
+
+
+def _grain_strips(
+    ref: np.ndarray, frame_hw: tuple[int, int], k: float, axis: int, seed: int, cfg: SynthConfig
+) -> tuple[np.ndarray | None, float]:
+    """``quilt_strips`` for a grain look (``axis`` 1: vertical grain, done transposed),
+    and the magnification it used: bands run the frame's whole length along the grain, so
+    a reference shorter than that is magnified further (up to ``cfg.max_upscale``).
+    ``(None, k)`` when it cannot be."""
+    r = ref if axis == 0 else ref.transpose(1, 0, 2)
+    hw = frame_hw if axis == 0 else frame_hw[::-1]
+    k = max(k, hw[1] / r.shape[1])
+    if k > cfg.max_upscale:
+        return None, min(k, cfg.max_upscale)
+    size = (max(int(np.ceil(r.shape[1] * k)), hw[1]), max(int(round(r.shape[0] * k)), 16))
+    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+    scaled = (
+        np.ascontiguousarray(r)
+        if size == r.shape[1::-1]
+        else cv2.resize(r, size, interpolation=interp)
+    )
+    overlap_px = cfg.patch * scaled.shape[0] * cfg.overlap
+    out = quilt_strips(
+        scaled,
+        hw,
+        seed,
+        cfg.patch,
+        cfg.overlap,
+        cfg.tolerance,
+        max(cfg.feather * overlap_px, 0.5 * k),
+    )
+    if out is None:
+        return None, k
+    return (out if axis == 0 else np.ascontiguousarray(out.transpose(1, 0, 2))), k
 
 
 def detail_band(ref: np.ndarray, k: float) -> np.ndarray:
