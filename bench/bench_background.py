@@ -1,6 +1,7 @@
 """The new background, side by side in one run: today's GAN-only path, a plain quilting
-baseline (``bench/quilt_baseline.py``), the default synthesis, and synthesis with GAN
-harmonisation. Usage:
+baseline (``bench/quilt_baseline.py``), the default synthesis, synthesis with GAN
+harmonisation, and the ceiling: the drawn reference itself pasted over the backdrop
+(``pasted-reference``, lit as the default path lights it). Usage:
     .venv/bin/python bench/bench_background.py [--photos 12] [--real DIR]
         [--json bench/results/background.json]
 
@@ -13,6 +14,8 @@ harmonisation. Usage:
   and counted.
 - **Fine texture at 2048 px**: the background's share of luminance power above 1/8
   cycle/px against the share in the reference it is drawn from (``bench_fullres.hf_share``).
+- **Judge calibration** on the same photos (``calibration``): a pasted unseen reference,
+  colour-matched noise and a flat tint, as ``restyle eval-style`` scores them.
 - **Time** of the whole default path (segment, background, composite, check) per photo at
   1024 and 2048 px, against the GAN path and Johnson et al.'s network (``bench/peers.py``)
   at 1024 px.
@@ -41,6 +44,7 @@ def _methods():
 
     return {
         "gan": TransferConfig(background="gan"),
+        "pasted-reference": TransferConfig(),
         "quilt-baseline": None,
         "synth": TransferConfig(),
         "synth+harmonise": TransferConfig(harmonise=True),
@@ -56,8 +60,50 @@ def _restyle(method, cfg, img, alpha, model, style, image_id):
     if method == "quilt-baseline":
         bg = quilt_baseline(model.references[style], img.shape[:2], seed_for(style, image_id))
         return composite(img, bg, alpha, CompositeConfig())
+    if method == "pasted-reference":
+        return pasted_reference(img, alpha, model, style, image_id, cfg)
     cfg = dataclasses.replace(cfg, style=style)
     return restyle_image(img, alpha, model, cfg, image_id=image_id).image
+
+
+def pasted_reference(img, alpha, model, style, image_id, cfg):
+    """The ceiling: the reference synthesis would draw from, resized to cover the frame
+    (centred), lit and composited as the default path does. The best any background built
+    from that reference can score."""
+    from stylecore.quality.texture import calibration_images
+    from stylecore.transfer.composite import backdrop_light, composite
+    from stylecore.transfer.synthesis import drawn_reference, seed_for
+
+    refs = model.references[style]
+    ref = refs[drawn_reference(len(refs), seed_for(style, image_id))]
+    bg = calibration_images(img, np.zeros(img.shape[:2], np.float32), ref)["pasted"]
+    c = cfg.composite
+    light = backdrop_light(img, alpha, c.shadow_floor, c.light_sweep, gain=c.light_gain)
+    return composite(img, bg, alpha, c, light)
+
+
+def calibration(photos, model) -> dict:
+    """The judge's own calibration on these photos, as ``restyle eval-style`` measures it:
+    photo k's background replaced by reference ``k mod n`` (scored against the other
+    references only: an unseen image of the look), by colour-matched noise and by the
+    references' mean colour. Mean judge per style."""
+    from stylecore.quality.style_eval import StyleTarget
+    from stylecore.quality.texture import calibration_images
+
+    out: dict = {}
+    for style in STYLES:
+        refs = model.references[style]
+        unseen = [StyleTarget([r for i, r in enumerate(refs) if i != j] or refs)
+                  for j in range(len(refs))]  # fmt: skip
+        got: dict[str, list[float]] = {"pasted": [], "noise": [], "tint": []}
+        for k, (_, img, alpha) in enumerate(photos):
+            j = k % len(refs)
+            for kind, im in calibration_images(img, alpha, refs[j], k).items():
+                got[kind].append((unseen[j].progress(img, im, alpha) or {}).get("judge", np.nan))
+        out[style] = {kind: float(np.nanmean(v)) for kind, v in got.items()}
+        print(f"  {style:<13} judge calibration: " +
+              ", ".join(f"{k} {v:.2f}" for k, v in out[style].items()), flush=True)  # fmt: skip
+    return out
 
 
 def _shots(n: int, side: int):
@@ -209,6 +255,17 @@ def table(result: dict) -> str:
                              f"{r['palette_blobs']} / {r['pass_rate']:.0%}")  # fmt: skip
             hf = result.get("hf_2048", {}).get(style, {}).get(m, float("nan"))
             lines.append(f"| {style} | {m} | " + " | ".join(cells) + f" | {hf:.2f}x |")
+    for k, cal in result.get("calibration", {}).items():
+        lines.append("")
+        lines.append(
+            f"Judge calibration, {'sample' if k == 'sample' else 'shop'} photos (pasted unseen "
+            "reference / colour-matched noise / flat tint): "
+            + "; ".join(
+                f"{st} {c['pasted']:.2f} / {c['noise']:.2f} / {c['tint']:.2f}"
+                for st, c in cal.items()
+            )
+            + "."
+        )
     t = result.get("time", {})
     if t:
         lines.append("")
@@ -244,13 +301,16 @@ def main() -> None:
     result: dict = {"command": "python bench/bench_background.py " + " ".join(sys.argv[1:]),
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores"}  # fmt: skip
     print(f"sample catalogue, {args.photos} photos at 1024 px", flush=True)
-    result["sample"] = score_set(_shots(args.photos, 1024), model, methods)
+    shots = _shots(args.photos, 1024)
+    result["sample"] = score_set(shots, model, methods)
+    result["calibration"] = {"sample": calibration(shots, model)}
     if args.real:
         photos, held = _real(args.real)
         print(
             f"real photos: {len(photos)} restyled, {len(held)} held back by the screen", flush=True
         )
         result["real"] = score_set(photos, model, methods)
+        result["calibration"]["real"] = calibration(photos, model)
         result["real_held_back"] = held
     print("fine texture at 2048 px", flush=True)
     result["hf_2048"] = hf_at_2048(model, methods)

@@ -14,7 +14,7 @@ The styles file (``--styles STYLES.yaml``)::
         scale: 1.0                # texture size: reference long side / photo long side
                                   # (default nightly.transfer.synth.scale = 1.0)
         seam: 0.3                 # softness of the quilting seams: their blur, as a
-                                  # fraction of the patch overlap (default
+                                  # fraction of the patch (or band) overlap (default
                                   # nightly.transfer.synth.feather = 0.02). Soft for
                                   # organic grain (wood), low for hard-edged patterns
         alpha: 1.0
