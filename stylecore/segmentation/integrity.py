@@ -74,7 +74,7 @@ class IntegrityConfig:
     max_disagreement: float = 0.0
     # The auto segmenter swaps a failing U-Net mask for a passing edge mask only when the
     # two disagree by at most this (1 - IoU).
-    max_swap_disagreement: float = 0.1
+    max_swap_disagreement: float = 0.06
     # Studio-shot verdict.
     backdrop_tolerance: float = 6.0  # Delta-E from the backdrop model that still fits
     max_border_noise: float = 4.0
