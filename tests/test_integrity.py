@@ -16,6 +16,7 @@ from stylecore.segmentation.defects import DEFECTS, inject, trial
 from stylecore.segmentation.integrity import (
     REASON_DOUBTFUL,
     REASON_NOT_STUDIO,
+    IntegrityConfig,
     mask_integrity,
     screen,
     studio_shot,
@@ -87,6 +88,37 @@ def test_real_scenes_are_not_studio_shots_and_catalogue_photos_are(shots):
         assert v.details  # says which signals failed
     for image_id, image, _ in shots:
         assert studio_shot(image).ok, (image_id, studio_shot(image).scores)
+
+
+def test_a_product_cropped_by_the_frame_is_a_studio_shot():
+    """A product that runs off the bottom and both sides of a plain frame leaves too little
+    border for the backdrop fit alone; with its mask the border it runs off is left out,
+    and the rest must be backdrop. A scene stays a scene whatever the mask covers."""
+    rescued = 0
+    for i in range(8):
+        item = plan_item(i)
+        shot = render_shot(
+            ShotSpec(item.category, 800, 600, item.background), np.random.default_rng([7, i])
+        )
+        ys, xs = np.nonzero(shot.alpha > 0.5)
+        y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+        dx, dy = int(0.15 * (x1 - x0)), int(0.15 * (y1 - y0))
+        box = (slice(max(y0 - (y1 - y0) // 2, 0), y1 - dy), slice(x0 + dx, x1 - dx))
+        crop, alpha = shot.image[box], shot.alpha[box]
+        with_mask = studio_shot(crop, alpha=alpha)
+        if with_mask.scores["border_product"] > IntegrityConfig().max_product_border:
+            continue  # less than 40% of the border is backdrop: not judged a studio shot
+        assert with_mask.ok, (item.category, with_mask.scores)
+        rescued += not studio_shot(crop).ok
+    assert rescued >= 2  # the case exists: without the mask these crops are held back
+    for name in SCENES:
+        scene = getattr(skimage.data, name)()
+        h = scene.shape[0]
+        for share in (0.3, 0.5):  # a mask over the bottom of the frame, where clutter is
+            alpha = np.zeros(scene.shape[:2], np.float32)
+            alpha[int(h * (1 - share)) :] = 1.0
+            v = studio_shot(scene, alpha=alpha)
+            assert not v.ok and v.reason == REASON_NOT_STUDIO, (name, share, v.scores)
 
 
 def test_screen_trusts_a_cut_outs_alpha_and_reports_scene_before_mask():

@@ -27,7 +27,8 @@ hole, a bite or a dropped strap was. The signals:
 a smooth surface (the edge segmenter's quadratic backdrop model) with little noise and few
 edges. A scene (a model in a street, a cat on a sofa) has neither. The signals are the
 border's fit noise, the fraction of the border the fit explains, and the edge density
-along the border.
+along the border. Given the product's mask, a product may run off the frame: the border
+it covers is left out, and the rest must fit more strictly.
 
 Thresholds live in ``IntegrityConfig``; docs/segmentation.md "Publish safety" gives the measurements
 that set them.
@@ -74,12 +75,17 @@ class IntegrityConfig:
     max_disagreement: float = 0.0
     # The auto segmenter swaps a failing U-Net mask for a passing edge mask only when the
     # two disagree by at most this (1 - IoU).
-    max_swap_disagreement: float = 0.06
+    max_swap_disagreement: float = 0.08
     # Studio-shot verdict.
     backdrop_tolerance: float = 6.0  # Delta-E from the backdrop model that still fits
     max_border_noise: float = 4.0
     min_border_fit: float = 0.6
     max_border_edges: float = 0.15
+    # With a mask: a product may run off the frame along up to this share of the border
+    # (cropped at two edges, or filling the frame's width); the rest of the border must
+    # then fit the backdrop this well (the whole border: min_border_fit)
+    max_product_border: float = 0.6
+    min_cropped_fit: float = 0.9
 
     def __post_init__(self) -> None:
         if self.working_size < 64:
@@ -144,7 +150,9 @@ def _resize_mask(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return a >= 0.5
 
 
-def _border_edge_density(L: np.ndarray, band: int, thr: float) -> float:
+def _border_edge_density(
+    L: np.ndarray, band: int, thr: float, skip: np.ndarray | None = None
+) -> float:
     gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3) * 0.125
     gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3) * 0.125
     strong = cv2.magnitude(gx, gy) > thr
@@ -154,11 +162,22 @@ def _border_edge_density(L: np.ndarray, band: int, thr: float) -> float:
     # the outermost pixel row has one-sided gradients; skip it
     m[0] = m[-1] = False
     m[:, 0] = m[:, -1] = False
-    return float(strong[m].mean())
+    if skip is not None:
+        m &= ~skip
+    return float(strong[m].mean()) if m.any() else 0.0
 
 
-def studio_shot(image: np.ndarray, cfg: IntegrityConfig | None = None) -> Verdict:
-    """Does ``image`` look like a product on a backdrop? (see the module docstring)"""
+def studio_shot(
+    image: np.ndarray, cfg: IntegrityConfig | None = None, alpha: np.ndarray | None = None
+) -> Verdict:
+    """Does ``image`` look like a product on a backdrop? (see the module docstring)
+
+    With the product's mask ``alpha`` (at the image's size) a product may run off the
+    frame: a camera cropped at two edges of a plain sweep is a studio shot. The border the
+    mask covers (at most ``max_product_border`` of it) is then left out, and the rest must
+    be backdrop more strictly (``min_cropped_fit`` instead of ``min_border_fit``): a scene
+    whose clutter the mask happens to cover (the cameraman's tripod and grass) still
+    fails there. Either reading passing is enough."""
     cfg = cfg or IntegrityConfig()
     rgb, _ = as_rgb(image)
     lab = to_lab(_small(rgb, cfg.working_size))
@@ -167,20 +186,47 @@ def studio_shot(image: np.ndarray, cfg: IntegrityConfig | None = None) -> Verdic
     ring = np.zeros(lab.shape[:2], bool)
     ring[:band] = ring[-band:] = True
     ring[:, :band] = ring[:, -band:] = True
-    fits = float((np.linalg.norm(lab[ring] - model[ring], axis=1) <= cfg.backdrop_tolerance).mean())
-    edges = _border_edge_density(cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8), band, 4.0)
+    fitting = np.linalg.norm(lab - model, axis=2) <= cfg.backdrop_tolerance
+    L = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8)
+    fits = float(fitting[ring].mean())
+    edges = _border_edge_density(L, band, 4.0)
     scores = {"border_noise": noise, "border_fit": fits, "border_edges": edges}
+    cropped_ok = False
+    if alpha is not None:
+        m = _resize_mask(alpha, lab.shape[:2])
+        on_border = float((ring & m).sum()) / float(ring.sum())
+        scores["border_product"] = on_border
+        if 0.0 < on_border <= cfg.max_product_border:
+            # the product's own outline next to the border is not clutter either
+            product = cv2.dilate(m.astype(np.uint8), disk(2)) > 0
+            rest = ring & ~product
+            scores["border_fit_rest"] = float(fitting[rest].mean()) if rest.any() else 0.0
+            scores["border_edges_rest"] = _border_edge_density(L, band, 4.0, product)
+            cropped_ok = (
+                scores["border_fit_rest"] >= cfg.min_cropped_fit
+                and scores["border_edges_rest"] <= cfg.max_border_edges
+            )
     details = []
     if noise > cfg.max_border_noise:
         details.append(f"border noise {noise:.1f} > {cfg.max_border_noise}")
-    if fits < cfg.min_border_fit:
+    if fits < cfg.min_border_fit and not cropped_ok:
         details.append(
             f"a smooth backdrop fits {fits:.0%} of the border < {cfg.min_border_fit:.0%}"
+            + _rest_note(scores, cfg)
         )
-    if edges > cfg.max_border_edges:
+    if edges > cfg.max_border_edges and not cropped_ok:
         details.append(f"edges on {edges:.0%} of the border > {cfg.max_border_edges:.0%}")
     ok = not details
     return Verdict(ok, "" if ok else REASON_NOT_STUDIO, scores, tuple(details))
+
+
+def _rest_note(scores: dict[str, float], cfg: IntegrityConfig) -> str:
+    if "border_fit_rest" not in scores:
+        return ""
+    return (
+        f" (and {scores['border_fit_rest']:.0%} of the border the product does not run off "
+        f"< {cfg.min_cropped_fit:.0%})"
+    )
 
 
 def _outline_stats(lab: np.ndarray, m: np.ndarray, cfg: IntegrityConfig, noise: float):
@@ -303,7 +349,7 @@ def screen(image: np.ndarray, mask, cfg: IntegrityConfig | None = None) -> Verdi
     cfg = cfg or IntegrityConfig()
     if "from_alpha" in mask.flags:
         return Verdict(True, "", {})
-    studio = studio_shot(image, cfg)
+    studio = studio_shot(image, cfg, mask.alpha)
     if not studio.ok:
         return studio
     if mask.signals and all(k in mask.signals for k, _ in _LIMITS):
