@@ -65,6 +65,25 @@ def test_unstyled_output_fails_style_match(shot, texture_stats):
     assert any("style not matched" in r for r in rep.reasons)
 
 
+def test_an_unchanged_background_is_never_published_as_restyled(shot, texture_stats):
+    """A backdrop that already sits within a look's own spread passes the judge as it is
+    (a pale wash look on a light backdrop did, on 1 of 480 held-out photos): the gate also
+    asks that the styled region changed at all."""
+    rep = assess(shot.image, shot.image.copy(), shot.alpha, texture_stats[0])
+    assert rep.scores["restyled_change"] == 0.0
+    assert any("not restyled" in r for r in rep.reasons)
+    cfg = QualityConfig()
+    within_spread = {"judge": 0.0, "judge_spread": 2.0, "colour_ratio": 1.0}
+    assert decide(within_spread, cfg).passed  # the style check alone lets it through
+    assert not decide({**within_spread, "restyled_change": 0.4}, cfg).passed
+    assert decide({**within_spread, "restyled_change": 25.0}, cfg).passed
+    # a real restyle changes the background by far more than the limit
+    stats, other = texture_stats
+    h, w = shot.image.shape[:2]
+    out = composite(shot.image, np.ascontiguousarray(other[:h, :w]), shot.alpha)
+    assert assess(shot.image, out, shot.alpha, stats).scores["restyled_change"] > 10.0
+
+
 def test_damaged_product_fails_fidelity(shot):
     bad = shot.image.copy()
     bad[shot.alpha >= 0.5] = (bad[shot.alpha >= 0.5] * 0.6).astype(np.uint8)

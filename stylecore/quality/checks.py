@@ -6,8 +6,9 @@
 - **style match**: the ImageNet judge (``stylecore.quality.judge``): how far the restyled
   background went from the input toward the style references' feature distributions
   (``judge``, a fraction; 1 = where an unseen reference sits), or how close it is in units
-  of the references' own spread (``judge_spread``); and the ratio after / before of the Lab
-  colour-statistics distance to the references;
+  of the references' own spread (``judge_spread``); the ratio after / before of the Lab
+  colour-statistics distance to the references; and that the styled region changed at all
+  (``restyled_change``);
 - **sanity**: NaN/Inf-free, not blank (luminance spread), few pixels the restyle clipped, a mask
   coverage in plausible bounds (outside them, segmentation probably failed).
 
@@ -43,6 +44,10 @@ class QualityConfig:
     # >= 2.67x, the unchanged photo 0.
     min_judge: float = 0.45
     max_judge_spread: float = 2.5
+    # The styled region must have changed: its mean absolute luminance change (levels, at
+    # the judge's size) at least this. A backdrop that already sits within a look's spread
+    # (a pale wash on white paper) passed the judge unchanged on 1 of 480 held-out photos.
+    min_restyled_change: float = 2.0
     max_colour_ratio: float = 1.0  # colour-statistics distance after / before
     max_colour_spread: float = 3.0  # ... or within this many times the references' spread
     # Out of palette (stylecore.quality.palette): blobs of new background farther than
@@ -270,6 +275,12 @@ def _style_reasons(s: dict[str, float], cfg: QualityConfig) -> list[str]:
     elif "colour_ratio" in s:
         reasons.append("style not judged: too little background visible")
     return reasons + _failing(s, [
+        (
+            "restyled_change",
+            s.get("restyled_change", np.inf) < cfg.min_restyled_change,
+            f"not restyled: the styled region changed by {s.get('restyled_change', 0):.2f} "
+            f"levels on average (< {cfg.min_restyled_change})",
+        ),
         (
             "palette_blobs",
             s.get("palette_blobs", 0) > cfg.max_palette_blobs,

@@ -44,6 +44,17 @@ def compute_style_stats(refs: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
     return out
 
 
+def restyled_change(before: np.ndarray, after: np.ndarray, styled: np.ndarray) -> dict:
+    """``restyled_change``: mean absolute luminance difference (levels) over the wholly
+    styled pixels (``styled`` >= 0.99); none when there are none."""
+    w = styled >= 0.99
+    if not w.any():
+        return {}
+    lum = np.float32([0.299, 0.587, 0.114])
+    d = np.abs(after[w].astype(np.float32) @ lum - before[w].astype(np.float32) @ lum)
+    return {"restyled_change": float(d.mean())}
+
+
 def assess(
     original: np.ndarray,
     output: np.ndarray,
@@ -67,6 +78,7 @@ def assess(
         a_s = cv2.resize(alpha.astype(np.float32), (o_s.shape[1], o_s.shape[0]))
         styled = a_s if region == "product" else 1.0 - a_s
         scores.update(judge_scores(JudgeStats.from_tensors(stats), x_s, o_s, styled) or {})
+        scores.update(restyled_change(x_s, o_s, styled))
         ref_lab = (stats["lab_mean"].numpy(), stats["lab_cov"].numpy())
         colour_self = float(stats["colour_self"]) if "colour_self" in stats else None
         scores.update(colour_ratios(x_s, o_s, 1.0 - styled, ref_lab, colour_self))
