@@ -382,3 +382,25 @@ def test_a_grain_look_is_quilted_in_bands_along_its_grain():
     # vertical grain: the same, transposed
     vert = synthesize_background([np.ascontiguousarray(ref.transpose(1, 0, 2))], (400, 600), 1)
     assert worst_column_step(np.ascontiguousarray(vert.transpose(1, 0, 2))) <= own
+
+
+def test_a_light_pool_brightens_a_white_look_without_clipping_it_flat():
+    """A screen-lit desk levels to a light above 1 around the product: multiplied, a white
+    marble clipped to flat 255 there. Brightening lifts the distance to white instead."""
+    from stylecore.transfer.composite import CompositeConfig, composite
+
+    rng = np.random.default_rng(8)
+    h, w = 120, 160
+    bg = np.clip(230 + rng.normal(0, 8, (h, w, 1)), 0, 250).repeat(3, 2).astype(np.uint8)
+    img = np.full((h, w, 3), 30, np.uint8)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[50:70, 70:90] = 1.0
+    light = np.ones((h, w), np.float32)
+    light[:, :80] = 1.15  # the pool
+    light[:, 120:] = 0.6  # a shadow
+    out = composite(img, bg, alpha, CompositeConfig(), light).astype(np.float32)
+    pool, shade = out[:40, :80, 0], out[:40, 120:, 0]
+    assert (pool >= 255).mean() == 0.0  # nothing clipped flat
+    assert pool.mean() > bg[:40, :80, 0].mean() + 2  # but brighter
+    assert pool.std() > 0.8 * bg[:40, :80, 0].std()  # the texture survives
+    assert np.allclose(shade, np.clip(bg[:40, 120:, 0] * 0.6 + 0.5, 0, 255).astype(np.uint8))

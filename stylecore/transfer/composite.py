@@ -171,6 +171,15 @@ def backdrop_light(
     return light
 
 
+def apply_light(values: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """``values`` (0-255) under a light multiplier: darkening multiplies (a shadow keeps
+    the texture's contrast in proportion), brightening lifts the distance to white,
+    ``255 - (255 - v) / light``, so a light pool on a white look brightens its veins and
+    never clips the look flat to white (a screen-lit desk did). float32."""
+    v = values.astype(np.float32)
+    return np.where(light > 1.0, 255.0 - (255.0 - v) / np.maximum(light, 1e-3), v * light)
+
+
 def composite(
     original: np.ndarray,
     styled: np.ndarray,
@@ -197,7 +206,9 @@ def composite(
     out = styled.copy()
     if cfg.keep_shadow and shadow is not None:
         lit = np.abs(shadow - 1.0) > 1e-3
-        out[lit] = np.clip(out[lit] * shadow[lit][:, None] + 0.5, 0, 255).astype(np.uint8)
+        out[lit] = np.clip(apply_light(out[lit], shadow[lit][:, None]) + 0.5, 0, 255).astype(
+            np.uint8
+        )
     band = (a2 > 0) & (a2 < 1)
     if band.any():
         ys, xs = np.nonzero(band)
