@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylecore.transfer.synthesis import SynthConfig, scaled_reference, vertical_cut
+from stylecore.transfer.cuts import vertical_cut
+from stylecore.transfer.synthesis import SynthConfig, scaled_reference
 
 
 def quilt_baseline(

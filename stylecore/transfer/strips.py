@@ -17,6 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from stylecore.transfer.cuts import vertical_cut
+
 GRAIN_COHERENCE = 0.8  # wood 0.97-0.99 on the demo references; marble at most 0.45
 GRAIN_TILT = 15.0  # degrees: the grain must run within this of a frame axis
 
@@ -42,27 +44,6 @@ def grain_axis(ref: np.ndarray) -> int | None:
     if angle <= GRAIN_TILT:
         return 1
     return None
-
-
-def _row_cut(diff: np.ndarray) -> np.ndarray:
-    """Minimum-error path from left to right through ``diff`` ``(o, W)``; returns an
-    ``(o, W)`` {0, 1} mask, 1 below the path (the new band's side)."""
-    o, w = diff.shape
-    cost = diff[:, 0].astype(np.float64)
-    step = np.zeros((w, o), np.int64)
-    for x in range(1, w):
-        best, move = cost.copy(), np.zeros(o, np.int64)
-        up = cost[:-1] < best[1:]
-        best[1:][up], move[1:][up] = cost[:-1][up], -1
-        down = cost[1:] < best[:-1]
-        best[:-1][down], move[:-1][down] = cost[1:][down], 1
-        cost = best + diff[:, x]
-        step[x] = move
-    path = np.empty(w, np.int64)
-    path[-1] = int(np.argmin(cost))
-    for x in range(w - 1, 0, -1):
-        path[x - 1] = path[x] + step[x, path[x]]
-    return (np.arange(o)[:, None] >= path[None, :]).astype(np.float32)
 
 
 def quilt_strips(
@@ -108,7 +89,7 @@ def quilt_strips(
             continue
         old = out[y0 : y0 + o].astype(np.float32)
         new = strip[:o].astype(np.float32)
-        cut = _row_cut(((old - new) ** 2).sum(2))
+        cut = vertical_cut(((old - new) ** 2).sum(2).T).T  # 1 below the path: the new band
         if seam_px >= 0.5:
             cut = cv2.GaussianBlur(cut, (0, 0), seam_px)
         out[y0 : y0 + o] = np.clip(cut[..., None] * new + (1 - cut[..., None]) * old + 0.5, 0, 255)

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 import torch
 
+from stylecore.transfer.cuts import vertical_cut
 from stylecore.transfer.lattice import find_lattice, tile_blocks
 from stylecore.transfer.strips import grain_axis, quilt_strips
 
@@ -132,27 +133,6 @@ def search_features(ref: np.ndarray, f: int, structure: float) -> np.ndarray:
     norm = max(float(np.percentile(pooled, 99)), 1e-3)
     edge = np.clip(pooled / norm, 0, 1) * structure
     return np.dstack([out, edge]).astype(np.float32)
-
-
-def vertical_cut(err: np.ndarray) -> np.ndarray:
-    """Minimum-error path from top to bottom through ``err`` ``(h, w)``; returns a ``(h, w)``
-    {0, 1} mask, 1 right of the path (the new patch's side)."""
-    h, w = err.shape
-    cost = err[0].astype(np.float64)
-    step = np.zeros((h, w), np.int64)  # -1, 0 or +1: where row y's path came from
-    for y in range(1, h):
-        best, move = cost.copy(), np.zeros(w, np.int64)
-        left = cost[:-1] < best[1:]
-        best[1:][left], move[1:][left] = cost[:-1][left], -1
-        right = cost[1:] < best[:-1]
-        best[:-1][right], move[:-1][right] = cost[1:][right], 1
-        cost = best + err[y]
-        step[y] = move
-    path = np.empty(h, np.int64)
-    path[-1] = int(np.argmin(cost))
-    for y in range(h - 1, 0, -1):
-        path[y - 1] = path[y] + step[y, path[y]]
-    return (np.arange(w)[None, :] >= path[:, None]).astype(np.float32)
 
 
 @dataclass(frozen=True)
