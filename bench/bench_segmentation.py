@@ -1,5 +1,6 @@
 """Segmentation speed at 1024x1024: EdgeSegmenter on one core (the issue's 50 ms budget)
-and the U-Net, side by side in one run.
+and the U-Net, side by side in one run; each also without the guided outline smoothing
+(``smooth_outline=False``), to price it.
 
     .venv/bin/python bench/bench_segmentation.py --json bench/results/segmentation.json
 
@@ -15,6 +16,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -53,16 +55,17 @@ def main() -> None:
         for k, (c, bg) in enumerate(CASES)
     ]
     results = {}
+    unet = UNetSegmenter.from_files(
+        read_model_files(DEFAULT_SEGMENTER_MODEL, ("model.safetensors", "model.json"))
+    )
+    unet_rough = UNetSegmenter(replace(unet.cfg, smooth_outline=False), unet.model)
     for name, seg in [
         ("edge-canny", EdgeSegmenter()),
+        ("edge-canny-unsmoothed", EdgeSegmenter(EdgeConfig(smooth_outline=False))),
         ("edge-sobel", EdgeSegmenter(EdgeConfig(edge_operator="sobel"))),
         ("edge-canny+grabcut", EdgeSegmenter(EdgeConfig(grabcut=True))),
-        (
-            "unet",
-            UNetSegmenter.from_files(
-                read_model_files(DEFAULT_SEGMENTER_MODEL, ("model.safetensors", "model.json"))
-            ),
-        ),
+        ("unet", unet),
+        ("unet-unsmoothed", unet_rough),
     ]:
         med, p90 = _median_ms(seg.segment, imgs, args.repeats)
         results[name] = {"median_ms": round(med, 1), "p90_ms": round(p90, 1)}

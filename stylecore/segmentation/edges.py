@@ -86,6 +86,7 @@ class EdgeConfig:
     grabcut_iters: int = 2
     snap_px: int = 2  # working-size band around the outline re-decided by local colour
     feather_px: float = 1.5  # width of the soft edge at full size
+    smooth_outline: bool = True  # guided smoothing of the upsampled outline (refine.py)
 
     def __post_init__(self) -> None:
         if self.working_size < 64:
@@ -321,5 +322,12 @@ class EdgeSegmenter:
     def _to_full(self, small_mask: np.ndarray, rgb: np.ndarray, ctx) -> np.ndarray:
         thr, fg_mean, bg_mean, kept = ctx if ctx is not None else (0.0, None, None, None)
         return upsample_refined(
-            small_mask, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px, kept
+            small_mask,
+            rgb,
+            fg_mean,
+            bg_mean,
+            2.0 * thr,
+            self.cfg.feather_px,
+            kept,
+            smooth=self.cfg.smooth_outline,
         )

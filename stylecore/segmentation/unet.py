@@ -57,6 +57,7 @@ class UNetConfig:
     input_size: int = 256  # long side the photo is resized to
     backdrop_channel: bool = True  # feed the backdrop colour distance as a 4th channel
     feather_px: float = 1.5
+    smooth_outline: bool = True  # guided smoothing of the upsampled outline (refine.py)
     snap_radius: int = 2
     min_component: float = 0.0015
     keep_ratio: float = 0.03
@@ -229,7 +230,14 @@ class UNetSegmenter:
         if not fg.all():
             fg_mean, bg_mean = local_means(lab, fg, radius=3 * self.cfg.snap_radius)
         alpha_full = upsample_refined(
-            fg, rgb, fg_mean, bg_mean, 2.0 * thr, self.cfg.feather_px, kept_holes
+            fg,
+            rgb,
+            fg_mean,
+            bg_mean,
+            2.0 * thr,
+            self.cfg.feather_px,
+            kept_holes,
+            smooth=self.cfg.smooth_outline,
         )
         return Mask(alpha_full, conf, self.name, tuple(flags))
 
