@@ -13,7 +13,8 @@ and lost IoU on the held-out sample catalogue: 0.980 against the U-Net's 0.992 (
 mask carries its signals (``Mask.signals``), the doubt of both and the segmenters'
 disagreement, so the gate need not recompute them. Before any of this, each mask's holes
 are filled where the other mask calls them product: a hole is cut into a product only
-when both segmenters see it.
+when both segmenters see it; and on coloured paper, the paper's own deep cast shadows are
+taken out of both masks (``shadows.paper_shadow``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from stylecore.segmentation.base import (
 )
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
 from stylecore.segmentation.refine import enclosed
+from stylecore.segmentation.shadows import paper_shadow, trim_shadow
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
 
@@ -51,6 +53,9 @@ class AutoSegmenter:
             return _with(chosen, {})
         # A hole stays a hole only where both segmenters see one.
         mu, me = _agreed_holes(mu, me), _agreed_holes(me, mu)
+        # Deep cast shadows on coloured paper are backdrop, whatever both segmenters said.
+        shadow = paper_shadow(rgb)
+        mu, me = trim_shadow(mu, shadow), trim_shadow(me, shadow)
         vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha)
         ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha)
         du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)

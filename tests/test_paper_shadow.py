@@ -1,0 +1,69 @@
+"""Coloured paper and its deep cast shadows leave the product mask; neutral and charcoal
+backdrops, and product parts of another hue, are left alone."""
+
+import cv2
+import numpy as np
+
+from stylecore.segmentation.base import Mask
+from stylecore.segmentation.shadows import paper_shadow, trim_shadow
+
+H, W = 480, 640
+
+
+def _paper(rgb_paper) -> np.ndarray:
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = np.float32(rgb_paper) / 255.0
+    # a soft light falloff, like a real sweep
+    yy = np.linspace(1.0, 0.93, H, dtype=np.float32)[:, None, None]
+    return img * yy
+
+
+def _rope_on(paper_rgb, shadow_k: float):
+    """An orange rope loop on paper, throwing a shadow inside the loop that darkens the
+    paper by ``shadow_k``. Returns the photo and a mask that wrongly keeps the loop's
+    inside (shadow and paper) as product, and the rope alone."""
+    img = _paper(paper_rgb)
+    rope = np.zeros((H, W), np.uint8)
+    cv2.ellipse(rope, (320, 240), (150, 100), 0, 0, 360, 255, 14)
+    inside = np.zeros((H, W), np.uint8)
+    cv2.ellipse(inside, (320, 240), (143, 93), 0, 0, 360, 255, -1)
+    shadow = np.zeros((H, W), np.float32)
+    cv2.ellipse(shadow, (330, 250), (120, 70), 0, 0, 360, 1.0, -1)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 6) * (inside > 0)
+    # paper in shadow: L* down by up to shadow_k, chroma down by a fifth at most (the
+    # paper lights its own shadow, as on the real purple shot)
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2Lab)
+    lab[..., 0] *= 1 - shadow_k * shadow
+    lab[..., 1:] *= (1 - 0.2 * shadow)[..., None]
+    img = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    img[rope > 0] = np.float32([235, 150, 60]) / 255.0
+    photo = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    kept = ((rope > 0) | (inside > 0)).astype(np.float32)
+    return photo, Mask(kept, 1.0, "test"), rope > 0
+
+
+def test_purple_paper_and_its_deep_shadow_leave_the_mask():
+    photo, mask, rope = _rope_on((128, 80, 140), shadow_k=0.6)  # darker than cast_shadow's 50%
+    shadow = paper_shadow(photo)
+    assert shadow is not None
+    trimmed = trim_shadow(mask, shadow).alpha >= 0.5
+    inside = (mask.alpha >= 0.5) & ~rope
+    assert (trimmed & inside).sum() < 0.05 * inside.sum()  # the loop's inside is backdrop now
+    assert (trimmed & rope).sum() > 0.97 * rope.sum()  # the rope stays
+
+
+def test_neutral_and_charcoal_backdrops_are_left_alone():
+    for paper in ((235, 235, 235), (128, 128, 130), (30, 34, 38)):
+        photo = _rope_on(paper, shadow_k=0.6)[0]
+        assert paper_shadow(photo) is None, paper
+
+
+def test_a_product_part_of_another_hue_stays():
+    """A dark green panel on purple paper: darker than the paper, but not its hue."""
+    img = _paper((128, 80, 140))
+    panel = np.zeros((H, W), np.uint8)
+    cv2.rectangle(panel, (200, 150), (440, 330), 255, -1)
+    img[panel > 0] = np.float32([30, 70, 40]) / 255.0
+    photo = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    shadow = paper_shadow(photo)
+    assert shadow is None or (shadow & (panel > 0)).sum() < 0.01 * (panel > 0).sum()
