@@ -31,7 +31,7 @@ import numpy as np
 
 from stylecore.segmentation.base import Mask, feather, working_size
 from stylecore.segmentation.edges import fit_backdrop
-from stylecore.segmentation.refine import cast_shadow, disk, to_lab
+from stylecore.segmentation.refine import cast_shadow, disk, masked_spread, to_lab
 
 
 def paper_shadow(
@@ -62,13 +62,7 @@ def paper_shadow(
     shade |= np.linalg.norm(lab_full - model_full, axis=-1) <= max(3.0, 3.0 * noise)
     # smooth: L* spread over the neighbours that pass the colour test too, so the paper
     # between two strands of a rope is not judged on the strands
-    k = (7, 7)
-    wgt = shade.astype(np.float32)
-    L = lab_full[..., 0]
-    count = np.maximum(cv2.boxFilter(wgt, -1, k, normalize=False), 1.0)
-    mean = cv2.boxFilter(L * wgt, -1, k, normalize=False) / count
-    var = cv2.boxFilter(L * L * wgt, -1, k, normalize=False) / count - mean * mean
-    shade &= np.sqrt(np.maximum(var, 0.0)) <= max(max_spread, 3.0 * noise)
+    shade &= masked_spread(lab_full[..., 0], shade, 7) <= max(max_spread, 3.0 * noise)
     r = max(1, round(max(H, W) / 800))
     shade = cv2.morphologyEx(shade.astype(np.uint8), cv2.MORPH_OPEN, disk(r)) > 0
     n, labels, stats, _ = cv2.connectedComponentsWithStats(shade.astype(np.uint8), 8)
