@@ -277,15 +277,19 @@ def main() -> None:
         L += [
             "## The new background (`bench/bench_background.py`)",
             "",
-            "Today's default (`synth`: quilted from the look's references, lit like the "
+            "Today's default (`synth`: built from the look's references, lit like the "
             "source backdrop) against the generator's background (`gan`, the default until "
             "2026-12-04, also the path the peers table above measures), a plain quilting "
             "baseline (`bench/quilt_baseline.py`: one resolution, 150 random candidates, no "
-            "light) and synthesis with GAN harmonisation, side by side in one run: "
+            "light, the reference magnified to the look's scale without the fine band), the "
+            "ceiling (`pasted-reference`: the reference the synthesis draws from, pasted "
+            "over the whole backdrop and lit the same way) and synthesis with GAN "
+            "harmonisation, side by side in one run: "
             f"`{background['command']}`. Cells: the style judge / the colour distance ratio "
             "/ out-of-palette blobs in all outputs / the gate's pass rate. HF: the share of "
-            "background luminance power above 1/8 cycle/px at 2048 px against the "
-            "references'. No network runs on the default path (FFT correlations only), so "
+            "background luminance power above 1/8 cycle/px at 2048 px against the share in "
+            "the reference each background is drawn from. No network runs on the default "
+            "path (FFT correlations only), so "
             "it has no conv-peak fraction; the generator's is in the peers table.",
             "",
             table(background),

@@ -82,7 +82,38 @@ def load_style_model(uri: str | None = None, device: str = "cpu"):
     if storage.exists(storage.join(uri, STATS)):
         files[STATS] = storage.read_bytes(storage.join(uri, STATS))
     files.update(read_model_files(uri, tuple(reference_files(json.loads(files["model.json"])))))
-    return StyleModel.from_files(files, device=device)
+    return refresh_judge_stats(StyleModel.from_files(files, device=device))
+
+
+def refresh_judge_stats(model):
+    """``model`` with the quality gate's statistics of every style recomputed from the
+    style's references where they were made for another version of the style judge (a
+    model exported before the judge last changed). They are derived from the references
+    alone, which the model carries. A style with no references and stale statistics
+    cannot be checked by the gate: ValueError, naming it."""
+    import logging
+
+    from stylecore.quality.gate import compute_style_stats
+    from stylecore.quality.judge import is_current
+
+    stale = sorted(sid for sid, d in model.stats.items() if not is_current(d))
+    lost = [sid for sid in stale if not model.references.get(sid)]
+    if lost:
+        raise ValueError(
+            f"style model {model.version}: the quality gate's statistics of {lost} were made "
+            "for another version of the style judge and the model carries no references to "
+            "recompute them from; retrain it with `restyle train`"
+        )
+    if stale:
+        logging.getLogger(__name__).info(
+            "style model %s: recomputing the judge statistics of %s (made for an older "
+            "judge) from the model's references",
+            model.version,
+            stale,
+        )
+        for sid in stale:
+            model.stats[sid] = compute_style_stats(model.references[sid])
+    return model
 
 
 def resolve_model_version(uri: str) -> tuple[str, str]:

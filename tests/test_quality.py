@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from stylecore.quality.checks import (
     QualityConfig,
@@ -154,3 +155,30 @@ def test_gate_passes_an_unseen_reference_and_rejects_noise_tint_and_the_input(
             assert any("style not matched" in r for r in rep.reasons), (style, kind, rep.scores)
         same = assess(rgb, rgb.copy(), binary, stats)
         assert any("style not matched" in r for r in same.reasons), (style, same.scores)
+
+
+def test_statistics_made_for_an_older_judge_are_recomputed_from_the_references():
+    """A model exported before the judge last changed still loads and gates: its judge
+    statistics are rebuilt from the references it carries; a style without references
+    cannot be rebuilt and is named."""
+    import dataclasses
+
+    from pipelines.models import refresh_judge_stats
+    from stylecore.models.generator import Generator, GeneratorConfig
+    from stylecore.models.style_model import StyleModel
+    from stylecore.quality.judge import JUDGE_VERSION, is_current
+    from stylecore.synth.catalogue import plan_styles, render_style
+
+    refs = [render_style(r, seed=11) for r in plan_styles() if r.style_id == "wood"][:2]
+    fresh = compute_style_stats(refs)
+    stale = {k: v for k, v in fresh.items() if k != "judge_version"}  # as an old export
+    stale["judge_raw0"] = torch.zeros_like(stale["judge_raw0"])
+    gen = Generator(GeneratorConfig(n_styles=1))
+    model = StyleModel(gen, ["wood"], "v-old", {}, {"wood": stale}, {"wood": refs})
+    assert not is_current(model.stats["wood"])
+    refreshed = refresh_judge_stats(model).stats["wood"]
+    assert int(refreshed["judge_version"]) == JUDGE_VERSION
+    assert torch.equal(refreshed["judge_raw0"], fresh["judge_raw0"])
+    lost = dataclasses.replace(model, stats={"wood": stale}, references={})
+    with pytest.raises(ValueError, match="wood"):
+        refresh_judge_stats(lost)

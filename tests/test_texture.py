@@ -60,7 +60,8 @@ def test_fraction_of_the_way():
 @pytest.fixture(scope="module")
 def photo():
     shot = render_item(plan_item(0), seed=3)
-    return resize_long(shot.image), resize_long(shot.mask.astype(np.float32) / 255)
+    # at the judge's size: the texture measures take their own 256 px view
+    return resize_long(shot.image, 512), resize_long(shot.mask.astype(np.float32) / 255, 512)
 
 
 @pytest.mark.parametrize("style", sorted(STYLE_SETS))
@@ -73,8 +74,9 @@ def test_pasted_reference_scores_high_and_colour_matched_noise_does_not(style, p
     noise = target.progress(rgb, cal["noise"], mask)
     unchanged = target.progress(rgb, rgb, mask)
     assert unchanged["texture"] == pytest.approx(0) and unchanged["colour"] == pytest.approx(0)
-    # Noise drawn from the references' own colours matches their colour statistics ...
-    assert noise["colour"] > 0.6
+    # Noise drawn from the references' own colours matches their colour statistics (most
+    # of the way: the 256 px measuring view averages the 512 px noise 2x2) ...
+    assert noise["colour"] > 0.5
     # ... and, being white, their spectrum level; but not its shape, so not the texture.
     assert noise["texture"] < 0.2
     assert pasted["texture"] > 0.6

@@ -135,13 +135,6 @@ class StyleModel:
             for key, v in st_load(files[STATS]).items():
                 sid, _, name = key.partition("/")
                 stats.setdefault(sid, {})[name] = v
-        old = sorted(sid for sid, d in stats.items() if "judge_spread" not in d)
-        if old:
-            raise ValueError(
-                f"style model {card.get('version')}: the style statistics of {old} predate "
-                "the ImageNet style judge, so the quality gate cannot check them; retrain "
-                "the model with `restyle train` (its export computes them)"
-            )
         refs: dict[str, list[np.ndarray]] = {}
         for name in reference_files(card):
             if name not in files:

@@ -7,17 +7,28 @@ whole feature *distributions* at other taps (``JUDGE_TAPS``: blocks 1, 3, 6 and 
 features of every background position are projected on ``N_DIRECTIONS`` fixed random unit
 directions, and the quantiles of each projection are compared with the references'. A
 distribution carries what a Gram (a second moment) averages away: how often a vein, an edge
-or a blob occurs, and how strong it is. So colour-matched noise, a flat tint or the
-untouched input stay far from a textured reference, while an unseen image of the same look
-comes close.
+or a blob occurs, and how strong it is.
 
-Each tap's distance is the RMS quantile difference in units of the references' own spread
-along the directions, and the judge's distance is the mean over taps. Like the other
-measures it is reported as the fraction of the way from the input to the references
-(``fraction``), and in the gate also relative to the references' own spread (how far each
-reference is from the pool of the others).
+Three distributions per tap, each a *view* of the look:
 
-Everything runs at ``JUDGE_SIDE`` px on the long side, photos and references alike.
+- ``raw``: the projected features themselves (colour and local structure together);
+- ``centred``: the same with each image's mean projection removed (the distribution's
+  shape without its colour offset), which rejects a flat tint of the right mean colour;
+- ``pairs``: the differences between the projections at horizontally and vertically
+  neighbouring positions, a second-order statistic (Julesz; Portilla and Simoncelli,
+  IJCV 2000). A single-position distribution cannot tell fine noise in the right colours
+  from a texture whose parts are coherent over space (bokeh discs, veins, tiles): the
+  features of neighbouring noise positions are independent, those of a texture are not.
+
+Each view's distance is the mean over taps of the RMS quantile difference in units of the
+references' own spread along the directions. Like the other measures it is reported as the
+fraction of the way from the input to where an unseen image of the look sits (how far each
+reference is from the pool of the others), and the judge is the smallest of the three
+views' fractions: a look must come through in every view.
+
+Everything runs at ``JUDGE_SIDE`` px on the long side, photos and references alike. At
+256 px a 1024 px frame's fine texture (wood fibre, marble grain) was averaged into flat
+colour, and colour-matched noise with it; at 512 px both stay visible to the network.
 Images are uint8 RGB ``(H, W, 3)``; a ``background`` weight is ``(H, W)`` in [0, 1] at the
 image's size (1 = background).
 """
@@ -40,54 +51,62 @@ from stylecore.features.efficientnet import (
 from stylecore.quality.texture import resize_long
 
 JUDGE_TAPS = (1, 3, 6, 9)
-JUDGE_SIDE = 256
+JUDGE_SIDE = 512
 N_DIRECTIONS = 64
 QUANTILES = torch.linspace(0.02, 0.98, 33)
 DIRECTION_SEED = 20261130
 MIN_POSITIONS = 8  # fewer wholly-background positions than this at a tap: cannot judge
+# Bumped whenever what the statistics mean changes; a model whose statistics carry another
+# version has them recomputed from its references when it is loaded.
+JUDGE_VERSION = 2
+VIEWS = ("raw", "centred", "pairs")
+
+Views = dict[str, list[torch.Tensor]]  # view -> per tap (N_DIRECTIONS, n) projections
 
 
 @dataclass(frozen=True)
 class JudgeStats:
-    """A style's reference statistics. Per tap: the projection quantiles
-    ``(N_DIRECTIONS, len(QUANTILES))`` of the pooled references (``raw``), the same with
-    each reference's mean projection removed first (``centred``: the distribution's shape
-    without its colour offset), and the spread (mean standard deviation of the
-    projections) that distances at the tap are measured in. ``self_raw``/``self_centred``:
+    """A style's reference statistics. Per view (``VIEWS``) and tap: the projection
+    quantiles ``(N_DIRECTIONS, len(QUANTILES))`` of the pooled references (``quantiles``)
+    and the spread (mean standard deviation of the projections, of the raw features for
+    ``raw`` and ``centred``) that distances are measured in. ``self_distance``: per view,
     the mean distance of each reference to the pool of the others, i.e. how close a new
     image of the same look can be expected to come (0 with one reference)."""
 
-    raw: tuple[torch.Tensor, ...]
-    centred: tuple[torch.Tensor, ...]
-    spread: tuple[float, ...]
-    self_raw: float
-    self_centred: float
+    quantiles: dict[str, tuple[torch.Tensor, ...]]
+    spread: dict[str, tuple[float, ...]]
+    self_distance: dict[str, float]
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
-        out = {f"judge_raw{k}": q.float().contiguous() for k, q in enumerate(self.raw)}
-        out.update(
-            {f"judge_centred{k}": q.float().contiguous() for k, q in enumerate(self.centred)}
+        out: dict[str, torch.Tensor] = {"judge_version": torch.tensor(JUDGE_VERSION)}
+        for v in VIEWS:
+            for k, q in enumerate(self.quantiles[v]):
+                out[f"judge_{v}{k}"] = q.float().contiguous()
+            out[f"judge_spread_{v}"] = torch.tensor(self.spread[v], dtype=torch.float32)
+        out["judge_self"] = torch.tensor(
+            [self.self_distance[v] for v in VIEWS], dtype=torch.float32
         )
-        out["judge_spread"] = torch.tensor(self.spread, dtype=torch.float32)
-        out["judge_self"] = torch.tensor([self.self_raw, self.self_centred], dtype=torch.float32)
         return out
 
     @classmethod
     def from_tensors(cls, t: dict[str, torch.Tensor]) -> JudgeStats:
-        if "judge_spread" not in t:
+        if not is_current(t):
             raise KeyError(
-                "these style statistics carry no judge statistics: the model was exported "
-                "before the ImageNet judge; retrain it (restyle train) to get them"
+                "these style statistics were computed for another version of the style "
+                "judge; load the model with pipelines.models.load_style_model (it recomputes "
+                "them from the model's references) or retrain it (restyle train)"
             )
-        spread = tuple(float(v) for v in t["judge_spread"])
-        n = len(spread)
+        n = len(JUDGE_TAPS)
         return cls(
-            tuple(t[f"judge_raw{k}"] for k in range(n)),
-            tuple(t[f"judge_centred{k}"] for k in range(n)),
-            spread,
-            float(t["judge_self"][0]),
-            float(t["judge_self"][1]),
+            {v: tuple(t[f"judge_{v}{k}"] for k in range(n)) for v in VIEWS},
+            {v: tuple(float(x) for x in t[f"judge_spread_{v}"]) for v in VIEWS},
+            {v: float(t["judge_self"][i]) for i, v in enumerate(VIEWS)},
         )
+
+
+def is_current(t: dict[str, torch.Tensor]) -> bool:
+    """Whether a style's statistics carry this version of the judge's."""
+    return "judge_version" in t and int(t["judge_version"]) == JUDGE_VERSION
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,9 +125,10 @@ def _directions() -> tuple[torch.Tensor, ...]:
 
 
 @torch.no_grad()
-def projections(rgb: np.ndarray, background: np.ndarray | None = None) -> list[torch.Tensor] | None:
-    """Per judge tap, the projections ``(N_DIRECTIONS, n)`` of the features at the ``n``
-    positions that lie wholly in the background; None where too few do."""
+def projections(rgb: np.ndarray, background: np.ndarray | None = None) -> Views | None:
+    """Per view and judge tap, the projections ``(N_DIRECTIONS, n)``: of the features at
+    the positions that lie wholly in the background (``raw``, ``centred``), and of the
+    differences between neighbouring such positions (``pairs``). None where too few do."""
     img = resize_long(rgb, JUDGE_SIDE)
     x = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
     feats = _net().features(imagenet_normalise(x), JUDGE_TAPS)
@@ -116,24 +136,27 @@ def projections(rgb: np.ndarray, background: np.ndarray | None = None) -> list[t
     if background is not None:
         b = resize_long(background.astype(np.float32), JUDGE_SIDE)
         bg = torch.from_numpy(np.clip(b, 0.0, 1.0))[None, None]
-    out = []
+    out: Views = {v: [] for v in VIEWS}
     for f, d in zip(feats, _directions(), strict=True):
-        flat = f[0].reshape(f.shape[1], -1)  # (C, h*w)
-        if bg is not None:
-            w = torch.nn.functional.interpolate(bg, size=f.shape[-2:], mode="area").reshape(-1)
-            flat = flat[:, w >= 0.99]
-        if flat.shape[1] < MIN_POSITIONS:
+        p = torch.einsum("dc,chw->dhw", d, f[0])
+        if bg is None:
+            w = torch.ones(p.shape[1:], dtype=torch.bool)
+        else:
+            w = torch.nn.functional.interpolate(bg, size=p.shape[1:], mode="area")[0, 0] >= 0.99
+        across = (p[:, :, 1:] - p[:, :, :-1])[:, w[:, 1:] & w[:, :-1]]
+        down = (p[:, 1:] - p[:, :-1])[:, w[1:] & w[:-1]]
+        pairs = torch.cat([across, down], dim=1)
+        if int(w.sum()) < MIN_POSITIONS or pairs.shape[1] < MIN_POSITIONS:
             return None
-        out.append(d @ flat)
+        raw = p[:, w]
+        out["raw"].append(raw)
+        out["centred"].append(raw - raw.mean(dim=1, keepdim=True))
+        out["pairs"].append(pairs)
     return out
 
 
 def _quantiles(p: torch.Tensor) -> torch.Tensor:
     return torch.quantile(p, QUANTILES.to(p.dtype), dim=1).T  # (N_DIRECTIONS, Q)
-
-
-def _centre(p: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [t - t.mean(dim=1, keepdim=True) for t in p]
 
 
 def _pool(items: Sequence[list[torch.Tensor]]) -> list[torch.Tensor]:
@@ -149,6 +172,16 @@ def _distance(p: Sequence[torch.Tensor], ref: Sequence[torch.Tensor], spread) ->
     return float(np.mean(per_tap))
 
 
+def _spreads(per: Sequence[Views]) -> dict[str, tuple[float, ...]]:
+    raw = tuple(float(p.std(dim=1).mean()) for p in _pool([v["raw"] for v in per]))
+    pairs = tuple(float(p.std(dim=1).mean()) for p in _pool([v["pairs"] for v in per]))
+    return {"raw": raw, "centred": raw, "pairs": pairs}
+
+
+def _pooled_quantiles(per: Sequence[Views]) -> dict[str, list[torch.Tensor]]:
+    return {v: [_quantiles(t) for t in _pool([p[v] for p in per])] for v in VIEWS}
+
+
 def reference_stats(refs: Sequence[np.ndarray]) -> JudgeStats:
     """The judge's statistics of a style from its reference images (uint8 RGB, whole)."""
     if not refs:
@@ -156,37 +189,28 @@ def reference_stats(refs: Sequence[np.ndarray]) -> JudgeStats:
     per = [projections(r) for r in refs]
     if any(p is None for p in per):
         raise ValueError("judge: a reference image is too small to judge")
-    pool = _pool(per)
-    spread = tuple(float(p.std(dim=1).mean()) for p in pool)
-    raw = tuple(_quantiles(p) for p in pool)
-    centred = tuple(_quantiles(p) for p in _pool([_centre(p) for p in per]))
-    self_raw = self_centred = 0.0
+    spread = _spreads(per)
+    quantiles = {v: tuple(q) for v, q in _pooled_quantiles(per).items()}
+    selfd = dict.fromkeys(VIEWS, 0.0)
     if len(per) > 1:
-        d_raw, d_cen = [], []
+        d: dict[str, list[float]] = {v: [] for v in VIEWS}
         for i, p in enumerate(per):
-            rest = per[:i] + per[i + 1 :]
-            d_raw.append(_distance(p, [_quantiles(t) for t in _pool(rest)], spread))
-            d_cen.append(
-                _distance(
-                    _centre(p), [_quantiles(t) for t in _pool([_centre(r) for r in rest])], spread
-                )
-            )
-        self_raw, self_centred = float(np.mean(d_raw)), float(np.mean(d_cen))
-    return JudgeStats(raw, centred, spread, self_raw, self_centred)
+            rest = _pooled_quantiles(per[:i] + per[i + 1 :])
+            for v in VIEWS:
+                d[v].append(_distance(p[v], rest[v], spread[v]))
+        selfd = {v: float(np.mean(d[v])) for v in VIEWS}
+    return JudgeStats(quantiles, spread, selfd)
 
 
 def distances(
     stats: JudgeStats, rgb: np.ndarray, background: np.ndarray | None = None
-) -> tuple[float, float] | None:
-    """``(raw, centred)`` distances from an image's background to the style; None when too
+) -> dict[str, float] | None:
+    """Per view, the distance from an image's background to the style; None when too
     little background is visible to judge."""
     p = projections(rgb, background)
     if p is None:
         return None
-    return (
-        _distance(p, stats.raw, stats.spread),
-        _distance(_centre(p), stats.centred, stats.spread),
-    )
+    return {v: _distance(p[v], stats.quantiles[v], stats.spread[v]) for v in VIEWS}
 
 
 def _fraction(d_in: float, d_out: float, d_self: float) -> float:
@@ -202,24 +226,25 @@ def judge_scores(
 ) -> dict[str, float] | None:
     """The judge's scores of ``after`` (a restyle of ``before``) on the background:
 
-    - ``judge``: the smaller of the raw and the centred fraction of the way from the
-      input to the style (``_fraction``). Raw distributions reject colour-matched noise
-      (right colours, wrong structure); centred ones reject a flat tint (right mean
-      colour, no distribution at all). An unchanged photo scores 0.
-    - ``judge_spread``: the larger of the two distances of ``after`` in units of the
+    - ``judge``: the smallest of the three views' fractions of the way from the input to
+      the style (``_fraction``; also reported as ``judge_raw``, ``judge_centred``,
+      ``judge_pairs``). The raw view rejects wrong colours; the centred view a flat tint
+      of the right mean colour; the pairs view noise in the right colours. An unchanged
+      photo scores 0.
+    - ``judge_spread``: the largest of the views' distances of ``after`` in units of the
       references' own (self) distance: about 1-2 for a new image of the same look.
 
     None if there is too little background to judge."""
     d_in, d_out = distances(stats, before, background), distances(stats, after, background)
     if d_in is None or d_out is None:
         return None
-    selfs = (stats.self_raw, stats.self_centred)
-    fr = [_fraction(a, b, c) for a, b, c in zip(d_in, d_out, selfs, strict=True)]
+    fr = {v: _fraction(d_in[v], d_out[v], stats.self_distance[v]) for v in VIEWS}
+    vals = list(fr.values())
+    selfs = stats.self_distance
     return {
-        "judge": float(np.nanmin(fr)) if not all(np.isnan(fr)) else float("nan"),
-        "judge_raw": fr[0],
-        "judge_centred": fr[1],
+        "judge": float(np.nanmin(vals)) if not all(np.isnan(vals)) else float("nan"),
+        **{f"judge_{v}": fr[v] for v in VIEWS},
         "judge_spread": max(
-            d / c if c > 1e-6 else float("inf") for d, c in zip(d_out, selfs, strict=True)
+            d_out[v] / selfs[v] if selfs[v] > 1e-6 else float("inf") for v in VIEWS
         ),
     }

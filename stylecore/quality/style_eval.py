@@ -76,8 +76,9 @@ class StyleTarget:
         """Fractions of the way to the references of ``after`` (a restyle of ``before``;
         ``mask`` = product, (H, W) in [0, 1]): ``colour``, ``spectrum_level``,
         ``spectrum_shape``, ``texture`` (the smaller spectrum fraction) and the judge's
-        ``judge`` (with ``judge_raw``, ``judge_centred``, ``judge_spread``). None if no
-        measuring window fits in the background."""
+        ``judge`` (with its views' fractions and ``judge_spread``; the judge measures at
+        its own size, ``JUDGE_SIDE``). None if no measuring window fits in the
+        background."""
         b, a = resize_long(before, MEASURE_SIDE), resize_long(after, MEASURE_SIDE)
         bg = None if mask is None else 1.0 - resize_long(mask.astype(np.float32), MEASURE_SIDE)
         d_in, d_out = self._distances(b, bg), self._distances(a, bg)
@@ -89,7 +90,11 @@ class StyleTarget:
             "spectrum_shape": fraction(d_in["shape"], d_out["shape"]),
         }
         out["texture"] = min(out["spectrum_level"], out["spectrum_shape"])
-        out.update(judge_scores(self.judge, b, a, bg) or {"judge": float("nan")})
+        judge_bg = None if mask is None else 1.0 - mask.astype(np.float32)
+        judge = judge_scores(
+            self.judge, resize_long(before, JUDGE_SIDE), resize_long(after, JUDGE_SIDE), judge_bg
+        )
+        out.update(judge or {"judge": float("nan")})
         return out
 
 
