@@ -404,3 +404,30 @@ def test_a_light_pool_brightens_a_white_look_without_clipping_it_flat():
     assert pool.mean() > bg[:40, :80, 0].mean() + 2  # but brighter
     assert pool.std() > 0.8 * bg[:40, :80, 0].std()  # the texture survives
     assert np.allclose(shade, np.clip(bg[:40, 120:, 0] * 0.6 + 0.5, 0, 255).astype(np.uint8))
+
+
+def test_a_pool_of_light_is_lifted_within_the_gain_and_rolls_off_softly():
+    """A lit dark desk: a pool of light several times the backdrop's median, with a fine
+    grain. The levelled light lifts the pool and stays within the gain, and it reaches the
+    gain through ``soft_ceiling``, not a hard clip (which turned a screen-lit desk into a
+    flat pale stain with a grainy outline, by eye on the look sheet)."""
+    from stylecore.transfer.composite import soft_ceiling
+
+    h, w = 300, 400
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    pool = np.exp(-(((yy - 220) / 70) ** 2 + ((xx - 200) / 120) ** 2))
+    grain = np.random.default_rng(0).normal(0, 1, (h, w)).astype(np.float32)
+    grain = cv2.GaussianBlur(grain, (0, 0), 1.5) * 12
+    lum = np.clip(25 * (1 + 7 * pool) + grain, 0, 255)
+    img = np.repeat(lum[..., None], 3, axis=2).astype(np.uint8)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[100:180, 150:250] = 1.0
+    img[alpha > 0] = (200, 200, 210)
+    light = backdrop_light(img, alpha, gain=1.15)
+    assert light.max() <= 1.15 + 1e-6 and np.all(light[alpha >= 0.5] == 1.0)
+    assert light[250, 200] > 1.08 > 1.02 > light[20, 20]  # the pool is lifted, the rest not
+    x = np.linspace(1.0, 1.5, 101)
+    y = soft_ceiling(x, 1.15).astype(np.float64)
+    assert np.all(np.diff(y) > 0)  # never flat: no plateau below 1.5x
+    assert y.max() < 1.15 and abs((y[1] - y[0]) / (x[1] - x[0]) - 1.0) < 0.01
+    assert soft_ceiling(np.float32([1.0, 10.0]), 1.15)[1] == pytest.approx(1.15, abs=1e-4)

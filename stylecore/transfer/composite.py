@@ -138,9 +138,9 @@ def backdrop_light(
     ``sweep`` is an exponent on the smooth field: 1 keeps it as measured, 0 drops it (the
     contact shadow always stays). ``gain`` > 1 levels the light instead: divided by its
     median over the backdrop, so a typical backdrop pixel leaves the new background as it
-    is (a white look stays white rather than turning grey), and clipped to [floor, gain],
-    so the brighter parts are lifted at most ``gain`` times; the range is then
-    [floor, gain]."""
+    is (a white look stays white rather than turning grey); the brighter parts are
+    blurred wider and lifted at most ``gain`` times, reaching it smoothly
+    (``soft_ceiling``); the range is then [floor, gain]."""
     from stylecore.segmentation.edges import fit_backdrop
     from stylecore.segmentation.refine import to_lab
 
@@ -164,11 +164,29 @@ def backdrop_light(
     light = np.clip(field * shadow, floor, 1.0).astype(np.float32)
     if gain > 1.0 and back.any():
         level = max(float(np.median(light[back])), 1e-3)
-        light = np.clip(light / level, floor, gain).astype(np.float32)
+        light = light / level
+        # What is brighter than the median is a pool of light (a lamp, a lit screen): it is
+        # smooth in the world, so it is blurred 6x wider than the shadows, whose edges
+        # must stay at the product's base; and it rolls off softly into `gain`: a hard
+        # clip turned a screen-lit desk into a flat pale stain with the old desk's grain
+        # along its edge.
+        lift = np.maximum(light, 1.0)
+        den6 = cv2.GaussianBlur(wgt, (0, 0), 6 * sigma)
+        num6 = cv2.GaussianBlur(lift * wgt, (0, 0), 6 * sigma)
+        lift = np.where(den6 > 1e-3, num6 / np.maximum(den6, 1e-3), 1.0)
+        light = np.minimum(light, 1.0) * soft_ceiling(lift, gain)
+        light = np.clip(light, floor, gain).astype(np.float32)
     if k < 1:
         light = cv2.resize(light, (W, H), interpolation=cv2.INTER_LINEAR)
     light[alpha >= 0.5] = 1.0
     return light
+
+
+def soft_ceiling(x: np.ndarray, top: float) -> np.ndarray:
+    """``x`` >= 1 compressed into [1, ``top``): the identity near 1 (slope 1), tending to
+    ``top`` smoothly, ``1 + (top - 1) tanh((x - 1) / (top - 1))``."""
+    span = max(top - 1.0, 1e-6)
+    return (1.0 + span * np.tanh((x - 1.0) / span)).astype(np.float32)
 
 
 def apply_light(values: np.ndarray, light: np.ndarray) -> np.ndarray:
