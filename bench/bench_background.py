@@ -171,25 +171,34 @@ def score_set(photos, model, methods) -> dict:
     return res
 
 
-def hf_at_2048(model, methods) -> dict:
-    from bench.bench_fullres import hf_share
+def hf_at_2048(model, methods) -> tuple[dict, dict]:
+    """Per style and method, the background's fine texture at 2048 px against the
+    reference it is drawn from: as ``hf_share`` (power above 1/8 cycle/px within 64 px
+    windows) and as ``hf_fraction`` (the same power against the whole background's
+    variance, which a magnification does not inflate)."""
+    from bench.bench_fullres import hf_fraction, hf_share
     from stylecore.transfer.synthesis import drawn_reference, seed_for
 
     shots = _shots(2, 2048)
     out: dict = {}
+    frac: dict = {}
     for style in STYLES:
         refs = model.references[style]
         # each photo against the reference its background is drawn from (the same draw
         # for every method): the looks' references differ up to 4x in fine texture
-        ref = [hf_share(refs[drawn_reference(len(refs), seed_for(style, i))], None)
-               for i, _, _ in shots]  # fmt: skip
+        drawn = [refs[drawn_reference(len(refs), seed_for(style, i))] for i, _, _ in shots]
+        ref = [hf_share(r, None) for r in drawn]
+        ref_f = [hf_fraction(r, None) for r in drawn]
         for name, cfg in methods.items():
-            shares = [hf_share(_restyle(name, cfg, img, a, model, style, i), 1.0 - a)
-                      for i, img, a in shots]  # fmt: skip
+            outs = [(_restyle(name, cfg, img, a, model, style, i), 1.0 - a) for i, img, a in shots]
+            shares = [hf_share(o, b) for o, b in outs]
+            fracs = [hf_fraction(o, b) for o, b in outs]
             out.setdefault(style, {})[name] = float(np.nanmean(np.divide(shares, ref)))
-        print(f"  {style:<13} HF vs references: " +
-              ", ".join(f"{k} {v:.2f}x" for k, v in out[style].items()), flush=True)  # fmt: skip
-    return out
+            frac.setdefault(style, {})[name] = float(np.nanmean(np.divide(fracs, ref_f)))
+        print(f"  {style:<13} HF vs references (share / fraction of variance): " +
+              ", ".join(f"{k} {v:.2f}x / {frac[style][k]:.2f}x" for k, v in out[style].items()),
+              flush=True)  # fmt: skip
+    return out, frac
 
 
 def timings(model) -> dict:
@@ -243,7 +252,7 @@ def table(result: dict) -> str:
         + " | ".join(
             f"{'Sample' if k == 'sample' else 'Shop'} judge / colour / blobs / pass" for k in sets
         )
-        + " | HF at 2048 px |"
+        + " | HF at 2048 px, share / of variance |"
     )
     lines = [head, "|" + "---|" * (3 + len(sets))]
     for style in STYLES:
@@ -254,7 +263,8 @@ def table(result: dict) -> str:
                 cells.append(f"{r['judge']:.2f} / {r['colour_ratio']:.2f} / "
                              f"{r['palette_blobs']} / {r['pass_rate']:.0%}")  # fmt: skip
             hf = result.get("hf_2048", {}).get(style, {}).get(m, float("nan"))
-            lines.append(f"| {style} | {m} | " + " | ".join(cells) + f" | {hf:.2f}x |")
+            hv = result.get("hf_2048_fraction", {}).get(style, {}).get(m, float("nan"))
+            lines.append(f"| {style} | {m} | " + " | ".join(cells) + f" | {hf:.2f}x / {hv:.2f}x |")
     for k, cal in result.get("calibration", {}).items():
         lines.append("")
         lines.append(
@@ -286,6 +296,11 @@ def main() -> None:
     ap.add_argument("--model", help="style model folder (default: the demo model)")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "background.json"))
     ap.add_argument("--table", action="store_true", help="print the table of --json and stop")
+    ap.add_argument(
+        "--only-hf",
+        action="store_true",
+        help="re-measure only the fine texture at 2048 px, into the existing --json",
+    )
     args = ap.parse_args()
     if args.table:
         with open(args.json) as f:
@@ -298,6 +313,14 @@ def main() -> None:
     torch.set_num_threads(2)
     model = load_style_model(args.model)
     methods = _methods()
+    if args.only_hf:
+        with open(args.json) as f:
+            result = json.load(f)
+        result["hf_2048"], result["hf_2048_fraction"] = hf_at_2048(model, methods)
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+        print(table(result))
+        return
     result: dict = {"command": "python bench/bench_background.py " + " ".join(sys.argv[1:]),
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores"}  # fmt: skip
     print(f"sample catalogue, {args.photos} photos at 1024 px", flush=True)
@@ -313,7 +336,7 @@ def main() -> None:
         result["calibration"]["real"] = calibration(photos, model)
         result["real_held_back"] = held
     print("fine texture at 2048 px", flush=True)
-    result["hf_2048"] = hf_at_2048(model, methods)
+    result["hf_2048"], result["hf_2048_fraction"] = hf_at_2048(model, methods)
     print("time", flush=True)
     result["time"] = timings(model)
     with open(args.json, "w") as f:

@@ -49,6 +49,36 @@ def hf_share(rgb: np.ndarray, background: np.ndarray | None, cut: float = 1 / 8)
     return hi / tot if tot > 0 else float("nan")
 
 
+def hf_fraction(rgb: np.ndarray, background: np.ndarray | None, cut: float = 1 / 8) -> float:
+    """Luminance power above ``cut`` cycles/px per pixel (Welch, Hann-windowed 64 px
+    windows wholly in the background) as a fraction of the background's whole luminance
+    variance. Unlike ``hf_share``, whose denominator is the power *inside* each window, the
+    variance does not shrink when a texture is magnified (its histogram stays), so a
+    magnified copy scores lower than its reference, as a softer image should; ``hf_share``
+    can score it higher (a bokeh reference magnified 2x: 1.5x), because a 64 px window then
+    holds less of the large structure."""
+    from stylecore.quality.texture import background_windows, luminance
+
+    lum = luminance(rgb)
+    window = np.outer(np.hanning(PATCH), np.hanning(PATCH))
+    fy = np.fft.fftfreq(PATCH)[:, None]
+    fx = np.fft.rfftfreq(PATCH)[None, :]
+    high = np.hypot(fy, fx) > cut
+    fold = np.full(fx.shape, 2.0)  # rfft2 keeps half the spectrum: count the mirror too
+    fold[:, 0] = fold[:, -1] = 1.0
+    hi, seen = 0.0, []
+    for y, x in background_windows(background, lum.shape, PATCH):
+        p = lum[y : y + PATCH, x : x + PATCH]
+        spec = np.abs(np.fft.rfft2((p - p.mean()) * window)) ** 2 * fold
+        hi += float(spec[high].sum())
+        seen.append(p.ravel())
+    if not seen:
+        return float("nan")
+    per_pixel = hi / len(seen) / (PATCH * PATCH * float((window**2).sum()))
+    var = float(np.concatenate(seen).var())
+    return per_pixel / var if var > 0 else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=int, default=4)
