@@ -286,9 +286,12 @@ def main() -> None:
             "over the whole backdrop and lit the same way) and synthesis with GAN "
             "harmonisation, side by side in one run: "
             f"`{background['command']}`. Cells: the style judge / the colour distance ratio "
-            "/ out-of-palette blobs in all outputs / the gate's pass rate. HF: the share of "
-            "background luminance power above 1/8 cycle/px at 2048 px against the share in "
-            "the reference each background is drawn from. No network runs on the default "
+            "/ out-of-palette blobs in all outputs / the gate's pass rate. HF at 2048 px, "
+            "against the reference each background is drawn from: the share of luminance "
+            "power above 1/8 cycle/px within 64 px windows, and that power as a fraction of "
+            "the background's whole luminance variance (`hf_fraction`, the measure the fine "
+            "band's gain targets: a magnification does not inflate it). No network runs on "
+            "the default "
             "path (FFT correlations only), so "
             "it has no conv-peak fraction; the generator's is in the peers table.",
             "",

@@ -50,7 +50,7 @@ class SynthConfig:
     max_upscale: float = 4.0  # never magnify a reference more than this
     sharp_upscale: float = 1.3  # past this magnification, fine detail comes from the
     # reference at its own resolution (detail x its band); grids stop at this magnification
-    detail: float = 1.0  # gain of that fine band (0: a magnified reference stays soft)
+    detail: float = 1.5  # most gain of that fine band (0: a magnified reference stays soft)
     patch: float = 0.45  # patch side / scaled reference short side
     overlap: float = 0.25  # overlap / patch side
     search_px: int = 24  # patch side at the coarse (global) search resolution
@@ -341,7 +341,7 @@ def synthesize_background(
         scaled = scaled_reference(ref, frame_hw, cfg)
         out = quilt(scaled, frame_hw, patch_seed, cfg, device, min_seam=0.5 * k)
     if k > cfg.sharp_upscale and cfg.detail > 0:
-        band = detail_band(ref, k)
+        band = detail_band(ref, k, seed=detail_seed)
         gain = detail_gain(ref, out, band, cfg.detail)
         if gain > 0:
             add_detail(out, band, detail_seed, gain)
@@ -352,10 +352,14 @@ HF_CUT = 1 / 8  # cycles per px: "fine texture" is the luminance power above thi
 _WIN = 64
 
 
+def _luminance(img: np.ndarray) -> np.ndarray:
+    return img if img.ndim == 2 else img.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+
+
 def band_power(img: np.ndarray, n: int = 48) -> tuple[float, float]:
     """``(high, total)``: mean luminance power above ``HF_CUT`` and in all, over up to ``n``
     Hann-windowed, mean-removed 64 px windows on a regular grid (a Welch estimate)."""
-    lum = img if img.ndim == 2 else img.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    lum = _luminance(img)
     h, w = lum.shape
     if h < _WIN or w < _WIN:
         return 0.0, 0.0
@@ -370,19 +374,32 @@ def band_power(img: np.ndarray, n: int = 48) -> tuple[float, float]:
     return float(spec[:, high].sum(1).mean()), float(spec.sum((1, 2)).mean())
 
 
-def detail_gain(ref: np.ndarray, low: np.ndarray, band: np.ndarray, most: float) -> float:
-    """The gain of the fine band that gives the background the reference's own share of
-    fine-texture power (``band_power``): ``low`` (the magnified synthesis) carries
-    ``H_low`` of ``T_low``; the band adds ``g^2 D_hf`` of ``g^2 D``. Solves
-    ``(H_low + g^2 D_hf) / (T_low + g^2 D) = h_ref`` for g, within [0, most]. A smooth
-    look (bokeh) whose magnified copy already has its share gets none."""
-    r_hi, r_tot = band_power(ref)
-    l_hi, l_tot = band_power(low)
-    d_hi, d_tot = band_power(band)
-    if r_tot <= 0 or l_tot <= 0:
+def detail_gain(
+    ref: np.ndarray, low: np.ndarray, band: np.ndarray, most: float, enough: float = 0.8
+) -> float:
+    """The gain of the fine band that gives the background the reference's own fraction
+    of fine texture: luminance power above ``HF_CUT`` (``band_power``) against the
+    image's whole luminance variance. ``low`` (the magnified synthesis) carries ``H_low``
+    against variance ``V_low``; the band adds ``g^2 D_hf`` and ``g^2 D_var`` (it is
+    uncorrelated with ``low``). Solves ``(H_low + g^2 D_hf) / (V_low + g^2 D_var) = h_ref``
+    for g, within [0, most]. A look whose magnified copy already keeps ``enough`` of its
+    fraction gets none: a blur (bokeh) stays a blur, and its band, mostly the rims of
+    discs, would only print ghost rings.
+
+    The whole variance, not the power inside each 64 px window, is the yardstick: a
+    magnification moves power to scales larger than a window, so a window's share of
+    fine power would ask for too little detail on a magnified look (marble and wood got
+    0.44x and 0.30x of their references' fraction that way, bench/bench_background.py)."""
+    r_hi, _ = band_power(ref)
+    l_hi, _ = band_power(low)
+    d_hi, _ = band_power(band)
+    r_var, l_var, d_var = (float(_luminance(x).var()) for x in (ref, low, band))
+    if r_var <= 0 or l_var <= 0:
         return 0.0
-    h_ref = r_hi / r_tot
-    num, den = h_ref * l_tot - l_hi, d_hi - h_ref * d_tot
+    h_ref = r_hi / r_var
+    if l_hi / l_var >= enough * h_ref:
+        return 0.0
+    num, den = h_ref * l_var - l_hi, d_hi - h_ref * d_var
     if num <= 0 or den <= 0:
         return 0.0
     return float(min(np.sqrt(num / den), most))
@@ -422,16 +439,30 @@ def _grain_strips(
     return (out if axis == 0 else np.ascontiguousarray(out.transpose(1, 0, 2))), k
 
 
-def detail_band(ref: np.ndarray, k: float) -> np.ndarray:
+def detail_band(ref: np.ndarray, k: float, seed: int | None = None) -> np.ndarray:
     """The fine band of ``ref`` that a ``k``-times magnification cannot carry: the
-    reference minus its own copy reduced ``k`` times and enlarged back, float32
-    ``(h, w, 3)`` with zero mean (frequencies above 1/(2k) cycle per px)."""
+    reference minus its own copy reduced ``k`` times and enlarged back (frequencies above
+    1/(2k) cycle per px), float32 ``(h, w, 3)``.
+
+    With a ``seed``, the band's phases are redrawn (one random phase per frequency, shared
+    by the three channels) and its amplitude spectrum kept: the same grain, fibres and
+    speckle, with the same orientation, colour and power, but without the band's sparse
+    structure. Tiles of the band itself, laid at random places, print ghosts of it: a
+    bokeh disc's rim as a faint ring, a watercolour wash's edge as a thin arc on white
+    paper (both seen at full size)."""
     h, w = ref.shape[:2]
     small = cv2.resize(
         ref, (max(round(w / k), 2), max(round(h / k), 2)), interpolation=cv2.INTER_AREA
     )
     low = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    return ref.astype(np.float32) - low.astype(np.float32)
+    band = ref.astype(np.float32) - low.astype(np.float32)
+    if seed is None:
+        return band
+    spec = np.fft.rfft2(band, axes=(0, 1))
+    phase = np.random.default_rng(seed).uniform(0.0, 2.0 * np.pi, spec.shape[:2])
+    spec = np.abs(spec) * np.exp(1j * phase)[..., None]
+    spec[0, 0] = 0.0
+    return np.fft.irfft2(spec, s=(h, w), axes=(0, 1)).astype(np.float32)
 
 
 def add_detail(out: np.ndarray, band: np.ndarray, seed: int, gain: float = 1.0) -> None:
