@@ -67,3 +67,63 @@ def test_a_product_part_of_another_hue_stays():
     photo = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     shadow = paper_shadow(photo)
     assert shadow is None or (shadow & (panel > 0)).sum() < 0.01 * (panel > 0).sum()
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def test_a_contact_shadow_that_turns_the_papers_hue_leaves_the_mask():
+    """As on the real purple jump-rope shot: the contact shadow beside each strand turns
+    the paper's hue by about 20 degrees and halves its chroma, and the JPEG spreads the
+    rope's orange into the paper beside it. Neither passes the strict shadow test; the
+    band kept along the strands printed purple on every look. The photo is JPEG-coded."""
+    img = _paper((128, 80, 140))
+    rope = np.zeros((H, W), np.uint8)
+    for y in (160, 260, 360):
+        cv2.line(rope, (80, y), (560, y + 30), 255, 12)
+    # a contact shadow below each strand, 14 px deep, fading away from it
+    below = np.zeros((H, W), np.float32)
+    for y in (160, 260, 360):
+        cv2.line(below, (80, y + 10), (560, y + 40), 1.0, 14)
+    below = cv2.GaussianBlur(below, (0, 0), 3) * (rope == 0)
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2Lab)
+    turn = np.radians(20.0) * below
+    a, b = lab[..., 1].copy(), lab[..., 2].copy()
+    lab[..., 1] = (a * np.cos(turn) - b * np.sin(turn)) * (1 - 0.5 * below)
+    lab[..., 2] = (a * np.sin(turn) + b * np.cos(turn)) * (1 - 0.5 * below)
+    lab[..., 0] *= 1 - 0.55 * below
+    img = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    img[rope > 0] = np.float32([240, 160, 80]) / 255.0
+    photo = _jpeg(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8))
+    band = (below > 0.3) & (rope == 0)
+    # what both segmenters kept: the strands and their shadow band
+    kept = Mask(((rope > 0) | band).astype(np.float32), 1.0, "test")
+    # the first 3 px beside a strand are its edge's (blur, chroma bleed): the outline's
+    # own refinement decides them, not this rule
+    beyond = band & (cv2.dilate(rope, np.ones((7, 7), np.uint8)) == 0)
+    shadow = paper_shadow(photo)
+    assert shadow is not None
+    trimmed = trim_shadow(kept, shadow).alpha >= 0.5
+    core = cv2.erode(rope, np.ones((5, 5), np.uint8)) > 0
+    assert (trimmed & beyond).sum() < 0.05 * beyond.sum()  # the band is backdrop now
+    assert (trimmed & core).sum() == core.sum()  # the strands stay whole
+
+
+def test_a_terracotta_pot_on_tan_paper_is_not_grown_into():
+    """The tan's hue, darker, but 1.2x and more its chroma, with soil on top: no part of
+    the pot or the soil joins the paper (a looser grow ate a real pot's shaded side)."""
+    img = _paper((222, 190, 150))
+    pot = np.zeros((H, W), np.uint8)
+    cv2.rectangle(pot, (220, 200), (420, 420), 255, -1)
+    shade = np.linspace(1.0, 0.55, 200, dtype=np.float32)  # lit left, shaded right
+    img[200:421, 220:420] = np.float32([190, 95, 55]) / 255.0 * shade[None, :, None]
+    rng = np.random.default_rng(3)
+    soil = (rng.random((20, 200)) * 0.25 + 0.1).astype(np.float32)
+    img[200:220, 220:420] = np.float32([90, 60, 40]) / 255.0 * (soil[..., None] / 0.2)
+    photo = _jpeg(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8))
+    shadow = paper_shadow(photo)
+    inner = cv2.erode(pot, np.ones((7, 7), np.uint8)) > 0
+    assert shadow is None or (shadow & inner).sum() < 0.002 * inner.sum()

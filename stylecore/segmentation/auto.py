@@ -56,8 +56,8 @@ class AutoSegmenter:
         # Deep cast shadows on coloured paper are backdrop, whatever both segmenters said.
         shadow = paper_shadow(rgb)
         mu, me = trim_shadow(mu, shadow), trim_shadow(me, shadow)
-        vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha)
-        ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha)
+        vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha, backdrop=shadow)
+        ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha, backdrop=shadow)
         du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)
         # The edge mask replaces a failing U-Net mask only where the two mostly agree: an
         # edge mask that passes the integrity check can still be wrong (on a grey sweep

@@ -275,10 +275,13 @@ def mask_integrity(
     alpha: np.ndarray,
     cfg: IntegrityConfig | None = None,
     other: np.ndarray | None = None,
+    backdrop: np.ndarray | None = None,
 ) -> Verdict:
     """Signals that a product mask is broken (see the module docstring). ``alpha`` is the
     mask at the image's size (float in [0, 1], or uint8 0/255); ``other`` an optional second
-    segmenter's mask for ``disagreement``."""
+    segmenter's mask for ``disagreement``; ``backdrop`` an optional bool map at the image's
+    size of pixels already known to be backdrop (``shadows.paper_shadow``: coloured paper
+    and its cast shadows), which never count as product left out."""
     cfg = cfg or IntegrityConfig()
     rgb, _ = as_rgb(image)
     small = _small(rgb, cfg.working_size)
@@ -302,6 +305,9 @@ def mask_integrity(
     )
     # like the edge segmenter: chroma needs a higher floor (JPEG bleeds it across blocks)
     differs = ((np.abs(d[..., 0]) > thr) | (chroma > max(cfg.chroma_min, thr))) & ~shadow
+    if backdrop is not None:
+        known = cv2.resize(backdrop.astype(np.uint8), lab.shape[1::-1], cv2.INTER_AREA)
+        differs &= known == 0
 
     gap, unsupported, _ = _outline_stats(lab, m, cfg, noise)
     scores["outline_gap"] = gap
