@@ -468,3 +468,25 @@ def test_the_fine_band_keeps_its_spectrum_but_not_its_sparse_edges():
         assert abs(float(redrawn[..., c].var() / plain[..., c].var()) - 1) < 0.05
     assert np.array_equal(redrawn, detail_band(ref, 3.0, seed=7))
     assert not np.array_equal(redrawn, detail_band(ref, 3.0, seed=8))
+
+
+def test_a_cut_along_an_edge_of_the_overlap_leaves_no_hard_seam():
+    """A minimum-error cut can run along either edge of the overlap strip. Blurred, it
+    was cut off there by the block ``src`` fills alone (or by the old content beyond the
+    patch) and printed as a straight step through a bokeh disc. Now the blend ramps over
+    2 sigma at both edges: no column-to-column step is a hard edge."""
+    from stylecore.transfer.synthesis import _paste
+
+    P, left, sigma = 64, 16, 2.0
+    src = np.full((P, P, 3), 200, np.uint8)
+    for keep_old in (True, False):  # the cut at the strip's inner edge, then its outer edge
+        dst = np.zeros((P, P, 3), np.uint8)
+        cut = np.ones((P, P), np.float32)
+        if keep_old:
+            cut[:, :left] = 0.0
+        _paste(dst, src, cut, 0, left, sigma)
+        row = dst[P // 2, :, 0].astype(np.float32)
+        assert np.abs(np.diff(row)).max() <= 200 / (2 * sigma) * 1.3, row[: left + 4]
+        if not keep_old:
+            assert row[0] < 200 / (2 * sigma)  # at the patch's outer edge: the old content
+    assert np.array_equal(dst[:, left:], src[:, left:])

@@ -288,7 +288,12 @@ def _paste(
 ) -> None:
     """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear),
     then blurred by ``sigma`` px (a soft seam); outside the overlap strips ``src`` is
-    copied exactly."""
+    copied exactly.
+
+    The blurred cut is ramped to 1 over the last ``2 sigma`` px before the block ``src``
+    fills alone, and to 0 over the first ``2 sigma`` px of the patch's outer edge: a cut
+    that runs along either edge of the overlap was otherwise blurred on one side only
+    and printed as a straight, hard seam (seen at full size through a bokeh disc)."""
     P = dst.shape[0]
     dst[top:, left:] = src[top:, left:]
     if not (top or left):
@@ -296,6 +301,14 @@ def _paste(
     m = cut if cut.shape[0] == P else cv2.resize(cut, (P, P), interpolation=cv2.INTER_LINEAR)
     if sigma >= 0.5:
         m = cv2.GaussianBlur(m, (0, 0), sigma)
+        r = 2.0 * sigma
+        yy = np.arange(P, dtype=np.float32)[:, None] + 0.5
+        xx = np.arange(P, dtype=np.float32)[None, :] + 0.5
+        far = np.float32(np.inf)
+        outer = np.minimum(yy if top else far, xx if left else far)
+        m = m * np.clip(outer / r, 0.0, 1.0)
+        inner = np.hypot(np.maximum(top - yy, 0), np.maximum(left - xx, 0))
+        m = 1.0 - (1.0 - m) * np.clip(inner / r, 0.0, 1.0)
     for sl in ((slice(0, top), slice(None)), (slice(top, None), slice(0, left))):
         a = m[sl][..., None]
         if a.size:
