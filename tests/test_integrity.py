@@ -229,3 +229,69 @@ def test_a_coloured_papers_own_shadow_is_not_left_out_product(paper, gain):
     bitten = truth.copy()
     bitten[300:400, 230:300] = False
     assert not mask_integrity(img, bitten.astype(np.float32)).ok
+
+
+def _wall(h: int, w: int, seed: int, noise: float = 1.2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(242.0, 226.0, h, dtype=np.float32)[:, None, None]
+    return np.clip(ramp + rng.normal(0, noise, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def test_auto_opens_a_clear_cut_hole_the_other_segmenter_keeps():
+    """As on the real hanging plant: two chains and the plant enclose a wedge of white
+    wall; one segmenter kept the wedge as a hole, the other filled it, and the wedge was
+    published as product on every look. The wall shows through it (same colour and light
+    as beside the product) and its outline is a clear edge all round: it is opened."""
+    from stylecore.segmentation.auto import _clear_holes
+    from stylecore.segmentation.base import Mask
+
+    h, w = 480, 640
+    img = _wall(h, w, 1)
+    product = np.zeros((h, w), np.uint8)
+    cv2.line(product, (320, 0), (320, 24), 255, 6)
+    for x in (200, 440):
+        cv2.line(product, (320, 20), (x, 300), 255, 6)
+    img[product > 0] = (70, 70, 75)
+    plant = np.zeros((h, w), np.uint8)
+    cv2.ellipse(plant, (320, 350), (170, 80), 0, 0, 360, 255, -1)
+    rng = np.random.default_rng(2)
+    leaves = np.clip(rng.normal(0, 25, (h, w, 1)) + np.float32([60, 140, 50]), 0, 255)
+    img[plant > 0] = leaves.astype(np.uint8)[plant > 0]
+    product |= plant
+    wedge = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(wedge, [np.int32([[320, 40], [215, 290], [425, 290]])], 255)
+    wedge = (wedge > 0) & (product == 0)
+    kept = Mask((product > 0).astype(np.float32), 1.0, "edge")
+    filled = Mask(((product > 0) | wedge).astype(np.float32), 1.0, "unet")
+    inner = cv2.erode(wedge.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    opened = _clear_holes(filled, kept, img).alpha >= 0.5
+    assert not (opened & inner).any()
+    assert (opened & (product > 0)).sum() == (product > 0).sum()
+
+
+def test_auto_leaves_a_white_dial_that_one_segmenter_lost():
+    """A white dial in a dark case on a white backdrop, as light as the backdrop within
+    the hole rule's tolerance (2.8 Delta-E on this grainy backdrop) but its own surface:
+    2 Delta-E lighter than the backdrop beside the watch. A segmenter that filled it
+    keeps it, whatever the other says."""
+    from stylecore.segmentation.auto import _clear_holes
+    from stylecore.segmentation.base import Mask
+
+    h, w = 480, 640
+    img = _wall(h, w, 3, noise=2.0)
+    case = np.zeros((h, w), np.uint8)
+    cv2.circle(case, (320, 240), 120, 255, 16)
+    dial = np.zeros((h, w), np.uint8)
+    cv2.circle(dial, (320, 240), 112, 255, -1)
+    lit = np.clip(img.astype(np.int16) + 6, 0, 255).astype(np.uint8)
+    img[dial > 0] = lit[dial > 0]
+    img[case > 0] = (60, 60, 64)
+    ring = (case > 0) & (dial == 0)
+    lost = Mask(ring.astype(np.float32), 1.0, "edge")
+    whole = Mask(((case > 0) | (dial > 0)).astype(np.float32), 1.0, "unet")
+    kept = _clear_holes(whole, lost, img).alpha >= 0.5
+    assert (kept & (dial > 0)).sum() == (dial > 0).sum()
+    # the same dial with the backdrop's own white is the backdrop showing through
+    img[dial > 0] = _wall(h, w, 3, noise=2.0)[dial > 0]
+    opened = _clear_holes(whole, lost, img).alpha >= 0.5
+    assert not (opened & (cv2.erode(dial, np.ones((9, 9), np.uint8)) > 0)).any()

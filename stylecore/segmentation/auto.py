@@ -19,6 +19,7 @@ taken out of both masks (``shadows.paper_shadow``).
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from stylecore.segmentation.base import (
@@ -27,9 +28,11 @@ from stylecore.segmentation.base import (
     FLAG_UNIFORM,
     Mask,
     cutout_first,
+    working_size,
 )
+from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
-from stylecore.segmentation.refine import enclosed
+from stylecore.segmentation.refine import Backdrop, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
@@ -51,8 +54,10 @@ class AutoSegmenter:
         if not (u_ok and e_ok):
             chosen = mu if u_ok or not e_ok else me
             return _with(chosen, {})
-        # A hole stays a hole only where both segmenters see one.
+        # A hole stays a hole only where both segmenters see one...
         mu, me = _agreed_holes(mu, me), _agreed_holes(me, mu)
+        # ... or where one keeps a clear-cut hole that the other filled
+        mu, me = _clear_holes(mu, me, rgb), _clear_holes(me, mu, rgb)
         # Deep cast shadows on coloured paper are backdrop, whatever both segmenters said.
         shadow = paper_shadow(rgb)
         mu, me = trim_shadow(mu, shadow), trim_shadow(me, shadow)
@@ -91,6 +96,78 @@ def _agreed_holes(mask: Mask, other: Mask, max_share: float = 0.03) -> Mask:
     if not fill.any():
         return mask
     alpha = np.where(fill[labels], np.float32(1.0), mask.alpha)
+    return Mask(alpha, mask.confidence, mask.method, mask.flags, mask.signals)
+
+
+def _clear_holes(
+    mask: Mask,
+    other: Mask,
+    rgb: np.ndarray,
+    working: int = 384,
+    min_hole: float = 0.002,
+    min_contrast: float = 8.0,
+    min_clear: float = 0.9,
+    max_offset: float = 1.5,
+) -> Mask:
+    """``mask`` with the holes ``other`` keeps opened where ``mask`` filled them, when the
+    backdrop plainly shows through: the region passes the hole rule's backdrop test (at
+    least 90% ``Backdrop.shows``, its median colour one the border has), its median is
+    within ``max_offset`` Delta-E of the backdrop's beside the product (within 8% of the
+    frame of the region, outside both masks), it covers at least
+    ``min_hole`` of the frame, and its whole outline is a clear edge (``min_clear`` of it
+    at least ``min_contrast`` Delta-E between the local means on either side).
+
+    On a real shot of a plant hanging from two chains against a white wall, the U-Net
+    filled the wedge of wall between the chains, the edge segmenter kept it as a hole,
+    and the white wedge was published on every look. A white product's inside that one
+    segmenter lost on a white backdrop meets the rest of the product along a faint
+    outline, so it is not opened."""
+    H, W = rgb.shape[:2]
+    hole_other = ~(other.alpha >= 0.5)
+    n, labels, is_hole = enclosed(~hole_other)
+    if not is_hole.any():
+        return mask
+    binary = mask.alpha >= 0.5
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n)
+    filled = np.bincount(flat, weights=binary.ravel(), minlength=n)
+    cand = is_hole & (area >= min_hole * H * W) & (filled > 0.5 * area)
+    if not cand.any():
+        return mask
+    h, w = working_size(H, W, working)
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    lab = to_lab(small)
+    model, noise, _ = fit_backdrop(lab, 0.015)
+    backdrop = Backdrop(lab, model, noise)
+    small_labels = cv2.resize(labels.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
+    both = (binary | ~hole_other).astype(np.uint8)
+    outside_both = cv2.resize(both, (w, h), interpolation=cv2.INTER_NEAREST) == 0
+    reach = 0.08 * max(h, w)
+    opened = np.zeros(n, bool)
+    for i in np.nonzero(cand)[0]:
+        region = small_labels == i
+        if region.sum() < 16 or backdrop.shows[region].mean() < 0.9:
+            continue
+        if not backdrop.matches_palette(np.median(lab[region], axis=0)):
+            continue
+        # stricter than the hole rule, as it overrides a segmenter: the colour of the
+        # backdrop beside the product around it, within ``max_offset`` Delta-E at the
+        # median (a white dial or plate is its own surface, lit its own way)
+        near = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
+        beside = (near <= reach) & outside_both
+        if beside.sum() < 16:
+            continue
+        offset = np.linalg.norm(np.median(lab[region], 0) - np.median(lab[beside], 0))
+        if offset > max_offset:
+            continue
+        rim = region & ~(cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        inside, outside = local_means(lab, region, 3)
+        contrast = np.linalg.norm(inside[rim] - outside[rim], axis=1)
+        opened[i] = bool((contrast >= min_contrast).mean() >= min_clear)
+    if not opened.any():
+        return mask
+    cut = opened[labels]
+    alpha = np.where(cut, np.minimum(mask.alpha, other.alpha), mask.alpha).astype(np.float32)
     return Mask(alpha, mask.confidence, mask.method, mask.flags, mask.signals)
 
 
