@@ -490,3 +490,26 @@ def test_a_cut_along_an_edge_of_the_overlap_leaves_no_hard_seam():
         if not keep_old:
             assert row[0] < 200 / (2 * sigma)  # at the patch's outer edge: the old content
     assert np.array_equal(dst[:, left:], src[:, left:])
+
+
+def test_the_patch_with_the_cheapest_cut_is_kept():
+    """Among a position's alternatives, quilting keeps the patch whose minimum-error cut
+    is cheapest: a patch whose wash crosses the whole overlap leaves only poor paths, and
+    its seam printed as a straight line on watercolour."""
+    from stylecore.transfer.synthesis import _alternatives, _cut
+
+    p, o = 40, 10
+    region = np.zeros((p, p, 3), np.float32)
+    region[:, :o] = 1.0  # the filled overlap: white
+    good = np.zeros((p, p, 3), np.float32)
+    good[:, : o // 2] = 1.0  # white for half the strip: a clean path exists
+    bad = np.full((p, p, 3), 0.2, np.float32)  # a wash across the whole strip
+    _, cheap = _cut(region, good, o, 0, 1)
+    _, dear = _cut(region, bad, o, 0, 1)
+    assert cheap < 0.1 * dear
+    # alternatives: the drawn position first, then the best others within 25%, never
+    # two neighbours, never one past the slack
+    err = np.full(100, 10.0)
+    err[[11, 12, 55, 80]] = [1.0, 1.05, 1.2, 1.3]
+    assert _alternatives(err, 11, 10, 4) == [11, 55]
+    assert _alternatives(err, 55, 10, 1) == [55]

@@ -56,6 +56,8 @@ class SynthConfig:
     search_px: int = 24  # patch side at the coarse (global) search resolution
     fine_px: int = 64  # patch side at the fine resolution (refinement and cuts)
     tolerance: float = 0.05  # draw among positions within (1 + tolerance) x the best error
+    seam_tries: int = 4  # that draw and the next best positions (within 25%): keep the
+    # one whose minimum-error cut is cheapest
     structure: float = 0.5  # weight of the max-pooled edge channel in the search
     feather: float = 0.02  # seam blur, as a fraction of the overlap (the blur's sigma)
     # A reference that is a grid of cells (tiles, a geometric print) is rebuilt from blocks
@@ -80,6 +82,8 @@ class SynthConfig:
             )
         if not 0.0 <= self.feather <= 1.0:
             raise ValueError(f"feather={self.feather}: must be in [0, 1]")
+        if self.seam_tries < 1:
+            raise ValueError(f"seam_tries={self.seam_tries}: must be at least 1")
         if self.search_px < 8 or self.tolerance < 0 or self.max_upscale <= 0:
             raise ValueError(
                 f"search_px={self.search_px}, tolerance={self.tolerance}, "
@@ -250,16 +254,20 @@ def quilt(
                 top, left = o * (i > 0), o * (j > 0)
                 err = search.errors(_pool(region, k), top // k, left // k).ravel()
                 ok = np.flatnonzero(err <= float(err.min()) * (1.0 + cfg.tolerance) + 1e-6)
-                gy, gx = divmod(int(ok[rng.integers(ok.size)]), cx)
-                fy, fx = _refine(fine, region, gy * k, gx * k, k, top, left, device)
+                draws = _alternatives(err, int(ok[rng.integers(ok.size)]), cx, cfg.seam_tries)
+                best = None
+                for d in draws:
+                    gy, gx = divmod(int(d), cx)
+                    pos = _refine(fine, region, gy * k, gx * k, k, top, left, device)
+                    cut, cost = _cut(
+                        region, fine[pos[0] : pos[0] + p, pos[1] : pos[1] + p], o, i, j
+                    )
+                    if best is None or cost < best[0]:
+                        best = (cost, pos, cut)
+                _, (fy, fx), cut = best
             patch = fine[fy : fy + p, fx : fx + p]
-            cut = np.ones((p, p), np.float32)
-            if i or j:
-                diff = ((region - patch) ** 2).sum(2)
-                if j:
-                    cut[:, :o] *= vertical_cut(diff[:, :o])
-                if i:
-                    cut[:o, :] *= vertical_cut(diff[:o, :].T).T
+            if i == 0 and j == 0:
+                cut = np.ones((p, p), np.float32)
             region[:] = cut[..., None] * patch + (1 - cut[..., None]) * region
             _paste(
                 out[y * c : y * c + P, x * c : x * c + P],
@@ -270,6 +278,48 @@ def quilt(
                 max(cfg.feather * o * c, min_seam),
             )
     return np.ascontiguousarray(out[:H, :W])
+
+
+def _alternatives(err: np.ndarray, drawn: int, cx: int, n: int, slack: float = 0.25) -> list:
+    """``drawn`` and up to ``n - 1`` other positions of the flat error map ``err`` (``cx``
+    wide), best first, within ``1 + slack`` of the best error and more than one position
+    apart from each other: the candidates whose cuts ``quilt`` compares."""
+    picks = [drawn]
+    if n <= 1:
+        return picks
+    limit = float(err.min()) * (1.0 + slack) + 1e-6
+    order = np.argsort(err, kind="stable")
+    for idx in order[: 64 * n]:
+        if err[idx] > limit or len(picks) >= n:
+            break
+        y, x = divmod(int(idx), cx)
+        if all(abs(y - q // cx) > 1 or abs(x - q % cx) > 1 for q in picks):
+            picks.append(int(idx))
+    return picks
+
+
+def _cut(region: np.ndarray, patch: np.ndarray, o: int, i: int, j: int):
+    """The minimum-error cut of ``patch`` into ``region`` over the overlap (left strip when
+    ``j``, top strip when ``i``) and its seam cost: the mean squared feature difference
+    on the pixels the cut runs along. A patch that matches the overlap on average can
+    still leave only poor paths (a wash's edge across the whole strip): its seam prints as
+    a straight line."""
+    p = patch.shape[0]
+    cut = np.ones((p, p), np.float32)
+    diff = ((region - patch) ** 2).sum(2)
+    if j:
+        cut[:, :o] *= vertical_cut(diff[:, :o])
+    if i:
+        cut[:o, :] *= vertical_cut(diff[:o, :].T).T
+    seam = np.zeros((p, p), bool)
+    seam[:, 1:] |= cut[:, 1:] != cut[:, :-1]
+    seam[1:, :] |= cut[1:, :] != cut[:-1, :]
+    # a cut along the patch's outer edge meets the old content beyond it there
+    if j:
+        seam[:, 0] |= cut[:, 0] > 0
+    if i:
+        seam[0, :] |= cut[0, :] > 0
+    return cut, float(diff[seam].mean()) if seam.any() else 0.0
 
 
 def _refine(fine, region, fy, fx, k, top, left, device) -> tuple[int, int]:
