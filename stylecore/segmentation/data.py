@@ -1,10 +1,12 @@
 """Training samples for the U-Net: (photo, mask) pairs, or RGBA cut-outs, turned into an
 endless stream of augmented, net-sized examples.
 
-Every product is also re-composited onto fresh backdrops (flat white, light grey, colour,
-studio gradient, a light-grey vignette sweep, paper texture, noise) with the failures seen
-on real photos mixed in: white-on-white, glossy highlights, soft contact and hard cast
-shadows, floor reflections, thin cables, a second product, products cut by the frame. So a
+Every product is also re-composited onto fresh backdrops (flat white, light grey, tint,
+studio gradient, a light-grey vignette sweep, paper texture, noise, charcoal and black,
+saturated paper) with the failures seen on real photos mixed in: white-on-white and black
+products, surfaces from real photographs (prints, text, fur), glossy highlights, soft
+contact shadows and long, near-black cast shadows, floor reflections, thin cables, a second
+product, products cut by one or two sides of the frame. So a
 few hundred photos, or a retailer's folder of cut-out PNGs, become varied training data. Pure
 NumPy/OpenCV; seeded by the caller's ``numpy.random.Generator``.
 """
@@ -59,9 +61,21 @@ def prepare_example(image: np.ndarray, mask: np.ndarray | None, long_side: int) 
 def random_backdrop(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """A random studio-like backdrop, ``(H, W, 3)`` float32 in [0, ~1.03]."""
     kind = rng.choice(
-        ["white", "grey", "tint", "gradient", "vignette", "paper", "noise"],
-        p=[0.25, 0.12, 0.08, 0.18, 0.17, 0.12, 0.08],
+        ["white", "grey", "tint", "gradient", "vignette", "paper", "noise", "dark", "colour"],
+        p=[0.21, 0.1, 0.06, 0.15, 0.15, 0.1, 0.07, 0.08, 0.08],
     )
+    if kind == "dark":
+        # charcoal and black sweeps (a tennis ball, a camera, a tripod on dark grey)
+        v = rng.uniform(0.08, 0.45)
+        base = v * rng.uniform(0.93, 1.0, 3).astype(np.float32)
+        t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+        return (base * (1 + rng.uniform(-0.25, 0.25) * (t - 0.5))).repeat(w, axis=1)
+    if kind == "colour":
+        # saturated studio paper: teal, purple, terracotta, pink
+        hsv = np.uint8([[[rng.integers(0, 180), rng.integers(60, 200), rng.integers(90, 235)]]])
+        c = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0
+        t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+        return np.clip(c * (1 + rng.uniform(-0.2, 0.2) * (t - 0.5)), 0, 1).repeat(w, axis=1)
     if kind == "white":
         return np.full((h, w, 3), rng.choice([1.03, rng.uniform(0.95, 1.0)]), np.float32)
     if kind == "grey":
@@ -100,11 +114,21 @@ def _hard_shadow(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A sharp cast shadow: the product's silhouette offset and slightly blurred (a
     strobe from the side), as a darkening factor in [0, 1)."""
     h, w = alpha.shape
-    dx, dy = rng.uniform(-0.08, 0.08) * w, rng.uniform(0.0, 0.05) * h
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    # A low strobe throws a long shadow: the silhouette squashed toward the floor and
+    # sheared along it, from its base. The real tennis ball's runs to the frame's edge,
+    # nearly black (darkened by 0.85).
+    rows = np.nonzero(alpha.max(axis=1) > 0.5)[0]
+    base = float(rows[-1]) if rows.size else h / 2
+    squash = rng.uniform(0.15, 1.0)
+    shear = rng.uniform(-3.0, 3.0) if rng.random() < 0.5 else rng.uniform(-0.3, 0.3)
+    dx, dy = rng.uniform(-0.06, 0.06) * w, rng.uniform(0.0, 0.03) * h
+    # y' = base + squash (y - base); x' = x + shear (base - y')
+    m = np.float32(
+        [[1, -shear * squash, dx + shear * squash * base], [0, squash, (1 - squash) * base + dy]]
+    )
     s = cv2.warpAffine(alpha, m, (w, h), borderValue=0)
     s = cv2.GaussianBlur(s, (0, 0), rng.uniform(0.5, 3.0))
-    return np.clip(s * rng.uniform(0.25, 0.55), 0, 0.9)
+    return np.clip(s * rng.uniform(0.25, 0.85), 0, 0.9)
 
 
 def _whiten(fg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -129,6 +153,61 @@ def _gloss(fg: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.nd
         cv2.ellipse(spec, (int(xs[i]), int(ys[i])), axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
     spec = cv2.GaussianBlur(spec, (0, 0), rng.uniform(1.0, 4.0)) * alpha
     return (fg + (1.02 - fg) * spec[..., None] * rng.uniform(0.6, 1.0)).astype(np.float32)
+
+
+_SURFACES: list[np.ndarray] = []
+
+
+def _real_surfaces() -> list[np.ndarray]:
+    """Photographs that ship inside scikit-image (``skimage.data``), float32 RGB in [0, 1]:
+    faces, fur, coffee, a rocket, stained tissue, a retina, grass, gravel and printed
+    text. Not the two the sample looks are cut from (brick, the Hubble field). Empty
+    when scikit-image is missing (it is a dev dependency)."""
+    if not _SURFACES:
+        try:
+            from skimage import data
+        except ImportError:
+            return _SURFACES
+        for name in (
+            "astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
+            "retina", "grass", "gravel", "text", "page", "camera",
+        ):  # fmt: skip
+            img = getattr(data, name)()
+            if img.ndim == 2:
+                img = np.repeat(img[..., None], 3, axis=2)
+            _SURFACES.append(np.ascontiguousarray(img[..., :3]).astype(np.float32) / 255.0)
+    return _SURFACES
+
+
+def _real_surface(fg: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The product's surface replaced by a crop of a real photograph (a print, fur, a knit
+    of grass), keeping the product's own shading. A synthetic product is flat-shaded; real
+    ones carry prints, text and backdrop-coloured yarn."""
+    surfaces = _real_surfaces()
+    ys, xs = np.nonzero(alpha > 0.5)
+    if not surfaces or ys.size == 0:
+        return fg
+    src = surfaces[int(rng.integers(len(surfaces)))]
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    bh, bw = int(y1 - y0), int(x1 - x0)
+    sh, sw = src.shape[:2]
+    k = rng.uniform(0.3, 1.0)  # crop size as a share of the photo
+    ch, cw = max(8, int(sh * k)), max(8, int(sw * k))
+    cy, cx = int(rng.integers(0, sh - ch + 1)), int(rng.integers(0, sw - cw + 1))
+    tex = cv2.resize(src[cy : cy + ch, cx : cx + cw], (bw, bh), interpolation=cv2.INTER_AREA)
+    grey = fg[y0:y1, x0:x1].mean(axis=2, keepdims=True)
+    shade = grey / max(float(np.percentile(grey[alpha[y0:y1, x0:x1] > 0.5], 90)), 1e-3)
+    out = fg.copy()
+    mix = rng.uniform(0.6, 1.0)
+    out[y0:y1, x0:x1] = (
+        mix * np.clip(tex * np.clip(shade, 0.3, 1.1), 0, 1) + (1 - mix) * fg[y0:y1, x0:x1]
+    )
+    return out
+
+
+def _darken(fg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A black or charcoal version of the product (a tripod, a camera body), shading kept."""
+    return (fg * rng.uniform(0.12, 0.4)).astype(np.float32)
 
 
 def _cable(rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> None:
@@ -159,12 +238,20 @@ def _cable(rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> None
 def _touch_frame(
     rgb: np.ndarray, alpha: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Crop so the product runs into one side of the frame (cut by 0-15% of its size)."""
+    """Crop so the product runs into one side of the frame (cut by 0-30% of its size);
+    half the time into a second side too (a DSLR or a monitor cropped to its edges)."""
+    rgb, alpha = _cut_side(rgb, alpha, int(rng.integers(4)), rng.uniform(0.0, 0.3))
+    if rng.random() < 0.5:
+        rgb, alpha = _cut_side(rgb, alpha, int(rng.integers(4)), rng.uniform(0.0, 0.2))
+    return rgb, alpha
+
+
+def _cut_side(
+    rgb: np.ndarray, alpha: np.ndarray, side: int, cut: float
+) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.nonzero(alpha > 0.5)
     if ys.size == 0:
         return rgb, alpha
-    side = int(rng.integers(4))
-    cut = rng.uniform(0.0, 0.15)
     if side == 0:
         x0 = int(xs.min() + cut * (xs.max() - xs.min()))
         return rgb[:, x0:], alpha[:, x0:]
@@ -188,9 +275,13 @@ def recomposite(
     h, w = ex.alpha.shape
     alpha = ex.alpha.astype(np.float32).copy()
     fg = ex.rgb.astype(np.float32) / 255.0
+    if rng.random() < 0.2:
+        fg = _real_surface(fg, alpha, rng)
     white = rng.random() < 0.2
     if white:
         fg = _whiten(fg, rng)
+    elif rng.random() < 0.1:
+        fg = _darken(fg, rng)
     if rng.random() < 0.25:
         fg = _gloss(fg, alpha, rng)
     if partner is not None and rng.random() < 0.15:
@@ -223,14 +314,14 @@ def recomposite(
             bg = bg * (1 - ra[..., None]) + rr * ra[..., None]
     if rng.random() < 0.8:
         bg = bg * (1.0 - contact_shadow(alpha, strength=rng.uniform(0.2, 0.6))[..., None])
-    if rng.random() < 0.25:
+    if rng.random() < 0.3:
         bg = bg * (1.0 - _hard_shadow(alpha, rng)[..., None])
     a = alpha[..., None]
     out = fg * a + bg * (1 - a)
     if rng.random() < 0.2:
         _cable(out, alpha, rng)
     out = np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if rng.random() < 0.15:
+    if rng.random() < 0.2:
         out, alpha = _touch_frame(out, alpha, rng)
     return np.ascontiguousarray(out), np.ascontiguousarray(alpha)
 
