@@ -19,6 +19,7 @@ from stylecore.segmentation.base import (
     Mask,
     Segmenter,
 )
+from stylecore.segmentation.defocus import DefocusConfig
 from stylecore.segmentation.edges import EdgeConfig, EdgeSegmenter
 from stylecore.segmentation.integrity import IntegrityConfig
 from stylecore.segmentation.metrics import boundary_f, iou
@@ -32,6 +33,7 @@ class SegmenterConfig:
     method: Method = "auto"
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
+    defocus: DefocusConfig = field(default_factory=DefocusConfig)
 
 
 def make_segmenter(
@@ -52,7 +54,7 @@ def make_segmenter(
         return unet
     from stylecore.segmentation.auto import AutoSegmenter
 
-    return AutoSegmenter(unet, EdgeSegmenter(cfg.edge), cfg.integrity)
+    return AutoSegmenter(unet, EdgeSegmenter(cfg.edge), cfg.integrity, cfg.defocus)
 
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "FLAG_LOW_CONFIDENCE",
     "FLAG_UNIFORM",
     "METHODS",
+    "DefocusConfig",
     "EdgeConfig",
     "EdgeSegmenter",
     "IntegrityConfig",

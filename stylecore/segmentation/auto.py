@@ -30,6 +30,7 @@ from stylecore.segmentation.base import (
     cutout_first,
     working_size,
 )
+from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
 from stylecore.segmentation.refine import Backdrop, enclosed, local_means, to_lab
@@ -41,9 +42,16 @@ _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
 class AutoSegmenter:
     name = "auto"
 
-    def __init__(self, unet, edge, cfg: IntegrityConfig | None = None):
+    def __init__(
+        self,
+        unet,
+        edge,
+        cfg: IntegrityConfig | None = None,
+        defocus: DefocusConfig | None = None,
+    ):
         self.unet, self.edge = unet, edge
         self.cfg = cfg or IntegrityConfig()
+        self.defocus = defocus or DefocusConfig()
 
     def segment(self, image: np.ndarray) -> Mask:
         rgb, cutout = cutout_first(image, self.name)
@@ -72,7 +80,10 @@ class AutoSegmenter:
         use_edge = du > 1.0 >= de and disagreement <= self.cfg.max_swap_disagreement
         chosen, v = (me, ve) if use_edge else (mu, vu)
         signals = {**v.scores, "doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
-        return _with(chosen, signals)
+        # The checks above judge the hard outline; out-of-focus stretches of it then get
+        # a soft matte, so the compositor does not keep the old backdrop mixed into them.
+        soft = soften_defocus(rgb, chosen.alpha, self.defocus)
+        return _with(Mask(soft, chosen.confidence, chosen.method, chosen.flags), signals)
 
 
 def _agreed_holes(mask: Mask, other: Mask, max_share: float = 0.03) -> Mask:

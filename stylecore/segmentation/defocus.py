@@ -1,0 +1,196 @@
+"""Soft mattes for out-of-focus edges.
+
+A product photographed with a shallow depth of field has edges blurred over tens of
+pixels: there each pixel is a mix ``a F + (1 - a) B`` of the product's colour F and the
+old backdrop's B. A hard mask through such a ramp keeps the mixed pixels inside it as
+product, so the old backdrop shows as a pale fringe around the product on every new
+background, and the outline wanders where the ramp is flat (a network cable's
+out-of-focus end on white, seen on the look sheet).
+
+``soften_defocus`` finds those edges and replaces the hard outline there by a soft matte:
+
+1. **How blurred is each outline pixel?** The gradient of a step blurred by a Gaussian of
+   scale ``s`` is ``A / sqrt(2 pi (s^2 + sigma^2))`` at its centre, so the ratio of the
+   gradient magnitudes after two known extra blurs ``s1 < s2`` gives the edge's own blur
+   ``sigma`` whatever its contrast A (the re-blur ratio of Zhuo and Sim, "Defocus map
+   estimation from a single image", Pattern Recognition 2011, with two re-blurs instead
+   of one). An in-focus outline reads ``sigma`` of 0-2 px; the cable's end reads 3-7.
+2. **Is the outline a blurred step between product and backdrop?** F and B are the colours
+   well inside and well outside the outline; the measured gradient must be at least
+   ``consistency`` times what a step of contrast ``|F - B|`` blurred by ``sigma`` gives.
+   An outline that runs through plain backdrop (a wrong mask, a soft shadow) has a weak
+   gradient for its contrast and is left alone: softening is not a mask repair.
+3. **The matte across the ramp** is the projection ``a = (I - B).(F - B) / |F - B|^2``,
+   kept only where the pixel fits the two-colour mix (small residual).
+
+The result keeps the compositor's convention (``stylecore.transfer.composite``, edge
+``outside``): alpha >= 0.5 is product kept byte for byte; below 0.5, ``2 alpha`` is the
+product's opacity over the new background. Across a soft edge, pixels that are at least
+``opaque`` product stay product exactly; the rest of the ramp gets alpha
+``0.5 a / opaque`` and is drawn in the product's own colour (extended outward from the
+kept pixels) over the new background, so no old backdrop is mixed in. Sharp outlines are
+untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from stylecore.segmentation.refine import enclosed
+
+SOBEL_GAIN = 8.0  # a 3x3 Sobel returns 8x the slope of a linear ramp
+SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class DefocusConfig:
+    enabled: bool = True
+    probe: tuple[float, float] = (1.0, 6.0)  # the two extra blurs s1 < s2 (px)
+    reach: int = 8  # px around an outline pixel searched for its edge's peak gradient
+    min_sigma: float = 2.5  # blur (px) from which an edge starts to be soft ...
+    full_sigma: float = 4.0  # ... and is fully soft
+    max_sigma: float = 16.0  # beyond ~2.5 s2 the ratio cannot be read: not an edge
+    min_contrast: float = 100.0  # |F - B| (RGB levels) below which nothing is softened
+    consistency: float = 0.5  # measured / expected peak gradient of a blurred step
+    max_residual: float = 0.2  # distance of a pixel from the F-B mix, in units of |F - B|
+    opaque: float = 0.95  # ramp pixels at least this much product stay exact
+    band_sigmas: float = 3.0  # the soft band reaches this many sigmas from the outline
+    max_band: int = 48  # ... and at most this many px
+
+    def __post_init__(self) -> None:
+        s1, s2 = self.probe
+        if not 0 < s1 < s2:
+            raise ValueError(f"probe={self.probe}: need 0 < s1 < s2")
+        if not 0 < self.min_sigma < self.full_sigma:
+            raise ValueError("need 0 < min_sigma < full_sigma")
+        if not 0.5 <= self.opaque <= 1.0:
+            raise ValueError(f"opaque={self.opaque}: must be in [0.5, 1]")
+
+
+def _gradient(img: np.ndarray, s: float) -> np.ndarray:
+    """Colour gradient magnitude (Sobel, summed over channels in quadrature) after a
+    Gaussian blur of ``s`` px. float32 ``(H, W)``."""
+    b = cv2.GaussianBlur(img, (0, 0), s)
+    gx = cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt((gx * gx + gy * gy).sum(axis=-1))
+
+
+def edge_blur(
+    img: np.ndarray, outline: np.ndarray, cfg: DefocusConfig = DefocusConfig()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blur scale ``sigma`` (px) of the edge at each ``outline`` pixel, and its peak
+    gradient at the finer probe, both float32 ``(H, W)`` (0 off the outline).
+    ``img`` is float32 RGB."""
+    s1, s2 = cfg.probe
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.reach + 1,) * 2)
+    g1 = cv2.dilate(_gradient(img, s1), k)
+    g2 = cv2.dilate(_gradient(img, s2), k)
+    r2 = (g1 / np.maximum(g2, 1e-3)) ** 2
+    # g1 / g2 = sqrt(sigma^2 + s2^2) / sqrt(sigma^2 + s1^2), solved for sigma; a ratio of
+    # 1 or less is no step at all (noise, or an edge beyond the reach): infinitely soft,
+    # which every caller treats as unreadable.
+    step = outline & (r2 > 1.0 + 1e-4)
+    r2 = np.maximum(r2, 1.0 + 1e-4)
+    sigma = np.sqrt(np.clip((s2 * s2 - r2 * s1 * s1) / (r2 - 1.0), 0.0, None))
+    sigma = np.where(step, sigma, np.where(outline, np.inf, 0.0)).astype(np.float32)
+    return sigma, np.where(outline, g1, 0.0).astype(np.float32)
+
+
+def _spread(values: np.ndarray, members: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted mean of ``values`` over ``members`` at every pixel, and the
+    weight (0 where no member is near)."""
+    w = members.astype(np.float32)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    if values.ndim == 3:
+        num = cv2.GaussianBlur(values * w[..., None], (0, 0), sigma)
+        return num / np.maximum(den, 1e-6)[..., None], den
+    num = cv2.GaussianBlur(values * w, (0, 0), sigma)
+    return num / np.maximum(den, 1e-6), den
+
+
+def soften_defocus(
+    rgb: np.ndarray, alpha: np.ndarray, cfg: DefocusConfig = DefocusConfig()
+) -> np.ndarray:
+    """``alpha`` (float32 ``(H, W)``) with its out-of-focus outlines replaced by a soft
+    matte (module docstring); returned unchanged where every outline is sharp."""
+    if not cfg.enabled:
+        return alpha
+    binary = (alpha >= 0.5).astype(np.uint8)
+    if not binary.any() or binary.all():
+        return alpha
+    cross = np.ones((3, 3), np.uint8)
+    outline_full = cv2.dilate(binary, cross) != cv2.erode(binary, cross)
+    ys, xs = np.nonzero(outline_full)
+    pad = cfg.max_band + 4 * int(np.ceil(cfg.probe[1])) + cfg.reach
+    H, W = alpha.shape
+    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, H)
+    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, W)
+    crop = np.s_[y0:y1, x0:x1]
+    img = rgb[crop].astype(np.float32)
+    inside, outline = binary[crop], outline_full[crop]
+
+    sigma, g1 = edge_blur(img, outline, cfg)
+    soft = outline & (sigma >= cfg.min_sigma) & (sigma <= cfg.max_sigma)
+    if not soft.any():
+        return alpha
+    # Colours well inside and well outside the outline, as far as the soft edges blur.
+    depth = float(np.clip(cfg.band_sigmas * np.median(sigma[soft]), 4.0, cfg.max_band))
+    d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+    d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    # Thin shells just beyond the ramp on either side: far enough to be unmixed, near
+    # enough to be the colours that actually meet there (a laptop's lit deck is not the
+    # colour of its dark hinge).
+    fg, f_w = _spread(img, (d_in >= depth) & (d_in < depth + 3.0), depth / 2.0)
+    bg, b_w = _spread(img, (d_out >= depth) & (d_out < depth + 3.0), depth / 2.0)
+    diff = fg - bg
+    contrast = np.sqrt((diff * diff).sum(axis=-1))
+    expected = SOBEL_GAIN * contrast / (SQRT_2PI * np.sqrt(sigma**2 + cfg.probe[0] ** 2))
+    ramp = np.clip((sigma - cfg.min_sigma) / (cfg.full_sigma - cfg.min_sigma), 0.0, 1.0)
+    ok = (
+        soft
+        & (f_w > 1e-3)
+        & (b_w > 1e-3)
+        & (contrast >= cfg.min_contrast)
+        & (g1 >= cfg.consistency * expected)
+    )
+    weight = np.where(ok, ramp, 0.0).astype(np.float32)
+    # Smoothed along the outline, so one stray reading neither softens nor hardens a bit.
+    w_line, den = _spread(weight, outline, 4.0)
+    w_line = np.where(outline & (den > 1e-3), w_line, 0.0)
+    if float(w_line.max()) < 0.05:
+        return alpha
+    # Every pixel takes the weight and blur of its nearest outline pixel.
+    dist, labels = cv2.distanceTransformWithLabels(
+        (~outline).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    oy, ox = np.nonzero(outline)
+    idx = np.zeros(labels.max() + 1, np.int64)
+    idx[labels[oy, ox]] = np.arange(oy.size)
+    near = idx[labels]
+    w_near = w_line[oy, ox][near]
+    s_near = sigma[oy, ox][near]
+    band = (w_near > 0.0) & (dist <= np.minimum(cfg.band_sigmas * s_near, cfg.max_band))
+    # The matte across the ramp: projection on the product-backdrop line.
+    a_est = ((img - bg) * diff).sum(axis=-1) / np.maximum(contrast**2, 1e-6)
+    a_est = np.clip(a_est, 0.0, 1.0)
+    resid = img - (bg + a_est[..., None] * diff)
+    fits = np.sqrt((resid * resid).sum(axis=-1)) <= cfg.max_residual * contrast
+    use = band & fits & (contrast >= cfg.min_contrast)
+    m_soft = np.where(a_est >= cfg.opaque, 1.0, 0.5 * a_est / cfg.opaque)
+    out = alpha.copy()
+    a_c = out[crop]
+    before = a_c.copy()
+    a_c[use] = (w_near * m_soft + (1.0 - w_near) * a_c)[use]
+    # A soft edge is an outline, never a hole: product pixels that the projection calls
+    # backdrop but that are enclosed by product (dark gaps between a laptop's keys next
+    # to a dimly lit side) stay as they were.
+    lost = (inside > 0) & (a_c < 0.5)
+    if lost.any():
+        _, labels, is_hole = enclosed(a_c >= 0.5)
+        back = lost & is_hole[labels]
+        a_c[back] = before[back]
+    return out

@@ -1,0 +1,98 @@
+"""Soft mattes for out-of-focus edges (``stylecore.segmentation.defocus``): a red product
+blurred like a shallow-depth-of-field shot of a cable on white must reach a new
+background without the white it was mixed with, and sharp outlines must not move."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from stylecore.segmentation.defocus import DefocusConfig, edge_blur, soften_defocus
+from stylecore.transfer.composite import composite
+
+RED = np.array([200.0, 40.0, 45.0])
+WHITE = np.array([250.0, 250.0, 250.0])
+WOOD = np.array([110.0, 70.0, 35.0])
+
+
+def _render(blur: float, size: int = 320, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A red bar (a cable) on white, its edges blurred by ``blur`` px, with sensor noise;
+    returns the photo and the true alpha."""
+    true = np.zeros((size, size), np.float32)
+    cv2.rectangle(true, (60, 110), (size - 60, 210), 1.0, -1)
+    if blur > 0:
+        true = cv2.GaussianBlur(true, (0, 0), blur)
+    rgb = true[..., None] * RED + (1 - true[..., None]) * WHITE
+    rgb += np.random.default_rng(seed).normal(0, 1.5, rgb.shape)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8), true
+
+
+def _fringe(out: np.ndarray, true: np.ndarray) -> float:
+    """Mean excess lightness (levels) of the output over the ideal composite, across the
+    soft edge: the old white backdrop carried onto the new background."""
+    ideal = true[..., None] * RED + (1 - true[..., None]) * WOOD
+    ring = (true > 0.05) & (true < 0.95)
+    excess = out.astype(np.float32).mean(-1) - ideal.mean(-1)
+    return float(np.maximum(excess[ring], 0).mean())
+
+
+def test_blur_scale_is_read_whatever_the_contrast():
+    for blur in (1.0, 5.0, 8.0):
+        rgb, true = _render(blur)
+        outline = cv2.morphologyEx(
+            (true >= 0.5).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)
+        ).astype(bool)
+        sigma, _ = edge_blur(rgb.astype(np.float32), outline)
+        got = float(np.median(sigma[outline]))
+        # the Sobel adds about 0.7 px of its own; noise lowers the ratio a little
+        assert abs(got - blur) < max(1.0, 0.3 * blur), (blur, got)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.3, 0.7])
+def test_defocused_edge_composites_without_the_old_backdrop(cut):
+    """Wherever the segmenter put the hard outline in the ramp, the composite over a dark
+    new background follows the true matte; the hard mask alone leaves a pale fringe."""
+    rgb, true = _render(8.0)
+    hard = (true >= cut).astype(np.float32)
+    soft = soften_defocus(rgb, hard)
+    new_bg = np.broadcast_to(WOOD.astype(np.uint8), rgb.shape).copy()
+    before = _fringe(composite(rgb, new_bg, hard), true)
+    after = _fringe(composite(rgb, new_bg, soft), true)
+    assert before > 5.0, before  # the defect this guards against is really there
+    assert after < 0.25 * before and after < 6.0, (before, after)
+    # what stays product is kept exactly, and it is product (at least 'opaque' of it)
+    kept = soft >= 0.5
+    out = composite(rgb, new_bg, soft)
+    assert np.array_equal(out[kept], rgb[kept])
+    assert true[kept].min() > 0.85
+
+
+def test_sharp_outline_is_left_alone():
+    rgb, true = _render(0.7)
+    hard = (true >= 0.5).astype(np.float32)
+    assert np.array_equal(soften_defocus(rgb, hard), hard)
+
+
+def test_a_mask_through_plain_backdrop_is_not_softened():
+    """A wrong outline that runs through the backdrop (a soft shadow kept as product) has
+    a weak gradient for its contrast: softening is not a mask repair."""
+    rgb, true = _render(0.7)
+    hard = (true >= 0.5).astype(np.uint8)
+    grown = cv2.dilate(hard, np.ones((25, 25), np.uint8)).astype(np.float32)
+    assert np.array_equal(soften_defocus(rgb, grown), grown)
+
+
+def test_no_hole_is_opened_inside_the_product():
+    """Dark gaps inside a product (between keys) next to a soft edge stay product."""
+    rgb, true = _render(8.0)
+    rgb[150:170, 120:200] = WHITE.astype(np.uint8)  # a backdrop-coloured gap, enclosed
+    hard = (true >= 0.5).astype(np.float32)
+    soft = soften_defocus(rgb, hard)
+    assert (soft[150:170, 120:200] >= 0.5).all()
+
+
+def test_disabled_is_identity():
+    rgb, true = _render(8.0)
+    hard = (true >= 0.5).astype(np.float32)
+    assert soften_defocus(rgb, hard, DefocusConfig(enabled=False)) is hard
