@@ -36,7 +36,15 @@ def test_background_mode_keeps_product_pixels_exactly(edge, erode):
     matte = composite_matte(shot.alpha, cfg)
     solid = matte >= 1.0
     assert solid.sum() > 1000
-    assert np.array_equal(out[solid], shot.image[solid])
+    # In outside mode the rim's old backdrop is swapped out (rim_px); inside it, and
+    # everywhere with rim_px=0, the product is the input byte for byte.
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.rim_px + 1,) * 2)
+    inner = cv2.erode(solid.astype(np.uint8), k) > 0 if edge == "outside" else solid
+    assert np.array_equal(out[inner], shot.image[inner])
+    whole = composite(
+        shot.image, styled, shot.alpha, CompositeConfig(edge=edge, erode_px=erode, rim_px=0)
+    )
+    assert np.array_equal(whole[solid], shot.image[solid])
     if edge == "outside" and erode == 0:
         assert np.array_equal(solid, shot.alpha >= 0.5)  # the whole outline is kept
     assert np.array_equal(
@@ -70,6 +78,33 @@ def test_outside_edge_blends_product_colour_into_the_new_background():
     a = composite_matte(alpha)[ramp][:, None]
     expected = a * np.array([200, 20, 20]) + (1 - a) * np.array([0, 0, 200])
     assert np.abs(out[ramp] - expected).max() < 25
+
+
+def test_rim_loses_the_old_backdrop_but_keeps_its_detail():
+    """A dark product anti-aliased against white, put on a dark new background: the kept
+    outline pixels read as a pale line unless their white share is swapped out."""
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    true = np.clip(30.5 - np.hypot(yy - 48, xx - 48), 0, 1).astype(np.float32)
+    true = cv2.GaussianBlur(true, (0, 0), 0.8)  # a lens's softness: 2-3 px of mixing
+    dark = np.array([30.0, 30.0, 35.0])
+    img = (true[..., None] * dark + (1 - true[..., None]) * 250.0).astype(np.uint8)
+    img[40:56, 46:50] = 90  # a detail near the outline... inside the rim it stays
+    alpha = (true >= 0.3).astype(np.float32)
+    new_bg = np.full_like(img, 60)
+    ring = (alpha >= 0.5) & (cv2.erode((alpha >= 0.5).astype(np.uint8), np.ones((5, 5))) == 0)
+
+    ideal = true[..., None] * dark + (1 - true[..., None]) * 60.0
+
+    def pale(out):  # mean excess lightness over the ideal composite, on the rim
+        return float(np.maximum(out.astype(np.float32) - ideal, 0).mean(-1)[ring].mean())
+
+    with_rim = composite(img, new_bg, alpha, CompositeConfig())
+    without = composite(img, new_bg, alpha, CompositeConfig(rim_px=0))
+    assert pale(without) > 10.0  # the defect is there without the swap
+    assert pale(with_rim) < 0.3 * pale(without), (pale(with_rim), pale(without))
+    inner = cv2.erode((alpha >= 0.5).astype(np.uint8), np.ones((7, 7))) > 0
+    assert np.array_equal(with_rim[inner], img[inner])
 
 
 def test_regions_product_and_all():

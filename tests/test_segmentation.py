@@ -2,6 +2,7 @@ import csv
 import itertools
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -327,3 +328,22 @@ def test_lite0_encoder_unet_learns_its_decoder_and_stores_it_alone(tmp_path):
 def test_demo_model_is_committed_and_small():
     size = os.path.getsize(os.path.join(DEFAULT_SEGMENTER_MODEL, "model.safetensors"))
     assert size < 10 * 2**20
+
+
+def test_drop_specks_removes_islands_but_not_the_product():
+    from stylecore.segmentation.refine import drop_specks
+
+    alpha = np.zeros((400, 400), np.float32)
+    cv2.circle(alpha, (200, 200), 80, 1.0, -1)
+    cv2.line(alpha, (200, 200), (390, 390), 1.0, 1)  # a thin strand, attached
+    for x, y, r in [(40, 40, 1), (60, 300, 2), (330, 60, 1)]:
+        cv2.circle(alpha, (x, y), r, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+    out = drop_specks(alpha)
+    assert out[35:46, 35:46].max() < 1e-3 and out[294:307, 54:67].max() < 1e-3
+    assert out[55:66, 325:336].max() < 1e-3
+    keep = np.ones_like(alpha, bool)
+    keep[:100, :100] = keep[280:320, 40:80] = keep[40:80, 310:350] = False
+    assert np.array_equal(out[keep], alpha[keep])  # the disc and its strand untouched
+    single = alpha * keep
+    assert drop_specks(single) is single

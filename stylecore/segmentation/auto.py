@@ -33,7 +33,7 @@ from stylecore.segmentation.base import (
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
-from stylecore.segmentation.refine import Backdrop, enclosed, local_means, to_lab
+from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
@@ -82,7 +82,7 @@ class AutoSegmenter:
         signals = {**v.scores, "doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
-        soft = soften_defocus(rgb, chosen.alpha, self.defocus)
+        soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
         return _with(Mask(soft, chosen.confidence, chosen.method, chosen.flags), signals)
 
 

@@ -50,6 +50,26 @@ def keep_components(fg: np.ndarray, min_component: float, keep_ratio: float) -> 
     return lut[labels]
 
 
+def drop_specks(alpha: np.ndarray, min_share: float = 2e-5, min_px: int = 16) -> np.ndarray:
+    """``alpha`` without product islands smaller than ``min_share`` of the frame (and at
+    least ``min_px``), their feather included. At full size the U-Net's upsampled outline
+    leaves islands of a few pixels in small gaps (between a jump rope's strands on purple
+    paper: 33 islands of 1-23 px), and each one printed a speck of old backdrop on the
+    new background."""
+    fg = (alpha >= 0.5).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 2:
+        return alpha
+    small = stats[1:, cv2.CC_STAT_AREA] < max(min_px, min_share * alpha.size)
+    if not small.any():
+        return alpha
+    specks = np.concatenate([[False], small])[labels].astype(np.uint8)
+    halo = cv2.dilate(specks, np.ones((7, 7), np.uint8)) > 0
+    out = alpha.copy()
+    out[(specks > 0) | (halo & (alpha < 0.5))] = 0.0
+    return out
+
+
 def cast_shadow(
     lab: np.ndarray,
     model: np.ndarray,

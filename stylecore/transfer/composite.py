@@ -44,6 +44,8 @@ class CompositeConfig:
     erode_px: float = 0.0  # shrink the product matte before compositing
     decontaminate: bool = True  # straddle mode only
     keep_shadow: bool = True
+    rim_px: int = 2  # outside mode: the old backdrop's share is swapped out of this many
+    # px of the outline (0 = every product pixel kept exactly, outline included)
     shadow_floor: float = 0.35  # never darken the new background below this factor
     light_sweep: float = 0.5  # synthesis: exponent on the backdrop's light field (1 = as is)
     light_gain: float = 1.15  # synthesis: the light is levelled to 1 at the backdrop's median,
@@ -249,18 +251,28 @@ def composite(
             np.uint8
         )
     band = (a2 > 0) & (a2 < 1)
-    if band.any():
-        ys, xs = np.nonzero(band)
+    zone = band
+    if cfg.edge == "outside" and cfg.rim_px > 0:  # a hard matte has a rim but no band
+        solid_u8 = (a2 >= 1.0).astype(np.uint8)
+        zone = band | (solid_u8 != cv2.erode(solid_u8, np.ones((3, 3), np.uint8)))
+    rim = None
+    if zone.any():
+        ys, xs = np.nonzero(zone)
         pad = 8
         y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, alpha.shape[0])
         x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, alpha.shape[1])
         orig_c, a_c = original[y0:y1, x0:x1], a2[y0:y1, x0:x1]
         if cfg.edge == "outside":
-            # Spread from one pixel inside the outline: the outline pixels themselves are
-            # often anti-aliased with the old backdrop.
+            # The rim first (its old backdrop swapped out), then its colours spread
+            # outward from one pixel inside the outline, which is often anti-aliased.
+            rim = _rim(orig_c, out[y0:y1, x0:x1], a_c, cfg.rim_px)
+            src = orig_c
+            if rim is not None:
+                src = orig_c.copy()
+                src[rim[0], rim[1]] = rim[2]
             solid = (a_c >= 1.0).astype(np.uint8)
             inner = cv2.erode(solid, np.ones((3, 3), np.uint8))
-            fg = extend_colours(orig_c, inner if inner.any() else solid)
+            fg = extend_colours(src, inner if inner.any() else solid)
         elif cfg.decontaminate:
             fg = decontaminate(orig_c, a_c)
         else:
@@ -273,7 +285,46 @@ def composite(
         region[b] = blended
     solid = a2 >= 1.0
     out[solid] = original[solid]  # exact product pixels, not a float round trip
+    if rim is not None:
+        ry, rx, values = rim
+        out[y0:y1, x0:x1][ry, rx] = values
     return out
+
+
+def _rim(
+    orig: np.ndarray, new_bg: np.ndarray, a2: np.ndarray, rim_px: int, min_contrast: float = 30.0
+):
+    """The outline's own pixels in ``outside`` mode: a kept pixel within ``rim_px`` of
+    the outline is often a mix ``a F + (1 - a) B`` of the product and the old backdrop
+    (anti-aliasing, a slightly soft edge), which reads as a thin pale line on a dark new
+    background. Where a pixel fits that mix (F: the product's colour from further inside;
+    B: the old backdrop's from further out; ``a`` by projection on the line between them,
+    with a small residual) the old backdrop's share is swapped for the new background's:
+    ``I + (1 - a) (new - B)``, which keeps the pixel's own detail. Returns the rows,
+    columns and uint8 values to write, or None; pixels further inside are never touched."""
+    if rim_px <= 0:
+        return None
+    solid = (a2 >= 1.0).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim_px + 1,) * 2)
+    core = cv2.erode(solid, k)
+    ring = (solid > 0) & (core == 0)
+    back = cv2.erode((a2 <= 0.0).astype(np.uint8), np.ones((3, 3), np.uint8))
+    if not ring.any() or not core.any() or not back.any():
+        return None
+    inner = cv2.erode(core, np.ones((3, 3), np.uint8))  # clear of the rim's own mixing
+    fg = extend_colours(orig, inner if inner.any() else core)[ring]
+    bg_old = extend_colours(orig, back)[ring]
+    px = orig[ring].astype(np.float32)
+    diff = fg - bg_old
+    c2 = (diff * diff).sum(-1)
+    a = np.clip(((px - bg_old) * diff).sum(-1) / np.maximum(c2, 1e-6), 0.0, 1.0)
+    resid = px - (bg_old + a[:, None] * diff)
+    fits = (c2 >= min_contrast**2) & ((resid * resid).sum(-1) <= 0.04 * c2) & (a < 0.98)
+    ry, rx = np.nonzero(ring)
+    ry, rx, a, px, bg_old = ry[fits], rx[fits], a[fits], px[fits], bg_old[fits]
+    new = new_bg[ry, rx].astype(np.float32)
+    values = px + (1.0 - a[:, None]) * (new - bg_old)
+    return ry, rx, np.clip(values + 0.5, 0, 255).astype(np.uint8)
 
 
 def preserve_colour(original: np.ndarray, styled: np.ndarray) -> np.ndarray:
