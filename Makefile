@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/bench_background.py --photos 8
 	$(BIN)/python bench/bench_speed.py
 	$(BIN)/python bench/bench_segmentation.py --json bench/results/segmentation.json
+	$(BIN)/python bench/bench_edges.py
 	$(BIN)/restyle -q sample-catalogue /tmp/restyle-heldout96 --seed 2026 --count 96 \
 		--no-contact-sheet
 	$(BIN)/python bench/bench_mask_gate.py --images /tmp/restyle-heldout96/catalogue.csv \
