@@ -63,6 +63,11 @@ class SynthConfig:
     # A reference that is a grid of cells (tiles, a geometric print) is rebuilt from blocks
     # of whole cells with seams on its grid lines (stylecore.transfer.lattice), not quilted
     lattice: bool = True
+    # ... and, when magnified, re-sharpened by an unsharp mask of the interpolation's own
+    # width (0.5 x the magnification) with this amount (0: off): cubic interpolation
+    # spread a print's hard edges over ~2 px and its fine texture at 2048 px fell to
+    # 0.68x the reference's
+    grid_sharpen: float = 0.8
     # A grain look (wood) is quilted in bands along its grain, so no cut crosses the grain
     # (stylecore.transfer.strips)
     strips: bool = True
@@ -80,6 +85,8 @@ class SynthConfig:
                 f"detail={self.detail}: need 1 <= sharp_upscale <= max_upscale and "
                 "0 <= detail <= 2"
             )
+        if not 0.0 <= self.grid_sharpen <= 2.0:
+            raise ValueError(f"grid_sharpen={self.grid_sharpen}: must be in [0, 2]")
         if not 0.0 <= self.feather <= 1.0:
             raise ValueError(f"feather={self.feather}: must be in [0, 1]")
         if self.seam_tries < 1:
@@ -392,6 +399,9 @@ def synthesize_background(
     if grid is not None:
         scaled = scaled_reference(ref, frame_hw, cfg, cap=cfg.sharp_upscale)
         ky, kx = scaled.shape[0] / ref.shape[0], scaled.shape[1] / ref.shape[1]
+        if max(ky, kx) > 1.01 and cfg.grid_sharpen > 0:
+            soft = cv2.GaussianBlur(scaled, (0, 0), 0.5 * max(ky, kx))
+            scaled = cv2.addWeighted(scaled, 1.0 + cfg.grid_sharpen, soft, -cfg.grid_sharpen, 0)
         tiled = tile_blocks(scaled, grid.scaled(ky, kx), frame_hw, patch_seed, cfg.patch)
         if tiled is not None:
             return tiled
