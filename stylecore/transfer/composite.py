@@ -10,11 +10,15 @@ Images are ``(H, W, 3)`` uint8 RGB; ``alpha`` is the product matte, ``(H, W)`` f
 
 Where the soft edge lies in ``background`` mode (``edge``):
 
-- ``outside`` (default): every pixel the segmenter calls product (alpha >= 0.5) is kept
-  exactly, edge pixels included; the transition to the new background runs over the
-  outer half of the feather, i.e. over old backdrop pixels. Their colour is the product's
-  own colour extended outward (a normalised convolution of nearby product pixels), so no
-  light fringe of the old backdrop survives and the product keeps its whole outline;
+- ``outside`` (default): every pixel the segmenter calls product (alpha >= 0.5) is kept,
+  byte for byte more than ``rim_px`` inside the outline; the transition to the new
+  background runs over the outer half of the feather, i.e. over old backdrop pixels,
+  at opacity ``2 alpha``. Their colour is the product's own colour extended outward (a
+  normalised convolution of nearby product pixels, reaching as far as a soft,
+  out-of-focus edge needs), so no light fringe of the old backdrop survives and the
+  product keeps its whole outline. Within ``rim_px`` of the outline, a kept pixel that
+  is a mix of product and old backdrop (anti-aliasing) has the backdrop's share swapped
+  for the new background's (``_rim``);
 - ``straddle``: the transition follows the matte on both sides of the outline, with
   **edge decontamination**: a soft-edge pixel of the original is ``a*F + (1-a)*B`` with B
   the old backdrop; B is estimated from nearby backdrop pixels and removed. This changes
