@@ -316,19 +316,48 @@ def _rim(
     if not ring.any() or not core.any() or not back.any():
         return None
     inner = cv2.erode(core, np.ones((3, 3), np.uint8))  # clear of the rim's own mixing
-    fg = extend_colours(orig, inner if inner.any() else core)[ring]
-    bg_old = extend_colours(orig, back)[ring]
-    px = orig[ring].astype(np.float32)
+    if not inner.any():
+        inner = core
+    ry, rx = np.nonzero(ring)
+    fg = np.zeros((ry.size, 3), np.float32)
+    bg_old = np.zeros((ry.size, 3), np.float32)
+    found = np.zeros(ry.size, bool)
+    # On tiles around the rim only: a product that fills the frame has a rim of a few
+    # thousand pixels but a box of millions.
+    T, halo = 128, 8
+    H, W = ring.shape
+    tile_of = (ry // T) * ((W + T - 1) // T) + rx // T
+    order = np.argsort(tile_of, kind="stable")
+    bounds = np.flatnonzero(np.diff(tile_of[order])) + 1
+    for idx in np.split(order, bounds):
+        ty, tx = ry[idx[0]] // T, rx[idx[0]] // T
+        y0, x0 = max(ty * T - halo, 0), max(tx * T - halo, 0)
+        y1, x1 = min((ty + 1) * T + halo, H), min((tx + 1) * T + halo, W)
+        sl = np.s_[y0:y1, x0:x1]
+        ly, lx = ry[idx] - y0, rx[idx] - x0
+        f, f_ok = _near_colours(orig[sl], inner[sl])
+        b, b_ok = _near_colours(orig[sl], back[sl])
+        fg[idx], bg_old[idx] = f[ly, lx], b[ly, lx]
+        found[idx] = f_ok[ly, lx] & b_ok[ly, lx]
+    px = orig[ry, rx].astype(np.float32)
     diff = fg - bg_old
     c2 = (diff * diff).sum(-1)
     a = np.clip(((px - bg_old) * diff).sum(-1) / np.maximum(c2, 1e-6), 0.0, 1.0)
     resid = px - (bg_old + a[:, None] * diff)
-    fits = (c2 >= min_contrast**2) & ((resid * resid).sum(-1) <= 0.04 * c2) & (a < 0.98)
-    ry, rx = np.nonzero(ring)
+    fits = found & (c2 >= min_contrast**2) & ((resid * resid).sum(-1) <= 0.04 * c2) & (a < 0.98)
     ry, rx, a, px, bg_old = ry[fits], rx[fits], a[fits], px[fits], bg_old[fits]
     new = new_bg[ry, rx].astype(np.float32)
     values = px + (1.0 - a[:, None]) * (new - bg_old)
     return ry, rx, np.clip(values + 0.5, 0, 255).astype(np.uint8)
+
+
+def _near_colours(img: np.ndarray, members: np.ndarray, sigma: float = 2.0):
+    """Gaussian-weighted mean colour of nearby ``members`` at every pixel (float32), and
+    where there were any."""
+    w = members.astype(np.float32)
+    num = cv2.GaussianBlur(img.astype(np.float32) * w[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    return num / np.maximum(den, 1e-3)[..., None], den > 1e-3
 
 
 def preserve_colour(original: np.ndarray, styled: np.ndarray) -> np.ndarray:
