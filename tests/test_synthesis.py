@@ -530,3 +530,62 @@ def test_the_patch_with_the_cheapest_cut_is_kept():
     err[[11, 12, 55, 80]] = [1.0, 1.05, 1.2, 1.3]
     assert _alternatives(err, 11, 10, 4) == [11, 55]
     assert _alternatives(err, 55, 10, 1) == [55]
+
+
+def _soft_blobs(h: int, w: int, seed: int, sigma: float, contrast: float = 25.0) -> np.ndarray:
+    """A soft texture: coloured noise blurred by ``sigma`` px (bokeh-like when large),
+    with ``contrast`` levels of spread (past about 40 it clips, and clipping is sharp)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(60, 220, (h, w, 3)).astype(np.float32)
+    if sigma > 0:
+        x = cv2.GaussianBlur(x, (0, 0), sigma)
+        x = (x - x.mean()) * (contrast / max(float(x.std()), 1e-3)) + 140.0
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def test_a_dark_band_along_a_reference_edge_is_trimmed_and_never_quilted():
+    """Every autumn-bokeh reference ends in a dark band (a vignette). Quilted, it became
+    dark blocks in the middle of the frame. The band is trimmed before quilting; a thin
+    dark line at an edge (a plank joint) and a reference without a band are kept."""
+    from stylecore.transfer.synthesis import trim_dark_edges
+
+    ref = _soft_blobs(300, 400, 1, 6.0, contrast=60.0)
+    banded = ref.copy()
+    banded[255:] = (banded[255:] * 0.12).astype(np.uint8)  # bottom 15 %: near black
+    trimmed = trim_dark_edges(banded, 0.25)
+    assert trimmed.shape[1] == 400 and 245 <= trimmed.shape[0] <= 256, trimmed.shape
+    assert trim_dark_edges(ref, 0.25) is ref
+    lined = ref.copy()
+    lined[-4:] = 10  # a 1 % line
+    assert trim_dark_edges(lined, 0.25) is lined
+
+    # and the synthesised background has no block as dark as the band
+    def darkest_block(cfg: SynthConfig) -> float:
+        out = synthesize_background([banded], (480, 640), seed=7, cfg=cfg)
+        lum = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(cv2.resize(lum, (20, 15), interpolation=cv2.INTER_AREA).min())
+
+    assert darkest_block(SynthConfig()) > 60
+    assert darkest_block(SynthConfig(trim_dark_edges=0)) < 50  # untrimmed, the band shows
+
+
+def test_a_soft_look_gets_seams_as_soft_as_itself():
+    """A cut sharper than the look is the sharpest edge in it: bokeh (2-3 px of its own
+    blur) showed torn, hard-edged patch outlines. ``softness`` reads a reference's own
+    blur, and quilting blurs its cuts at least that much. Where a patch's corner meets the
+    end of the patch to its left, the old content steps; the new patch covers that line
+    (before, a hard vertical seam of up to 37 levels on this texture, whose own steepest
+    step is 4)."""
+    from stylecore.transfer.synthesis import softness
+
+    read = [softness(_soft_blobs(200, 200, 2, s)) for s in (0.0, 2.0, 5.0, 12.0)]
+    assert read[0] == 0.0 and read == sorted(read) and read[-1] >= 2.0, read
+    soft = _soft_blobs(240, 320, 3, 12.0)
+    ref_lum = cv2.cvtColor(soft, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    own = max(np.abs(np.diff(ref_lum, axis=a)).max() for a in (0, 1))
+    for seed in (11, 12, 13):  # 12 had a hard vertical seam where two patches' corners met
+        out = synthesize_background([soft], (480, 640), seed=seed, cfg=SynthConfig(detail=0))
+        lum = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        # the steepest step between neighbours: about the (2x magnified) look's own
+        steep = max(np.abs(np.diff(lum, axis=a)).max() for a in (0, 1))
+        assert steep <= 1.5 * own, (seed, steep, own)
