@@ -400,7 +400,8 @@ def test_a_grain_look_is_quilted_in_bands_along_its_grain():
             [ref], (600, 400), seed, SynthConfig(strips=False, detail=0)
         )
         assert worst_column_step(bands) <= 1.05 * own
-        assert worst_column_step(patches) > 1.3 * own
+        # (square patches leave 1.2-1.8x; 1.5-2.3x before their corners were covered)
+        assert worst_column_step(patches) > 1.15 * own
     # vertical grain: the same, transposed
     vert = synthesize_background(
         [np.ascontiguousarray(ref.transpose(1, 0, 2))], (400, 600), 1, flat

@@ -345,6 +345,9 @@ def _refine(fine, region, fy, fx, k, top, left, device) -> tuple[int, int]:
     return y0 + int(dy), x0 + int(dx)
 
 
+STEP_LEVELS = 12.0  # an old-content step this high (RGB levels) is covered fully
+
+
 def _paste(
     dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int, sigma: float
 ) -> None:
@@ -372,12 +375,18 @@ def _paste(
         inner = np.hypot(np.maximum(top - yy, 0), np.maximum(left - xx, 0))
         m = 1.0 - (1.0 - m) * np.clip(inner / r, 0.0, 1.0)
         if top and left:
-            # Above ``top``, the patch to the left ended at ``left``: the old content
-            # steps there from its block to the row above's. Kept as it was, that step
-            # printed as a hard vertical seam (a bokeh disc cut straight); the new patch
-            # covers the line and ramps back to its cut over 2 sigma on either side.
+            # Above ``top``, the patch to the left ended at ``left``: where the old content
+            # steps there (its block against the row above's), the step printed as a hard
+            # vertical seam (a bokeh disc cut straight). The new patch covers the line in
+            # proportion to the step, ramping back to its cut over 2 sigma on either side;
+            # where there is no step the cut decides alone (covering it everywhere drew
+            # short vertical strokes of the new patch's wash rims).
+            step = np.abs(
+                dst[:top, left].astype(np.float32) - dst[:top, left - 1].astype(np.float32)
+            ).max(axis=1)
+            w = cv2.GaussianBlur(np.clip(step / STEP_LEVELS, 0.0, 1.0)[:, None], (1, 0), sigma)
             line = np.clip(np.abs(xx - left) / r, 0.0, 1.0)
-            m[:top] = 1.0 - (1.0 - m[:top]) * line
+            m[:top] = 1.0 - (1.0 - m[:top]) * (1.0 - w * (1.0 - line))
             m[:top] *= np.clip(yy[:top] / r, 0.0, 1.0)  # and still the old one at the top
     for sl in ((slice(0, top), slice(None)), (slice(top, None), slice(0, left))):
         a = m[sl][..., None]
