@@ -301,6 +301,12 @@ def main() -> None:
         action="store_true",
         help="re-measure only the fine texture at 2048 px, into the existing --json",
     )
+    ap.add_argument(
+        "--only-time",
+        action="store_true",
+        help="re-measure only the whole path's time (side by side with the GAN path and "
+        "Johnson's network), into the existing --json",
+    )
     args = ap.parse_args()
     if args.table:
         with open(args.json) as f:
@@ -313,10 +319,14 @@ def main() -> None:
     torch.set_num_threads(2)
     model = load_style_model(args.model)
     methods = _methods()
-    if args.only_hf:
+    if args.only_hf or args.only_time:
         with open(args.json) as f:
             result = json.load(f)
-        result["hf_2048"], result["hf_2048_fraction"] = hf_at_2048(model, methods)
+        if args.only_hf:
+            result["hf_2048"], result["hf_2048_fraction"] = hf_at_2048(model, methods)
+        else:
+            result["time"] = timings(model)
+            result["time_command"] = "python bench/bench_background.py --only-time"
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
         print(table(result))

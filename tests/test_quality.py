@@ -182,3 +182,38 @@ def test_statistics_made_for_an_older_judge_are_recomputed_from_the_references()
     lost = dataclasses.replace(model, stats={"wood": stale}, references={})
     with pytest.raises(ValueError, match="wood"):
         refresh_judge_stats(lost)
+
+
+def test_product_fidelity_on_the_box_and_changed_pixels_equals_the_whole_frame():
+    """``product_fidelity`` measures on the product's bounding box and converts only the
+    pixels the restyle changed: its numbers equal the whole-frame computation, including
+    a product that runs off the frame and changes at its edge."""
+    import cv2
+
+    from stylecore.quality.checks import _lab
+    from stylecore.quality.style_metrics import ssim_map
+
+    rng = np.random.default_rng(3)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8), (0, 0), 2)
+    alpha = np.zeros((300, 400), np.float32)
+    cv2.circle(alpha, (380, 150), 90, 1.0, -1)  # runs off the right edge
+    out = img.copy()
+    out[alpha < 0.5] = 20
+    out[140:160, 385:400] = 255 - out[140:160, 385:400]  # changed inside, at the frame edge
+    core = (
+        cv2.erode(
+            (alpha >= 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        )
+        > 0
+    )
+    g0, g1 = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32) for x in (img, out))
+    de = ciede2000(_lab(img)[core], _lab(out)[core])
+    want = {
+        "product_ssim": float(ssim_map(g0, g1, 255.0, weight=core)[core].mean()),
+        "product_de_mean": float(de.mean()),
+        "product_de_p95": float(np.percentile(de, 95)),
+    }
+    got = product_fidelity(img, out, alpha)
+    assert want["product_de_mean"] > 0.1 and want["product_ssim"] < 0.99  # it sees the change
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, rel=1e-5, abs=1e-6), k

@@ -107,6 +107,9 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     )
 
 
+SSIM_REACH = 7  # px: beyond the reach of ``ssim_map``'s window (sigma 1.5, radius 6)
+
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
 
@@ -122,13 +125,29 @@ def product_fidelity(
         "product_de_p95": float("nan"),
     }
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
-    core = cv2.erode((alpha >= 0.5).astype(np.uint8), k) > 0
+    core = cv2.erode((alpha >= 0.5).astype(np.uint8), k)
     if not core.any():
         return out
+    # Both measures are local: SSIM sees 6 px around a pixel (a sigma-1.5 window), and a
+    # colour difference only the pixel. So they run on the product's bounding box (plus
+    # that window) and the difference only on the pixels the restyle changed (0 for the
+    # rest): the same numbers, at a fraction of the cost (the product stays
+    # byte-identical on the default path, and the whole frame at 2048 px cost 0.27 s).
+    x, y, w, h = cv2.boundingRect(core)
+    m = SSIM_REACH
+    y0, y1 = max(y - m, 0), min(y + h + m, core.shape[0])
+    x0, x1 = max(x - m, 0), min(x + w + m, core.shape[1])
+    core = core[y0:y1, x0:x1] > 0
+    original, output = original[y0:y1, x0:x1], output[y0:y1, x0:x1]
     g0 = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY).astype(np.float32)
     g1 = cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).astype(np.float32)
     out["product_ssim"] = float(ssim_map(g0, g1, 255.0, weight=core)[core].mean())
-    de = ciede2000(_lab(original)[core], _lab(output)[core])
+    changed = (original != output).any(axis=2)[core]
+    de = np.zeros(changed.shape, np.float32)
+    if changed.any():
+        before = original[core][changed][:, None]
+        after = output[core][changed][:, None]
+        de[changed] = ciede2000(_lab(before), _lab(after))[:, 0]
     out["product_de_mean"] = float(de.mean())
     out["product_de_p95"] = float(np.percentile(de, 95))
     return out
