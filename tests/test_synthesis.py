@@ -396,8 +396,9 @@ def test_a_grain_look_is_quilted_in_bands_along_its_grain():
     flat = SynthConfig(detail=0.0)
     for seed in range(3):
         bands = synthesize_background([ref], (600, 400), seed, flat)
+        # square patches with sharp cuts (a clash's wide blur softens their steps too)
         patches = synthesize_background(
-            [ref], (600, 400), seed, SynthConfig(strips=False, detail=0)
+            [ref], (600, 400), seed, SynthConfig(strips=False, detail=0, wide_feather=0)
         )
         assert worst_column_step(bands) <= 1.05 * own
         # (square patches leave 1.2-1.8x; 1.5-2.3x before their corners were covered)
@@ -590,3 +591,26 @@ def test_a_soft_look_gets_seams_as_soft_as_itself():
         # the steepest step between neighbours: about the (2x magnified) look's own
         steep = max(np.abs(np.diff(lum, axis=a)).max() for a in (0, 1))
         assert steep <= 1.5 * own, (seed, steep, own)
+
+
+def test_a_cut_across_a_clash_is_blurred_wide_and_one_through_paper_stays_sharp():
+    """Where a cut must cross very different content (one wash into another), its
+    jagged path read as torn paper on watercolour; there the cut is blurred by up to
+    ``wide`` px, in proportion to the difference across it. Where the two sides match
+    (paper against paper), the cut keeps its narrow blur."""
+    from stylecore.transfer.synthesis import _paste
+
+    P, left, sigma, wide = 96, 40, 1.0, 8.0
+    src = np.full((P, P, 3), 200, np.uint8)
+    cut = np.ones((P, P), np.float32)
+    cut[:, :20] = 0.0  # the cut runs down the middle of the left overlap strip
+
+    def steepest(clash):
+        dst = np.zeros((P, P, 3), np.uint8)
+        _paste(dst, src, cut, 0, left, sigma, clash, wide)
+        return float(np.abs(np.diff(dst[P // 2, :left, 0].astype(np.float32))).max())
+
+    sharp = steepest(np.zeros((P, P), np.float32))
+    soft = steepest(np.ones((P, P), np.float32))
+    assert sharp > 200 / (2.5 * 2 * sigma)  # the narrow blur: a step over a few px
+    assert soft < 200 / (2 * wide)  # the wide one: a Gaussian step of sigma 8 (slope 10)

@@ -60,6 +60,10 @@ class SynthConfig:
     # one whose minimum-error cut is cheapest
     structure: float = 0.5  # weight of the max-pooled edge channel in the search
     feather: float = 0.02  # seam blur, as a fraction of the overlap (the blur's sigma)
+    # Where a cut must cross very different content (a wash into another wash), its path
+    # is jagged and read as torn paper; there it is blurred up to this fraction of the
+    # overlap instead, in proportion to the colour difference across it (0: off)
+    wide_feather: float = 0.15
     # A reference that is a grid of cells (tiles, a geometric print) is rebuilt from blocks
     # of whole cells with seams on its grid lines (stylecore.transfer.lattice), not quilted
     lattice: bool = True
@@ -280,6 +284,10 @@ def quilt(
             patch = fine[fy : fy + p, fx : fx + p]
             if i == 0 and j == 0:
                 cut = np.ones((p, p), np.float32)
+            clash = None
+            if cfg.wide_feather > 0 and (i or j):
+                rgb_diff = ((region[..., :3] - patch[..., :3]) ** 2).sum(2)
+                clash = np.clip((rgb_diff - CLASH_FROM) / CLASH_SPAN, 0.0, 1.0)
             region[:] = cut[..., None] * patch + (1 - cut[..., None]) * region
             _paste(
                 out[y * c : y * c + P, x * c : x * c + P],
@@ -288,6 +296,8 @@ def quilt(
                 o * c * (i > 0),
                 o * c * (j > 0),
                 max(cfg.feather * o * c, min_seam),
+                clash,
+                cfg.wide_feather * o * c,
             )
     return np.ascontiguousarray(out[:H, :W])
 
@@ -348,8 +358,19 @@ def _refine(fine, region, fy, fx, k, top, left, device) -> tuple[int, int]:
 STEP_LEVELS = 12.0  # an old-content step this high (RGB levels) is covered fully
 
 
+CLASH_FROM, CLASH_SPAN = 0.005, 0.03  # squared RGB difference (in [0, 1]) across a cut:
+# below CLASH_FROM it is paper against paper, from CLASH_FROM + CLASH_SPAN a clash
+
+
 def _paste(
-    dst: np.ndarray, src: np.ndarray, cut: np.ndarray, top: int, left: int, sigma: float
+    dst: np.ndarray,
+    src: np.ndarray,
+    cut: np.ndarray,
+    top: int,
+    left: int,
+    sigma: float,
+    clash: np.ndarray | None = None,
+    wide: float = 0.0,
 ) -> None:
     """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear),
     then blurred by ``sigma`` px (a soft seam); outside the overlap strips ``src`` is
@@ -358,14 +379,24 @@ def _paste(
     The blurred cut is ramped to 1 over the last ``2 sigma`` px before the block ``src``
     fills alone, and to 0 over the first ``2 sigma`` px of the patch's outer edge: a cut
     that runs along either edge of the overlap was otherwise blurred on one side only
-    and printed as a straight, hard seam (seen at full size through a bokeh disc)."""
+    and printed as a straight, hard seam (seen at full size through a bokeh disc).
+
+    ``clash`` (in [0, 1], at the cut's resolution): where the two sides differ, the cut
+    is blurred by up to ``wide`` px instead, and the ramps widen with it."""
     P = dst.shape[0]
     dst[top:, left:] = src[top:, left:]
     if not (top or left):
         return
     m = cut if cut.shape[0] == P else cv2.resize(cut, (P, P), interpolation=cv2.INTER_LINEAR)
     if sigma >= 0.5:
-        m = cv2.GaussianBlur(m, (0, 0), sigma)
+        sharp = cv2.GaussianBlur(m, (0, 0), sigma)
+        if clash is not None and wide > sigma and float(clash.max()) > 0:
+            t = clash if clash.shape[0] == P else cv2.resize(clash, (P, P))
+            t = cv2.GaussianBlur(t, (0, 0), wide)
+            m = sharp + t * (cv2.GaussianBlur(m, (0, 0), wide) - sharp)
+            sigma = wide
+        else:
+            m = sharp
         r = 2.0 * sigma
         yy = np.arange(P, dtype=np.float32)[:, None] + 0.5
         xx = np.arange(P, dtype=np.float32)[None, :] + 0.5
