@@ -71,6 +71,10 @@ def test_quilting_keeps_the_texture_scale_and_refuses_bad_input(refs):
         quilt(ref.astype(np.float32), (10, 10), seed=0)
     with pytest.raises(ValueError, match="scale"):
         SynthConfig(scale=0.0)
+    with pytest.raises(ValueError, match="wide_feather"):
+        SynthConfig(wide_feather=-0.1)
+    with pytest.raises(ValueError, match="trim_dark_edges"):
+        SynthConfig(trim_dark_edges=0.9)
     with pytest.raises(ValueError, match="no reference"):
         synthesize_background([], (10, 10), seed=0)
 

@@ -96,8 +96,15 @@ class SynthConfig:
             )
         if not 0.0 <= self.grid_sharpen <= 2.0:
             raise ValueError(f"grid_sharpen={self.grid_sharpen}: must be in [0, 2]")
-        if not 0.0 <= self.feather <= 1.0:
-            raise ValueError(f"feather={self.feather}: must be in [0, 1]")
+        if not 0.0 <= self.feather <= 1.0 or not 0.0 <= self.wide_feather <= 1.0:
+            raise ValueError(
+                f"feather={self.feather}, wide_feather={self.wide_feather}: must be in [0, 1]"
+            )
+        if not 0.0 <= self.trim_dark_edges <= 0.45:
+            raise ValueError(
+                f"trim_dark_edges={self.trim_dark_edges}: must be in [0, 0.45] "
+                "(the most of a side a dark edge band may take; 0 = off)"
+            )
         if self.seam_tries < 1:
             raise ValueError(f"seam_tries={self.seam_tries}: must be at least 1")
         if self.search_px < 8 or self.tolerance < 0 or self.max_upscale <= 0:
