@@ -198,6 +198,43 @@ def test_hole_rule_keeps_backdrop_and_fills_colour_and_texture():
     assert not kept[red].any() and not kept[yarn].any()
 
 
+def test_hole_opening_takes_a_filled_corner_but_not_a_lit_strip_behind_a_rim():
+    """A dark frame encloses a kept hole of white backdrop. The mask also calls two
+    white regions beside it product: a corner of the hole the network filled (nothing
+    parts it from the hole) and a lit white strip of product that a dark 2 px rim parts
+    from the hole, but for a 6 px gap (a white mug's inner handle). The corner joins the
+    hole; the strip stays product."""
+
+    from stylecore.segmentation.edges import fit_backdrop
+    from stylecore.segmentation.refine import Backdrop, open_holes, to_lab
+
+    rng = np.random.default_rng(1)
+    img = np.full((240, 360, 3), 235.0) + rng.normal(0, 0.8, (240, 360, 1))
+    fg = np.zeros((240, 360), bool)
+    fg[40:200, 60:300] = True
+    img[fg] = (60, 60, 70)
+    hole = np.zeros_like(fg)
+    hole[70:170, 100:260] = True
+    img[hole] = 235 + rng.normal(0, 0.8, (int(hole.sum()), 1))
+    corner = np.zeros_like(fg)
+    corner[70:90, 100:130] = True  # the network's fill, backdrop-white
+    strip = np.zeros_like(fg)
+    strip[172:182, 110:250] = True  # lit white product below the hole's rim
+    img[strip] = 235 + rng.normal(0, 0.8, (int(strip.sum()), 1))
+    img[170:172, 100:260] = (90, 90, 95)  # the rim ...
+    img[170:172, 180:186] = 235  # ... with a gap where the strip meets the hole
+    lab = to_lab(np.clip(img, 0, 255).astype(np.uint8))
+    model, noise, _ = fit_backdrop(lab, 0.015)
+    mask = fg & ~(hole & ~corner)
+    kept = hole & ~corner
+    out, kept_after = open_holes(mask, kept, Backdrop(lab, model, noise))
+    assert not out[corner].any() and kept_after[corner].all()
+    assert out[strip].all() and not kept_after[strip].any()
+    # without the rim bound the strip is carved, as it was before
+    out0, _ = open_holes(mask, kept, Backdrop(lab, model, noise), min_touch=0.0)
+    assert not out0[strip].all()
+
+
 def _lost(alpha: np.ndarray, truth: np.ndarray, erode: int = 3) -> float:
     """Share of the true product, eroded by ``erode`` px, that the mask calls background."""
     import cv2
