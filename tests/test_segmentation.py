@@ -235,6 +235,26 @@ def test_hole_opening_takes_a_filled_corner_but_not_a_lit_strip_behind_a_rim():
     assert not out0[strip].all()
 
 
+def test_a_light_rim_beside_a_dark_inside_snaps_to_the_product():
+    """A mug's rim seen from above: a dark inside, a 4 px light-grey rim, a white
+    backdrop. Snapped against the whole window's product mean (pulled dark by the
+    inside), the rim reads as backdrop; against the mean of the product pixels along the
+    outline (``rim_means``), it stays product."""
+    from stylecore.segmentation.refine import local_means, rim_means, snap, to_lab
+
+    img = np.full((40, 60, 3), 245, np.uint8)  # white backdrop
+    img[:, :20] = 70  # the mug's dark inside
+    img[:, 20:24] = 215  # its light-grey rim
+    lab = to_lab(img)
+    mask = np.zeros((40, 60), bool)
+    mask[:, :24] = True
+    rim = np.s_[10:30, 20:24]
+    for means, product in ((local_means, False), (rim_means, True)):
+        fg, bg = means(lab, mask, 6)
+        kept = snap(lab[rim], fg[rim], bg[rim], mask[rim], 3.0)
+        assert kept.all() == product and kept.any() == product
+
+
 def _lost(alpha: np.ndarray, truth: np.ndarray, erode: int = 3) -> float:
     """Share of the true product, eroded by ``erode`` px, that the mask calls background."""
     import cv2

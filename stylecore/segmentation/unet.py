@@ -39,8 +39,8 @@ from stylecore.segmentation.refine import (
     Backdrop,
     is_uniform,
     keep_components,
-    local_means,
     open_holes,
+    rim_means,
     settle_holes,
     to_lab,
     upsample_refined,
@@ -228,7 +228,7 @@ class UNetSegmenter:
             flags.append(FLAG_LOW_CONFIDENCE)
         fg_mean = bg_mean = None
         if not fg.all():
-            fg_mean, bg_mean = local_means(lab, fg, radius=3 * self.cfg.snap_radius)
+            fg_mean, bg_mean = rim_means(lab, fg, radius=3 * self.cfg.snap_radius)
         alpha_full = upsample_refined(
             fg,
             rgb,
