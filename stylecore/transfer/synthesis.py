@@ -554,9 +554,13 @@ def _luminance(img: np.ndarray) -> np.ndarray:
     return img if img.ndim == 2 else img.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
 
 
-def band_power(img: np.ndarray, n: int = 48) -> tuple[float, float]:
+def band_power(img: np.ndarray, n: int = 400) -> tuple[float, float]:
     """``(high, total)``: mean luminance power above ``HF_CUT`` and in all, over up to ``n``
-    Hann-windowed, mean-removed 64 px windows on a regular grid (a Welch estimate)."""
+    Hann-windowed, mean-removed 64 px windows on a regular grid (a Welch estimate). A
+    sparse grid misjudges a large frame: with 48 windows a watercolour background at 2048
+    px read as 1.0x its reference's fine fraction while every window (stride 16) read
+    0.64x, and the fine band got too little gain; 400 windows read within 0.03 of every
+    window."""
     lum = _luminance(img)
     h, w = lum.shape
     if h < _WIN or w < _WIN:
