@@ -8,6 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from stylecore.quality.style_eval import StyleTarget
 from stylecore.quality.texture import (
@@ -86,8 +87,49 @@ def test_pasted_reference_scores_high_and_colour_matched_noise_does_not(style, p
     tint = target.progress(rgb, cal["tint"], mask)
     assert unchanged["judge"] == pytest.approx(0)
     assert pasted["judge"] > 0.5
-    assert noise["judge"] < 0.3 and tint["judge"] < 0.3
+    assert noise["judge"] <= 0.2 and tint["judge"] < 0.3
+    # Wood's grain has a direction that noise lacks: its pairs view, which keeps the
+    # horizontal and vertical neighbours apart, rejects the noise (pooled, it scored 0.42).
+    if style == "wood":
+        assert noise["judge_pairs"] < 0.1 < 0.8 < pasted["judge_pairs"]
     # The product itself is untouched by both calibration images.
     keep = mask >= 0.5
     assert np.array_equal(cal["pasted"][keep], rgb[keep])
     assert np.array_equal(cal["noise"][keep], rgb[keep])
+
+
+def _veined_stone(seed: int, side: int = 512) -> np.ndarray:
+    """Plain light stone crossed by a few dark, wandering veins."""
+    rng = np.random.default_rng(seed)
+    img = np.clip(225 + rng.normal(0, 3, (side, side, 3)), 0, 255).astype(np.uint8)
+    img = cv2.GaussianBlur(img, (0, 0), 3)
+    for _ in range(6):
+        pts = np.cumsum(rng.normal(0, 25, (12, 2)), 0) + rng.uniform(0, side, 2)
+        cv2.polylines(img, [pts.astype(np.int32)], False, (90, 95, 105), 3, cv2.LINE_AA)
+    return img
+
+
+def test_the_judges_contrast_view_finds_veined_stone_patchy_and_noise_even():
+    """The contrast view's distributions (local RMS contrast over 3 x 3 blocks of
+    positions): veins make stone busy in a few blocks and plain in the rest, a wide
+    distribution; colour-matched noise is as busy everywhere, a narrow one. Measured as
+    the 10-90% quantile range over the median, at every judge tap."""
+    from stylecore.quality.judge import JUDGE_TAPS, projections
+
+    stone = _veined_stone(0)
+    photo = np.full((384, 512, 3), 250, np.uint8)
+    mask = np.zeros((384, 512), np.float32)
+    mask[120:300, 200:320] = 1
+    noise = calibration_images(photo, mask, stone, seed=1)["noise"]
+
+    def relative_range(views) -> np.ndarray:
+        out = []
+        for c in views["contrast"]:
+            q = torch.quantile(c, torch.tensor([0.1, 0.5, 0.9]), dim=1)
+            out.append(float(((q[2] - q[0]) / q[1]).median()))
+        return np.array(out)
+
+    patchy = relative_range(projections(stone))
+    even = relative_range(projections(noise, 1.0 - mask))
+    assert len(patchy) == len(even) == len(JUDGE_TAPS)
+    assert np.all(patchy > 1.4 * even), (patchy, even)
