@@ -463,6 +463,24 @@ def test_a_pool_of_light_is_lifted_within_the_gain_and_rolls_off_softly():
     assert soft_ceiling(np.float32([1.0, 10.0]), 1.15)[1] == pytest.approx(1.15, abs=1e-4)
 
 
+def test_a_black_backdrop_carries_no_light():
+    """A bright product on black (a lit laptop screen): the backdrop's median luma is 0
+    and the screen's bloom lifts the pixels around it to 20-30. That is not light to carry:
+    the light is 1 everywhere, where it was a pale halo around the product on every look.
+    A dark desk (median luma 25) still carries its pool, as the test above asks."""
+    h, w = 300, 400
+    alpha = np.zeros((h, w), np.float32)
+    alpha[100:180, 150:250] = 1.0
+    dist = cv2.distanceTransform((alpha < 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    bloom = 28 * np.exp(-dist / 25.0)
+    noise = np.random.default_rng(1).integers(0, 3, (h, w))
+    lum = np.clip(bloom + noise, 0, 255)
+    img = np.repeat(lum[..., None], 3, axis=2).astype(np.uint8)
+    img[alpha > 0] = (230, 240, 250)
+    light = backdrop_light(img, alpha, gain=1.15)
+    assert np.allclose(light, 1.0)
+
+
 def test_the_fine_band_keeps_its_spectrum_but_not_its_sparse_edges():
     """Bokeh discs' rims, laid as tiles at random places, printed ghost rings. With a seed
     the band's phases are redrawn: per channel the same power at each frequency, and no

@@ -154,6 +154,7 @@ def backdrop_light(
     sweep: float = 1.0,
     side: int = 512,
     gain: float = 1.0,
+    dark: tuple[float, float] = (6.0, 18.0),
 ) -> np.ndarray:
     """How the source backdrop is lit, as a multiplier ``(H, W)`` float32 in [floor, 1]
     for a new background: the backdrop's smooth light field (the wall-to-floor sweep and
@@ -167,7 +168,13 @@ def backdrop_light(
     median over the backdrop, so a typical backdrop pixel leaves the new background as it
     is (a white look stays white rather than turning grey); the brighter parts are
     blurred wider and lifted at most ``gain`` times, reaching it smoothly
-    (``soft_ceiling``); the range is then [floor, gain]."""
+    (``soft_ceiling``); the range is then [floor, gain].
+
+    On a black backdrop the light cannot be read: where the backdrop's median luma is
+    below ``dark[0]`` its darkening and brightening are JPEG quantisation and the
+    product's own glow, and the light is 1 everywhere; up to ``dark[1]`` it fades in. A
+    laptop shot on black (median luma 0, its screen's bloom at 20-30) carried a pale halo
+    around the laptop onto every look; a dark desk at luma 25 keeps its pool of light."""
     from stylecore.segmentation.edges import fit_backdrop
     from stylecore.segmentation.refine import to_lab
 
@@ -203,6 +210,11 @@ def backdrop_light(
         lift = np.where(den6 > 1e-3, num6 / np.maximum(den6, 1e-3), 1.0)
         light = np.minimum(light, 1.0) * soft_ceiling(lift, gain)
         light = np.clip(light, floor, gain).astype(np.float32)
+    if back.any():
+        level_luma = float(np.median(luma(small)[back]))
+        fade = float(np.clip((level_luma - dark[0]) / max(dark[1] - dark[0], 1e-6), 0.0, 1.0))
+        if fade < 1.0:
+            light = (1.0 + (light - 1.0) * fade).astype(np.float32)
     if k < 1:
         light = cv2.resize(light, (W, H), interpolation=cv2.INTER_LINEAR)
     light[alpha >= 0.5] = 1.0
