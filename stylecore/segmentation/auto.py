@@ -67,7 +67,7 @@ class AutoSegmenter:
         # ... or where one keeps a clear-cut hole that the other filled
         mu, me = _clear_holes(mu, me, rgb), _clear_holes(me, mu, rgb)
         # Deep cast shadows on coloured paper are backdrop, whatever both segmenters said.
-        shadow = paper_shadow(rgb)
+        shadow = paper_shadow(rgb, background=(mu.alpha < 0.5) & (me.alpha < 0.5))
         mu, me = trim_shadow(mu, shadow), trim_shadow(me, shadow)
         vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha, backdrop=shadow)
         ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha, backdrop=shadow)
