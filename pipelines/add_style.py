@@ -34,7 +34,7 @@ from stylecore.training.loop import progress_line, run_steps
 log = logging.getLogger(__name__)
 
 
-def check_request(model: str, style_dirs: list[str], replace: bool):
+def check_request(model: str, style_dirs: list[str], replace: bool, train: bool = True):
     """Resolve the base model and read and check every reference and id before anything
     trains. Returns ``(base_uri, base, ids, refs, hashes)``."""
     base_uri, _ = resolve_model_version(model)
@@ -50,10 +50,16 @@ def check_request(model: str, style_dirs: list[str], replace: bool):
         )
     for k, sid in enumerate(ids):
         n = sum(1 for i, _ in refs if i == k)
-        if n == 1:
+        if n == 1 and train:
             log.info(
                 "style %s: one reference; training sees it as random crops, flips and "
                 "scales of it (more references still help)",
+                sid,
+            )
+        elif n == 1:
+            log.info(
+                "style %s: one reference; each background is synthesised from it (more "
+                "references give more variety from photo to photo)",
                 sid,
             )
         elif n > 10:
@@ -67,7 +73,7 @@ def register(model: str, style_dirs: list[str], out: str, replace: bool = False)
     from pipelines.style_export import register_looks
 
     t0 = time.perf_counter()
-    _, base, ids, _, hashes = check_request(model, style_dirs, replace)
+    _, base, ids, _, hashes = check_request(model, style_dirs, replace, train=False)
     uri = register_looks(out, base, style_dirs, hashes)
     return {
         "uri": uri.rstrip("/"),

@@ -217,3 +217,17 @@ def test_product_fidelity_on_the_box_and_changed_pixels_equals_the_whole_frame()
     assert want["product_de_mean"] > 0.1 and want["product_ssim"] < 0.99  # it sees the change
     for k, v in want.items():
         assert got[k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
+
+
+def test_a_one_reference_look_rejected_on_style_says_why_in_words():
+    """A look registered from one reference has no spread between references to fall back
+    on (``judge_spread`` is inf): the reason says so, not "infx the references' spread"."""
+    from stylecore.quality.checks import QualityConfig, _style_reasons
+
+    reasons = _style_reasons({"judge": 0.4, "judge_spread": float("inf")}, QualityConfig())
+    assert reasons == [
+        "style not matched: judge 0.40 < 0.45 of the way to the style "
+        "(one reference: no spread to fall back on)"
+    ]
+    two = _style_reasons({"judge": 0.4, "judge_spread": 3.1}, QualityConfig())
+    assert "3.1x the references' spread > 2.5" in two[0]

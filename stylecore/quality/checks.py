@@ -286,10 +286,14 @@ def _style_reasons(s: dict[str, float], cfg: QualityConfig) -> list[str]:
     reasons = []
     if "judge" in s or "judge_spread" in s:
         if "judge" in s and not style_ok:
+            spread = s.get("judge_spread", float("nan"))
             reasons.append(
                 f"style not matched: judge {judge:.2f} < {cfg.min_judge} of the way to the "
-                f"style and {s.get('judge_spread', float('nan')):.1f}x the references' "
-                f"spread > {cfg.max_judge_spread}"
+                + (
+                    f"style and {spread:.1f}x the references' spread > {cfg.max_judge_spread}"
+                    if np.isfinite(spread)
+                    else "style (one reference: no spread to fall back on)"
+                )
             )
     elif "colour_ratio" in s:
         reasons.append("style not judged: too little background visible")
