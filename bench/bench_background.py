@@ -140,6 +140,20 @@ def _real(folder: str):
     return out, held
 
 
+def summarise(rows) -> dict:
+    """Rows of ``(judge, colour ratio, palette blobs, passed, seconds)``, one per photo,
+    as the bench's per-style figures."""
+    a = np.array(rows, np.float64)
+    return {
+        "judge": float(np.nanmean(a[:, 0])),
+        "judge_min": float(np.nanmin(a[:, 0])),
+        "colour_ratio": float(np.nanmean(a[:, 1])),
+        "palette_blobs": int(a[:, 2].sum()),
+        "pass_rate": float(a[:, 3].mean()),
+        "s_per_photo": float(np.median(a[:, 4])),
+    }
+
+
 def score_set(photos, model, methods) -> dict:
     from stylecore.quality.gate import assess
 
@@ -155,15 +169,7 @@ def score_set(photos, model, methods) -> dict:
                 sc = rep.scores
                 rows.append((sc.get("judge", np.nan), sc.get("colour_ratio", np.nan),
                              sc.get("palette_blobs", 0), rep.passed, dt))  # fmt: skip
-            a = np.array(rows, np.float64)
-            res.setdefault(style, {})[name] = {
-                "judge": float(np.nanmean(a[:, 0])),
-                "judge_min": float(np.nanmin(a[:, 0])),
-                "colour_ratio": float(np.nanmean(a[:, 1])),
-                "palette_blobs": int(a[:, 2].sum()),
-                "pass_rate": float(a[:, 3].mean()),
-                "s_per_photo": float(np.median(a[:, 4])),
-            }
+            res.setdefault(style, {})[name] = summarise(rows)
             r = res[style][name]
             print(f"  {style:<13}{name:<16} judge {r['judge']:.2f} (min {r['judge_min']:.2f}) "
                   f"colour {r['colour_ratio']:.2f} blobs {r['palette_blobs']:3d} "

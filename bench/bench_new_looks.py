@@ -68,6 +68,7 @@ def calibration(photos, ref: np.ndarray) -> dict:
 
 
 def score(photos, model, style: str) -> dict:
+    from bench.bench_background import summarise
     from stylecore.quality.gate import assess
     from stylecore.transfer.restyle import TransferConfig, restyle_image
 
@@ -83,17 +84,7 @@ def score(photos, model, style: str) -> dict:
                      sc.get("palette_blobs", 0), rep.passed, dt))  # fmt: skip
         if not rep.passed:
             held.append(f"{image_id}: {'; '.join(rep.reasons)}")
-    a = np.array(rows, np.float64)
-    return {
-        "n": len(rows),
-        "judge": float(np.nanmean(a[:, 0])),
-        "judge_min": float(np.nanmin(a[:, 0])),
-        "colour_ratio": float(np.nanmean(a[:, 1])),
-        "palette_blobs": int(a[:, 2].sum()),
-        "pass_rate": float(a[:, 3].mean()),
-        "s_per_photo": float(np.median(a[:, 4])),
-        "held_back": held,
-    }
+    return {"n": len(rows), **summarise(rows), "held_back": held}
 
 
 def hf(model, style: str) -> float:
