@@ -226,3 +226,24 @@ def test_a_sliver_of_paper_between_strands_leaves_the_mask():
     photo, knot, gap = _knot_with_gap((238, 328))  # 38 px in: beyond the reach (10 px)
     shadow = paper_shadow(photo, background=~knot)
     assert shadow is None or not shadow[gap].any()
+
+
+def test_a_chrome_rail_over_pale_blue_paper_stays():
+    """A stool on pale blue paper (chroma 16): its chrome rails reflect the paper and
+    read as the paper's hue at chroma 6-11, darker, smooth: the paper in shadow by colour
+    alone. A hue is read only at chroma 10 or more, so the rail stays product; a real
+    shadow on the same paper (chroma 13) still joins."""
+    lab = np.zeros((H, W, 3), np.float32)
+    lab[:] = (70.0, -8.0, -14.0)  # the paper: chroma 16
+    rail = np.zeros((H, W), bool)
+    rail[236:246, 120:520] = True
+    lab[rail] = (52.0, -3.6, -6.3)  # chroma 7, 0.74x the paper's L*
+    shade = np.zeros((H, W), bool)
+    shade[330:400, 200:440] = True
+    lab[shade] = (50.0, -6.5, -11.4)  # a shadow: chroma 13, 0.71x
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    photo = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+    shadow = paper_shadow(photo)
+    assert shadow is not None
+    assert shadow[rail].mean() < 0.05
+    assert shadow[shade].mean() > 0.8  # its rim fails the smoothness test

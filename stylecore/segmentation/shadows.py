@@ -32,7 +32,10 @@ half as light as the product beside it: until 2026-12-06 a dark purple line was 
 under every strand (3615 dark purple pixels kept as product on the rope shot; 1232 now).
 And the slivers of lit paper enclosed between crossing strands, under ``min_area`` and
 within 1.5% of the frame of what is known backdrop, join (``_slivers``; on the rope shot
-five purple slivers of 11-37 px went, 2026-12-06).
+five purple slivers of 11-37 px went, 2026-12-06). A pixel's hue counts only where its
+chroma is at least ``hue_chroma`` (10): on a stool shot on pale blue paper (chroma 16)
+the chrome rails, reflecting the paper at chroma 6-11, were cut out in patches and
+published so (2026-12-06).
 
 A product part of the paper's exact hue is the case it gets wrong; regions smaller than
 ``min_area`` of the frame are left alone.
@@ -61,6 +64,7 @@ def paper_shadow(
     rim_darkening: float = 0.95,
     line_contrast: float = 0.5,
     slivers: bool = True,
+    hue_chroma: float = 10.0,
     sliver_reach: float = 0.015,
     background: np.ndarray | None = None,
 ) -> np.ndarray | None:
@@ -91,12 +95,18 @@ def paper_shadow(
     if local is not None:
         paper |= np.linalg.norm(lab_full - local, axis=-1) <= tol
         model_full = np.where(np.isfinite(local), local, model_full)
-    shade = cast_shadow(lab_full, model_full, max_darkening, min_chroma=min_chroma) | paper
+    # the paper in shadow: its hue read only where the pixel's chroma is at least
+    # ``hue_chroma`` (a neutral product tinted by the paper's bounce light, such as a
+    # chrome rail over light-blue paper at chroma 16, has the paper's hue at chroma 6-11)
+    cast = cast_shadow(lab_full, model_full, max_darkening, min_chroma=min_chroma)
+    shade = (cast & (np.hypot(lab_full[..., 1], lab_full[..., 2]) >= hue_chroma)) | paper
     # smooth: L* spread over the neighbours that pass the colour test too, so the paper
     # between two strands of a rope is not judged on the strands
     shade &= masked_spread(lab_full[..., 0], shade, 7) <= max(max_spread, 3.0 * noise)
     # then the deepest contact shadows and the product's colour bleed, joined by texture
-    shade = _grow_shade(lab_full, model_full, shade, max_darkening, grow_hue_deg, max_texture)
+    shade = _grow_shade(
+        lab_full, model_full, shade, max_darkening, grow_hue_deg, max_texture, hue_chroma
+    )
     r = max(1, round(max(H, W) / 800))
     # and the last line beside the product: where a strand lies on the paper its contact
     # shadow is darkest right at its edge (down to L* 5 on purple paper at L* 41), and
@@ -108,7 +118,8 @@ def paper_shadow(
     # black and charcoal are far below 0.3x the paper's chroma.
     # (``rim_darkening`` 0 turns this step off)
     if rim_darkening > 0:
-        line = _shade_colour(lab_full, model_full, rim_darkening, grow_hue_deg) & ~shade
+        line = _shade_colour(lab_full, model_full, rim_darkening, grow_hue_deg, hue_chroma)
+        line &= ~shade
         line &= cv2.morphologyEx(line.astype(np.uint8), cv2.MORPH_OPEN, disk(2 * r)) == 0
         line &= cv2.dilate(shade.astype(np.uint8), disk(2 * r)) > 0
         # a contact line is darker than the product beside it, by half at least; the mixed
@@ -127,7 +138,8 @@ def paper_shadow(
     out = big[labels]
     if slivers and out.any():
         known = out if background is None else out | background
-        colour = _shade_colour(lab_full, model_full, max_darkening, grow_hue_deg) & ~known
+        colour = _shade_colour(lab_full, model_full, max_darkening, grow_hue_deg, hue_chroma)
+        colour &= ~known
         out |= _slivers(lab_full, model_full, colour, known, min_area * H * W, sliver_reach)
     return out if out.any() else None
 
@@ -188,11 +200,16 @@ def _paper_nearby(lab: np.ndarray, paper: np.ndarray, sigma: float) -> np.ndarra
 
 
 def _shade_colour(
-    lab: np.ndarray, model: np.ndarray, max_darkening: float, hue_deg: float
+    lab: np.ndarray,
+    model: np.ndarray,
+    max_darkening: float,
+    hue_deg: float,
+    hue_chroma: float = 10.0,
 ) -> np.ndarray:
     """Pixels of the colour a shadow on the paper can take (``_grow_shade``): not lighter
     than the paper by more than 3 L*, darker by less than ``max_darkening`` of its L*,
-    within ``hue_deg`` of its hue, at 0.3-1.1 x its chroma."""
+    within ``hue_deg`` of its hue, at 0.3-1.1 x its chroma and at least ``hue_chroma``
+    (below that a pixel's hue is white balance and JPEG, not the paper's)."""
     d = lab - model
     c_bg = np.hypot(model[..., 1], model[..., 2])
     c_px = np.hypot(lab[..., 1], lab[..., 2])
@@ -203,7 +220,7 @@ def _shade_colour(
         (d[..., 0] <= 3.0)
         & (-d[..., 0] < max_darkening * model[..., 0])
         & (cos >= np.cos(np.radians(hue_deg)))
-        & (c_px >= 0.3 * c_bg)
+        & (c_px >= np.maximum(0.3 * c_bg, hue_chroma))
         & (c_px <= 1.1 * c_bg)
     )
 
@@ -215,6 +232,7 @@ def _grow_shade(
     max_darkening: float,
     hue_deg: float,
     max_texture: float,
+    hue_chroma: float = 10.0,
 ) -> np.ndarray:
     """``shade`` grown into the paper's deepest contact shadows and the product's colour
     bleeding into the paper, where they join it with no edge and no texture between.
@@ -234,7 +252,7 @@ def _grow_shade(
     L = lab[..., 0]
     soft = cv2.GaussianBlur(L, (0, 0), 1.0)
     grad = np.hypot(cv2.Sobel(soft, cv2.CV_32F, 1, 0), cv2.Sobel(soft, cv2.CV_32F, 0, 1)) / 8
-    colour = _shade_colour(lab, model, max_darkening, hue_deg)
+    colour = _shade_colour(lab, model, max_darkening, hue_deg, hue_chroma)
     # L* detail over the neighbours that pass the colour test: a shadow's ramp beside a
     # bright strand is judged on the shadow alone, not on the strand's edge
     w = colour.astype(np.float32)
