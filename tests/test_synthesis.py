@@ -56,6 +56,50 @@ def test_quilted_pixels_come_from_the_reference():
     assert np.abs(g - 40).max() <= 1
 
 
+def test_a_quilt_draws_on_every_reference_and_no_patch_spans_two():
+    """A look's other references are patch sources too: three references of one look
+    (cream paper with red, blue or green discs) give a frame with discs of more than one
+    colour, starting from the drawn one. No patch position spans two references of the
+    mosaic or its padding. A reference too small for one patch is left out, and without
+    extras nothing changes."""
+    from stylecore.transfer.synthesis import _allowed, _mosaic
+
+    rng = np.random.default_rng(0)
+
+    def look(colour, h, w):
+        img = np.clip(235 + rng.normal(0, 3, (h, w, 1)), 0, 255).repeat(3, 2)
+        for _ in range(6):
+            cy, cx, r = rng.integers(20, h - 20), rng.integers(20, w - 20), rng.integers(8, 16)
+            cv2.circle(img, (int(cx), int(cy)), int(r), colour, -1)
+        return img.astype(np.uint8)
+
+    red, blue, green = (
+        look((200, 40, 40), 200, 200),
+        look((40, 40, 200), 170, 230),
+        look((40, 200, 40), 210, 190),
+    )
+    cfg = SynthConfig(scale=1.0)
+    out = quilt(red, (400, 400), seed=3, cfg=cfg, extra=[blue, green])
+    share = {
+        name: (np.abs(out.astype(int) - c).max(2) <= 30).mean()
+        for name, c in (("red", (200, 40, 40)), ("blue", (40, 40, 200)), ("green", (40, 200, 40)))
+    }
+    assert share["red"] > 0 and sum(v > 0.002 for v in share.values()) >= 2, share
+    alone = quilt(red, (400, 400), seed=3, cfg=cfg)
+    assert np.array_equal(alone, quilt(red, (400, 400), seed=3, cfg=cfg, extra=[]))
+    tiny = np.full((20, 20, 3), 235, np.uint8)
+    assert np.array_equal(alone, quilt(red, (400, 400), seed=3, cfg=cfg, extra=[tiny]))
+    # the allowed positions: a 10-px patch (c = 1, k = 2) in two references 30 and 25 px
+    # wide (the second padded to 26) and 20 and 14 px tall
+    mosaic, spans = _mosaic([np.zeros((20, 30, 3), np.uint8), np.zeros((14, 25, 3), np.uint8)], 2)
+    assert mosaic.shape[:2] == (20, 56) and spans == [(0, 30, 20), (30, 55, 14)]
+    ok = _allowed(spans, (6, 24), 1, 2, 10).reshape(6, 24)
+    xs = np.nonzero(ok.any(0))[0] * 2
+    assert not any(x < 30 < x + 10 for x in xs)  # none across the join
+    assert all(x + 10 <= 30 or x + 10 <= 55 for x in xs)  # none in the padding
+    assert ok[:, 15:].any(0).sum() > 0 and not ok[3:, 15:].any()  # the second is shorter
+
+
 def test_quilting_keeps_the_texture_scale_and_refuses_bad_input(refs):
     rng = np.random.default_rng(1)
     ref = wood(256, 384, rng, 0)
