@@ -183,18 +183,26 @@ def hf_at_2048(model, methods) -> tuple[dict, dict]:
     windows) and as ``hf_fraction`` (the same power against the whole background's
     variance, which a magnification does not inflate)."""
     from bench.bench_fullres import hf_fraction, hf_share
-    from stylecore.transfer.synthesis import drawn_reference, seed_for
+    from stylecore.quality.texture import luminance
+    from stylecore.transfer.synthesis import background_sources, seed_for
+
+    def pooled(measure, sources):  # weighted by each source's luminance variance
+        w = [float(luminance(r).var()) for r in sources]
+        return sum(measure(r, None) * v for r, v in zip(sources, w, strict=True)) / sum(w)
 
     shots = _shots(2, 2048)
     out: dict = {}
     frac: dict = {}
     for style in STYLES:
         refs = model.references[style]
-        # each photo against the reference its background is drawn from (the same draw
-        # for every method): the looks' references differ up to 4x in fine texture
-        drawn = [refs[drawn_reference(len(refs), seed_for(style, i))] for i, _, _ in shots]
-        ref = [hf_share(r, None) for r in drawn]
-        ref_f = [hf_fraction(r, None) for r in drawn]
+        # each photo against the references its default background is built from (the
+        # same ones for every method): the drawn one, and for quilted looks up to two
+        # others colour-matched to it. The looks' references differ up to 4x in fine
+        # texture, so a look-wide mean would be the wrong yardstick for any one photo.
+        used = [background_sources(refs, img.shape[:2], seed_for(style, i))
+                for i, img, _ in shots]  # fmt: skip
+        ref = [pooled(hf_share, u) for u in used]
+        ref_f = [pooled(hf_fraction, u) for u in used]
         for name, cfg in methods.items():
             outs = [(_restyle(name, cfg, img, a, model, style, i), 1.0 - a) for i, img, a in shots]
             shares = [hf_share(o, b) for o, b in outs]
