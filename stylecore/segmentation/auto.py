@@ -35,6 +35,7 @@ from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
 from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
+from stylecore.segmentation.thin import add_thin_parts, ridges
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
 
@@ -69,6 +70,9 @@ class AutoSegmenter:
         # Deep cast shadows on coloured paper are backdrop, whatever both segmenters said.
         shadow = paper_shadow(rgb, background=(mu.alpha < 0.5) & (me.alpha < 0.5))
         mu, me = trim_shadow(mu, shadow), trim_shadow(me, shadow)
+        # Cords, laces and cables thinner than a working pixel, found at up to 1600 px.
+        found = ridges(rgb)
+        mu, me = add_thin_parts(mu, found), add_thin_parts(me, found)
         vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha, backdrop=shadow)
         ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha, backdrop=shadow)
         du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)
