@@ -1,1 +1,3 @@
 """jobs."""
+
+import stylecore  # noqa: F401  (first: it sets the OpenMP wait policy before torch loads)

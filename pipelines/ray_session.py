@@ -13,6 +13,8 @@ import logging
 import os
 from collections.abc import Iterator
 
+import stylecore  # noqa: F401  (sets OMP_WAIT_POLICY)
+
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +58,9 @@ def init_ray(address: str | None) -> bool:
         # as its own and shut down. A fresh-clone CI run saw `restyle serve` join another
         # run's cluster that way.
         address=address or "local",
+        # Workers on other nodes do not inherit this process's environment: carry the
+        # OpenMP wait policy stylecore sets (see stylecore/__init__.py) to every one.
+        runtime_env={"env_vars": {"OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"]}},
         include_dashboard=False,
         log_to_driver=True,
         logging_level=logging.ERROR if quiet else logging.INFO,

@@ -81,6 +81,11 @@ class MBConv(nn.Module):
         self._bn2 = nn.BatchNorm2d(cout, **_BN)
         self.residual = stride == 1 and cin == cout
 
+    def bn_pairs(self) -> list[tuple[str, str]]:
+        """(conv, BatchNorm) attribute pairs, for ``stylecore.features.fold``."""
+        pairs = [("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")]
+        return [("_expand_conv", "_bn0"), *pairs] if self.expand else pairs
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = nn.functional.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
         h = nn.functional.relu6(self._bn1(self._depthwise_conv(h)))
@@ -100,6 +105,10 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self._fc = nn.Linear(1280, num_classes)
+
+    def bn_pairs(self) -> list[tuple[str, str]]:
+        """(conv, BatchNorm) attribute pairs, for ``stylecore.features.fold``."""
+        return [("_conv_stem", "_bn0"), ("_conv_head", "_bn1")]
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.relu6(self._bn0(self._conv_stem(x)))

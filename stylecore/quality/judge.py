@@ -56,11 +56,11 @@ import numpy as np
 import torch
 
 from stylecore.features.efficientnet import (
-    EfficientNetLite0,
     imagenet_normalise,
     pretrained_lite0,
     tap_channels,
 )
+from stylecore.features.fold import inference_copy
 from stylecore.quality.texture import resize_long
 
 JUDGE_TAPS = (1, 3, 6, 9)
@@ -132,8 +132,8 @@ def is_current(t: dict[str, torch.Tensor]) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _net() -> EfficientNetLite0:
-    return pretrained_lite0()
+def _net() -> torch.nn.Module:
+    return inference_copy(pretrained_lite0())  # BatchNorm folded, channels-last
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,7 +156,8 @@ def projections(rgb: np.ndarray, background: np.ndarray | None = None) -> Views 
     positions do."""
     img = resize_long(rgb, JUDGE_SIDE)
     x = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
-    feats = _net().features(imagenet_normalise(x), JUDGE_TAPS)
+    x = imagenet_normalise(x).contiguous(memory_format=torch.channels_last)
+    feats = [f.contiguous() for f in _net().features(x, JUDGE_TAPS)]
     bg = None
     if background is not None:
         b = resize_long(background.astype(np.float32), JUDGE_SIDE)
@@ -186,7 +187,15 @@ def projections(rgb: np.ndarray, background: np.ndarray | None = None) -> Views 
 
 
 def _quantiles(p: torch.Tensor) -> torch.Tensor:
-    return torch.quantile(p, QUANTILES.to(p.dtype), dim=1).T  # (N_DIRECTIONS, Q)
+    """``torch.quantile(p, QUANTILES, dim=1).T`` (linear interpolation), ``(N_DIRECTIONS,
+    Q)``; NumPy's sort is several times faster than torch's on CPU, and the judge is on the
+    nightly's per-image path."""
+    s = np.sort(p.detach().cpu().numpy(), axis=1)
+    pos = QUANTILES.double().numpy() * (s.shape[1] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, s.shape[1] - 1)
+    frac = (pos - lo).astype(s.dtype)
+    return torch.from_numpy(s[:, lo] + (s[:, hi] - s[:, lo]) * frac)
 
 
 def _pool(items: Sequence[list[torch.Tensor]]) -> list[torch.Tensor]:

@@ -79,7 +79,9 @@ def palette_distance(
     # First at full light (k = 1): most pixels are near a palette colour as they are.
     lab_p = _lab(flat.astype(np.float32) / 255.0)  # (N, 3)
     lab_c = _lab(_from_linear(c))  # (K, 3)
-    d = np.sqrt(((lab_p[:, None, :] - lab_c[None]) ** 2).sum(2)).min(1)  # (N,)
+    # |p - c|^2 = |p|^2 + |c|^2 - 2 p.c: a (N, K) matrix product, not an (N, K, 3) array.
+    sq = (lab_p * lab_p).sum(1)[:, None] + (lab_c * lab_c).sum(1)[None] - 2.0 * (lab_p @ lab_c.T)
+    d = np.sqrt(np.maximum(sq.min(1), 0.0))  # (N,)
     # The rest (shadowed texture, or real outliers) under the best light level.
     rest = np.flatnonzero(d > exact_above)
     if rest.size:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylecore.config import build
+from stylecore.features.fold import inference_copy, weights_version
 from stylecore.io.modelfiles import pack, unpack
 from stylecore.segmentation.base import (
     FLAG_EMPTY,
@@ -185,6 +186,15 @@ class UNetSegmenter:
         self.model = (model or build_net(self.cfg)).to(device).eval()
         self.device = torch.device(device)
         self.meta = dict(meta or {})
+        self._infer: tuple[tuple, nn.Module] | None = None
+
+    def inference_net(self) -> nn.Module:
+        """``model`` with BatchNorm folded, channels-last (``stylecore.features.fold``): the
+        same function, about 1.5x faster on CPU. Rebuilt when ``model``'s weights change."""
+        key = weights_version(self.model)
+        if self._infer is None or self._infer[0] != key:
+            self._infer = (key, inference_copy(self.model))
+        return self._infer[1]
 
     # -- inference ---------------------------------------------------------------------
     @torch.inference_mode()
@@ -199,7 +209,8 @@ class UNetSegmenter:
         )
         x, lab, model, noise = net_input(small, self.cfg)
         t, (h0, w0) = pad_to_multiple(torch.from_numpy(x)[None].to(self.device), 2**self.cfg.depth)
-        logits = self.model(t)[0, 0, :h0, :w0]
+        logits = self.inference_net()(t.contiguous(memory_format=torch.channels_last))
+        logits = logits[0, 0, :h0, :w0]
         return torch.sigmoid(logits).float().cpu().numpy(), lab, model, noise
 
     def segment(self, image: np.ndarray) -> Mask:
