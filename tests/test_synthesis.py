@@ -581,7 +581,7 @@ def test_the_patch_with_the_cheapest_cut_is_kept():
     """Among a position's alternatives, quilting keeps the patch whose minimum-error cut
     is cheapest: a patch whose wash crosses the whole overlap leaves only poor paths, and
     its seam printed as a straight line on watercolour."""
-    from stylecore.transfer.synthesis import _alternatives, _cut
+    from stylecore.transfer.synthesis import _alternatives, _cuts
 
     p, o = 40, 10
     region = np.zeros((p, p, 3), np.float32)
@@ -589,9 +589,9 @@ def test_the_patch_with_the_cheapest_cut_is_kept():
     good = np.zeros((p, p, 3), np.float32)
     good[:, : o // 2] = 1.0  # white for half the strip: a clean path exists
     bad = np.full((p, p, 3), 0.2, np.float32)  # a wash across the whole strip
-    _, cheap = _cut(region, good, o, 0, 1)
-    _, dear = _cut(region, bad, o, 0, 1)
+    _, (cheap, dear) = _cuts(region, [good, bad], o, 0, 1)
     assert cheap < 0.1 * dear
+    assert _cuts(region, [bad, good], o, 0, 1)[1] == [dear, cheap]  # each its own
     # alternatives: the drawn position first, then the best others within 25%, never
     # two neighbours, never one past the slack
     err = np.full(100, 10.0)

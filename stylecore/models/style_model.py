@@ -139,7 +139,9 @@ class StyleModel:
         for name in reference_files(card):
             if name not in files:
                 raise ValueError(f"style model {card.get('version')}: missing file {name}")
-            refs.setdefault(name.split("/")[1], []).append(decode_reference(files[name]))
+            ref = decode_reference(files[name])
+            ref.flags.writeable = False  # shared by every photo; synthesis caches by it
+            refs.setdefault(name.split("/")[1], []).append(ref)
         card.pop("references", None)
         ids, version = list(card.pop("style_ids")), str(card.pop("version"))
         return cls(g, ids, version, card, stats, refs)

@@ -164,33 +164,42 @@ def projections(rgb: np.ndarray, background: np.ndarray | None = None) -> Views 
         bg = torch.from_numpy(np.clip(b, 0.0, 1.0))[None, None]
     out: Views = {v: [] for v in VIEWS}
     for f, d in zip(feats, _directions(), strict=True):
-        p = torch.einsum("dc,chw->dhw", d, f[0])
+        # (h, w, N_DIRECTIONS): a boolean mask over positions then gathers whole rows.
+        p = torch.einsum("chw,dc->hwd", f[0], d).contiguous()
         if bg is None:
-            w = torch.ones(p.shape[1:], dtype=torch.bool)
+            w = torch.ones(p.shape[:2], dtype=torch.bool)
         else:
-            w = torch.nn.functional.interpolate(bg, size=p.shape[1:], mode="area")[0, 0] >= 0.99
-        across = (p[:, :, 1:] - p[:, :, :-1])[:, w[:, 1:] & w[:, :-1]]
-        down = (p[:, 1:] - p[:, :-1])[:, w[1:] & w[:-1]]
+            w = torch.nn.functional.interpolate(bg, size=p.shape[:2], mode="area")[0, 0] >= 0.99
+        across = (p[:, 1:] - p[:, :-1])[w[:, 1:] & w[:, :-1]].T
+        down = (p[1:] - p[:-1])[w[1:] & w[:-1]].T
         if min(int(w.sum()), across.shape[1], down.shape[1]) < MIN_POSITIONS:
             return None
-        raw = p[:, w]
+        raw = p[w].T
         out["raw"].append(raw)
         mean = raw.mean(dim=1)
         out["centred"].append(raw - mean[:, None])
         out["pairs"] += [across, down]  # the order of PAIR_AXES
-        k = CONTRAST_BLOCK
-        energy = torch.nn.functional.avg_pool2d(((p - mean[:, None, None]) ** 2)[None], k, 1)
-        whole = torch.nn.functional.avg_pool2d(w.float()[None, None], k, 1)[0, 0] >= 0.999
-        blocks = energy[0][:, whole].sqrt()
+        energy = _box_mean((p - mean) ** 2, CONTRAST_BLOCK)
+        whole = _box_mean(w.float()[..., None], CONTRAST_BLOCK)[..., 0] >= 0.999
+        blocks = energy[whole].sqrt().T
         out["contrast"].append(blocks if blocks.shape[1] >= MIN_POSITIONS else None)
     return out
+
+
+def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The mean over every ``k`` x ``k`` block of the first two axes of ``x`` ``(h, w,
+    ...)``, valid positions only: ``(h - k + 1, w - k + 1, ...)``."""
+    h, w = x.shape[:2]
+    rows = sum(x[i : h - k + 1 + i] for i in range(k))
+    return sum(rows[:, j : w - k + 1 + j] for j in range(k)) / (k * k)
 
 
 def _quantiles(p: torch.Tensor) -> torch.Tensor:
     """``torch.quantile(p, QUANTILES, dim=1).T`` (linear interpolation), ``(N_DIRECTIONS,
     Q)``; NumPy's sort is several times faster than torch's on CPU, and the judge is on the
     nightly's per-image path."""
-    s = np.sort(p.detach().cpu().numpy(), axis=1)
+    s = np.array(p.detach().cpu().numpy(), order="C")  # a copy, rows contiguous
+    s.sort(axis=1)
     pos = QUANTILES.double().numpy() * (s.shape[1] - 1)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, s.shape[1] - 1)
@@ -202,12 +211,27 @@ def _pool(items: Sequence[list[torch.Tensor]]) -> list[torch.Tensor]:
     return [torch.cat([p[k] for p in items], dim=1) for k in range(len(items[0]))]
 
 
-def _distance(p: Sequence[torch.Tensor | None], ref: Sequence[torch.Tensor], spread) -> float:
-    """Mean over a view's distributions of the RMS quantile difference in units of the
-    distribution's spread; those an image lacks (None) are left out, NaN if all are."""
+def _view_quantiles(p: Views) -> dict[str, list[torch.Tensor | None]]:
+    """Per view and distribution, the quantiles of an image's projections (None where a
+    distribution is missing). The centred view's are the raw view's minus each
+    direction's mean: quantiles move with a shift, so that sort is not done twice."""
+    out: dict[str, list[torch.Tensor | None]] = {}
+    for v in VIEWS:
+        if v == "centred":
+            raw = zip(out["raw"], p["raw"], strict=True)
+            out[v] = [q - a.mean(dim=1)[:, None] for q, a in raw]
+        else:
+            out[v] = [None if a is None else _quantiles(a) for a in p[v]]
+    return out
+
+
+def _distance(q: Sequence[torch.Tensor | None], ref: Sequence[torch.Tensor], spread) -> float:
+    """Mean over a view's distributions of the RMS difference of an image's quantiles
+    ``q`` from the references' in units of the distribution's spread; those an image
+    lacks (None) are left out, NaN if all are."""
     each = [
-        float(((_quantiles(a) - b) ** 2).mean().sqrt()) / max(s, 1e-6)
-        for a, b, s in zip(p, ref, spread, strict=True)
+        float(((a - b) ** 2).mean().sqrt()) / max(s, 1e-6)
+        for a, b, s in zip(q, ref, spread, strict=True)
         if a is not None
     ]
     return float(np.mean(each)) if each else float("nan")
@@ -237,9 +261,9 @@ def reference_stats(refs: Sequence[np.ndarray]) -> JudgeStats:
     if len(per) > 1:
         d: dict[str, list[float]] = {v: [] for v in VIEWS}
         for i, p in enumerate(per):
-            rest = _pooled_quantiles(per[:i] + per[i + 1 :])
+            rest, q = _pooled_quantiles(per[:i] + per[i + 1 :]), _view_quantiles(p)
             for v in VIEWS:
-                d[v].append(_distance(p[v], rest[v], spread[v]))
+                d[v].append(_distance(q[v], rest[v], spread[v]))
         selfd = {v: float(np.mean(d[v])) for v in VIEWS}
     return JudgeStats(quantiles, spread, selfd)
 
@@ -252,7 +276,8 @@ def distances(
     p = projections(rgb, background)
     if p is None:
         return None
-    return {v: _distance(p[v], stats.quantiles[v], stats.spread[v]) for v in VIEWS}
+    q = _view_quantiles(p)
+    return {v: _distance(q[v], stats.quantiles[v], stats.spread[v]) for v in VIEWS}
 
 
 def _fraction(d_in: float, d_out: float, d_self: float) -> float:

@@ -153,9 +153,22 @@ def fit_backdrop(lab: np.ndarray, band_frac: float) -> tuple[np.ndarray, float, 
     core = resid[keep]
     noise = float(np.median(core) + 1.4826 * np.median(np.abs(core - np.median(core))))
     inliers = float((resid <= max(3.0 * noise, 3.0)).mean())
-    yy, xx = np.mgrid[0:h, 0:w]
-    model = (_design(yy.ravel(), xx.ravel(), h, w) @ coef).reshape(h, w, 3).astype(np.float32)
-    return model, max(noise, 0.3), inliers
+    return surface(coef, h, w), max(noise, 0.3), inliers
+
+
+def surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The quadratic backdrop ``coef`` ``(6, 3)`` (terms as ``_design``) over an ``(h, w)``
+    frame, float32 ``(h, w, 3)``: summed from its row and column parts, not through a
+    per-pixel design matrix (that cost 4 ms of a 5 ms fit at 512 px)."""
+    coef = coef.astype(np.float32)
+    y = (np.arange(h, dtype=np.float32) / max(h - 1, 1) - 0.5)[:, None]
+    x = (np.arange(w, dtype=np.float32) / max(w - 1, 1) - 0.5)[:, None]
+    rows = coef[0] + y * coef[2] + y * y * coef[4]  # (h, 3)
+    cols = x * coef[1] + x * x * coef[3]  # (w, 3)
+    out = rows[:, None, :] + cols[None, :, :]
+    if coef[5].any():
+        out += (y * x.T)[..., None] * coef[5]
+    return out
 
 
 def _edges(L: np.ndarray, cfg: EdgeConfig, noise: float) -> tuple[np.ndarray, np.ndarray]:

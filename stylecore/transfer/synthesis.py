@@ -41,9 +41,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import scipy.fft
 import torch
 
-from stylecore.transfer.cuts import vertical_cut
+from stylecore.transfer.cuts import vertical_cuts
 from stylecore.transfer.lattice import find_lattice, tile_blocks
 from stylecore.transfer.strips import grain_axis, quilt_strips
 
@@ -151,22 +152,68 @@ def seed_for(*parts: str) -> int:
 # At 2048 px that was 0.2-0.3 s of marble's 1.5 s per photo on 2 cores.
 _MEMO: dict = {}
 _MEMO_MOST = 256
+_MEMO_BYTES = 256 * 2**20
+
+
+_DIGESTS: dict[int, tuple[np.ndarray, bytes]] = {}  # id -> (the array, its digest)
+_DIGESTS_MOST = 64
+
+
+def _frozen(a: np.ndarray) -> bool:
+    """Whether nothing can write to ``a``: it and every array it views are read-only."""
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return True
 
 
 def _digest(a: np.ndarray) -> bytes:
-    a = np.ascontiguousarray(a)
-    return hashlib.blake2b(a.data, digest_size=16).digest() + repr((a.shape, a.dtype)).encode()
+    """A content key for ``a``. Read-only arrays (a model's references, this module's
+    cached results) are hashed once and then known by identity: hashing a 2048 px
+    reference costs a few ms, and a photo's background asks for several."""
+    frozen = _frozen(a)
+    if frozen:
+        hit = _DIGESTS.get(id(a))
+        if hit is not None and hit[0] is a:
+            return hit[1]
+    c = np.ascontiguousarray(a)
+    key = hashlib.blake2b(c.data, digest_size=16).digest() + repr((c.shape, c.dtype)).encode()
+    if frozen:
+        if len(_DIGESTS) >= _DIGESTS_MOST:
+            _DIGESTS.pop(next(iter(_DIGESTS)))
+        _DIGESTS[id(a)] = (a, key)  # held, so the id is not reused while cached
+    return key
 
 
 def _memo(key: tuple, make):
+    """``make()``, once per ``key`` while it stays among the most recent ``_MEMO_MOST``
+    entries and ``_MEMO_BYTES`` of arrays. A returned array is read-only: it is shared by
+    every later photo."""
     hit = _MEMO.get(key)
     if hit is None:
-        if len(_MEMO) >= _MEMO_MOST:
-            _MEMO.pop(next(iter(_MEMO)))
-        hit = _MEMO[key] = make()
+        hit = make()
         if isinstance(hit, np.ndarray):
-            hit.flags.writeable = False  # shared by every later photo
+            hit.flags.writeable = False
+        size = hit.nbytes if isinstance(hit, np.ndarray) else 0
+        while _MEMO and (len(_MEMO) >= _MEMO_MOST or _memo_bytes() + size > _MEMO_BYTES):
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = hit
     return hit
+
+
+def _memo_bytes() -> int:
+    return sum(v.nbytes for v in _MEMO.values() if isinstance(v, np.ndarray))
+
+
+# Amplitude spectra of detail bands (``detail_band``), a reference's size each.
+_SPECTRA: dict = {}
+_SPECTRA_MOST = 8
+
+
+def _fft_workers() -> int:
+    """Threads for scipy.fft: torch's (a Ray worker sets it to the CPUs it was given)."""
+    return max(torch.get_num_threads(), 1)
 
 
 def magnification(ref_hw: tuple[int, int], frame_hw: tuple[int, int], cfg: SynthConfig) -> float:
@@ -316,9 +363,12 @@ def quilt(
     rng = np.random.default_rng(seed)
     extra = [e for e in extra if min(e.shape[:2]) >= (p + 2 * k) * c]
     spans = None
+    # the same references at the same scale every photo of a night: joined and reduced
+    # once (keyed by content)
+    key = ("search", tuple(_digest(r) for r in (ref, *extra)), c, k, cfg.structure)
     if extra:
         ref, spans = _mosaic([ref, *extra], c * k)
-    fine = search_features(ref, c, cfg.structure)
+    fine = _memo(key, lambda: search_features(ref, c, cfg.structure))
     coarse = _pool(fine, k)
     search = _Correlator(coarse, p // k, device)
     cy, cx = search.valid
@@ -345,17 +395,16 @@ def quilt(
                 ok = np.flatnonzero(err <= float(err.min()) * (1.0 + cfg.tolerance) + 1e-6)
                 drawn = int(ok[rng.integers(ok.size)])
                 draws = _alternatives(err, drawn, cx, cfg.seam_tries, cfg.seam_slack)
-                best = None
+                found = []
                 for d in draws:
                     gy, gx = divmod(int(d), cx)
                     box = _span_of(spans, gx * k, fine.shape[0], c)
-                    pos = _refine(fine, region, gy * k, gx * k, k, top, left, device, box)
-                    cut, cost = _cut(
-                        region, fine[pos[0] : pos[0] + p, pos[1] : pos[1] + p], o, i, j
-                    )
-                    if best is None or cost < best[0]:
-                        best = (cost, pos, cut)
-                _, (fy, fx), cut = best
+                    found.append(_refine(fine, region, gy * k, gx * k, k, top, left, device, box))
+                cuts, costs = _cuts(
+                    region, [fine[fy : fy + p, fx : fx + p] for fy, fx in found], o, i, j
+                )
+                b = int(np.argmin(costs))  # the first of equals: the drawn one
+                (fy, fx), cut = found[b], cuts[b]
             patch = fine[fy : fy + p, fx : fx + p]
             if i == 0 and j == 0:
                 cut = np.ones((p, p), np.float32)
@@ -395,35 +444,53 @@ def _alternatives(err: np.ndarray, drawn: int, cx: int, n: int, slack: float = 0
     return picks
 
 
-def _cut(region: np.ndarray, patch: np.ndarray, o: int, i: int, j: int):
-    """The minimum-error cut of ``patch`` into ``region`` over the overlap (left strip when
-    ``j``, top strip when ``i``) and its seam cost: the share of the pixels the cut runs
-    along where the two sides clash (``CLASH_FROM``, ``CLASH_SPAN``: a wash against paper,
-    blurred wide by ``_paste`` and seen as a straight fade), plus a tenth of their mean
-    squared feature difference to rank cuts that clash alike. A patch that matches the
-    overlap on average can still leave only poor paths (a wash's edge across the whole
-    strip). Ranked by the feature difference alone, 7.0% of watercolour's seam pixels
-    clashed; by the clash, 6.4% (same candidates)."""
-    p = patch.shape[0]
-    cut = np.ones((p, p), np.float32)
-    diff = ((region - patch) ** 2).sum(2)
+def _cuts(region: np.ndarray, patches: Sequence[np.ndarray], o: int, i: int, j: int):
+    """The minimum-error cut of each of ``patches`` into ``region`` over the overlap (left
+    strip when ``j``, top strip when ``i``), ``(n, p, p)``, and each one's seam cost: the
+    share of the pixels the cut runs along where the two sides clash (``CLASH_FROM``,
+    ``CLASH_SPAN``: a wash against paper, blurred wide by ``_paste`` and seen as a
+    straight fade), plus a tenth of their mean squared feature difference to rank cuts
+    that clash alike. A patch that matches the overlap on average can still leave only
+    poor paths (a wash's edge across the whole strip). Ranked by the feature difference
+    alone, 7.0% of watercolour's seam pixels clashed; by the clash, 6.4% (same
+    candidates).
+
+    Differences are taken only in the strips (and one px beyond, where a path along a
+    strip's inner edge meets the patch), and every cut of every candidate is one batched
+    dynamic programme (``vertical_cuts``)."""
+    n, p = len(patches), region.shape[0]
+    stack = np.stack(patches)
+    b = min(o + 1, p)
+    sq = np.zeros((n, p, p, region.shape[2]), np.float32)
     if j:
-        cut[:, :o] *= vertical_cut(diff[:, :o])
+        sq[:, :, :b] = (region[None, :, :b] - stack[:, :, :b]) ** 2
     if i:
-        cut[:o, :] *= vertical_cut(diff[:o, :].T).T
-    seam = np.zeros((p, p), bool)
-    seam[:, 1:] |= cut[:, 1:] != cut[:, :-1]
-    seam[1:, :] |= cut[1:, :] != cut[:-1, :]
+        sq[:, :b, :] = (region[None, :b, :] - stack[:, :b, :]) ** 2
+    diff, rgb = sq.sum(3), sq[..., :3].sum(3)
+    maps = ([diff[:, :, :o]] if j else []) + ([diff[:, :o, :].transpose(0, 2, 1)] if i else [])
+    paths = vertical_cuts(np.concatenate(maps))
+    cut = np.ones((n, p, p), np.float32)
+    if j:
+        cut[:, :, :o] *= paths[:n]
+    if i:
+        cut[:, :o, :] *= paths[n * bool(j) :].transpose(0, 2, 1)
+    seam = np.zeros((n, p, p), bool)
+    seam[:, :, 1:] |= cut[:, :, 1:] != cut[:, :, :-1]
+    seam[:, 1:, :] |= cut[:, 1:, :] != cut[:, :-1, :]
     # a cut along the patch's outer edge meets the old content beyond it there
     if j:
-        seam[:, 0] |= cut[:, 0] > 0
+        seam[:, :, 0] |= cut[:, :, 0] > 0
     if i:
-        seam[0, :] |= cut[0, :] > 0
-    if not seam.any():
-        return cut, 0.0
-    rgb = ((region[..., :3] - patch[..., :3]) ** 2).sum(2)[seam]
-    clash = np.clip((rgb - CLASH_FROM) / CLASH_SPAN, 0.0, 1.0)
-    return cut, float(clash.mean()) + 0.1 * float(diff[seam].mean())
+        seam[:, 0, :] |= cut[:, 0, :] > 0
+    costs = []
+    for m in range(n):
+        on = seam[m]
+        if not on.any():
+            costs.append(0.0)
+            continue
+        clash = np.clip((rgb[m][on] - CLASH_FROM) / CLASH_SPAN, 0.0, 1.0)
+        costs.append(float(clash.mean()) + 0.1 * float(diff[m][on].mean()))
+    return cut, costs
 
 
 def match_colour(img: np.ndarray, to: np.ndarray) -> np.ndarray:
@@ -695,13 +762,13 @@ def _synthesize(refs, frame_hw, seed, cfg, device) -> tuple[np.ndarray, list[np.
     if axis is not None:
         out, k = _grain_strips(ref, frame_hw, k, axis, patch_seed, cfg)
     if out is None:
-        scaled = scaled_reference(ref, frame_hw, cfg)
+        scaled = _scaled(ref, frame_hw, cfg)
         soft = _memo(("softness", ref_key, trim), lambda: softness(ref))
         seam = max(0.5, soft) * scaled.shape[0] / ref.shape[0]
         for i in extra_references(len(refs), drawn, seed, cfg.extra_references):
             sources.append(_memo(("matched", _digest(refs[i]), ref_key, trim),
                                  lambda i=i: _matched(refs[i], ref, trim)))  # fmt: skip
-        extra = [scaled_reference(o, frame_hw, cfg) for o in sources[1:]]
+        extra = [_scaled(o, frame_hw, cfg) for o in sources[1:]]
         out = quilt(scaled, frame_hw, patch_seed, cfg, device, min_seam=seam, extra=extra)
     if k > cfg.sharp_upscale and cfg.detail > 0:
         band = detail_band(ref, k, seed=detail_seed)
@@ -709,6 +776,17 @@ def _synthesize(refs, frame_hw, seed, cfg, device) -> tuple[np.ndarray, list[np.
         if gain > 0:
             add_detail(out, band, detail_seed, gain)
     return out, sources
+
+
+def _scaled(ref: np.ndarray, frame_hw: tuple[int, int], cfg: SynthConfig) -> np.ndarray:
+    """``scaled_reference``, once per reference and size (``_memo``)."""
+    k = magnification(ref.shape[:2], frame_hw, cfg)
+
+    def make() -> np.ndarray:
+        out = scaled_reference(ref, frame_hw, cfg)
+        return out.copy() if out is ref and not _frozen(ref) else out  # never the caller's
+
+    return _memo(("scaled", _digest(ref), round(k, 6)), make)
 
 
 def _matched(other: np.ndarray, ref: np.ndarray, trim: float) -> np.ndarray:
@@ -750,7 +828,8 @@ def band_power(img: np.ndarray, n: int = 400) -> tuple[float, float]:
     high = np.hypot(np.fft.fftfreq(_WIN)[:, None], np.fft.rfftfreq(_WIN)[None, :]) > HF_CUT
     stack = np.stack([lum[y : y + _WIN, x : x + _WIN] for y in ys for x in xs])
     stack = (stack - stack.mean(axis=(1, 2), keepdims=True)) * win
-    spec = np.abs(np.fft.rfft2(stack)) ** 2
+    spec = scipy.fft.rfft2(stack, workers=_fft_workers())  # float32: NumPy's is float64
+    spec = spec.real**2 + spec.imag**2
     return float(spec[:, high].sum(1).mean()), float(spec.sum((1, 2)).mean())
 
 
@@ -847,18 +926,30 @@ def detail_band(ref: np.ndarray, k: float, seed: int | None = None) -> np.ndarra
     bokeh disc's rim as a faint ring, a watercolour wash's edge as a thin arc on white
     paper (both seen at full size)."""
     h, w = ref.shape[:2]
-    small = cv2.resize(
-        ref, (max(round(w / k), 2), max(round(h / k), 2)), interpolation=cv2.INTER_AREA
-    )
-    low = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    band = ref.astype(np.float32) - low.astype(np.float32)
+
+    def plain() -> np.ndarray:
+        small = cv2.resize(
+            ref, (max(round(w / k), 2), max(round(h / k), 2)), interpolation=cv2.INTER_AREA
+        )
+        low = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        return ref.astype(np.float32) - low.astype(np.float32)
+
     if seed is None:
-        return band
-    spec = np.fft.rfft2(band, axes=(0, 1))
-    phase = np.random.default_rng(seed).uniform(0.0, 2.0 * np.pi, spec.shape[:2])
-    spec = np.abs(spec) * np.exp(1j * phase)[..., None]
-    spec[0, 0] = 0.0
-    return np.fft.irfft2(spec, s=(h, w), axes=(0, 1)).astype(np.float32)
+        return plain()
+    # The amplitude spectrum depends on the reference and k alone: worked out once per
+    # process (a few recent ones kept: they are the reference's size).
+    key = (_digest(ref), float(k))
+    amp = _SPECTRA.pop(key, None)
+    if amp is None:
+        amp = np.abs(scipy.fft.rfft2(plain(), axes=(0, 1), workers=_fft_workers()))
+        amp[0, 0] = 0.0
+        if len(_SPECTRA) >= _SPECTRA_MOST:
+            _SPECTRA.pop(next(iter(_SPECTRA)))
+    _SPECTRA[key] = amp  # most recent last
+    phase = np.random.default_rng(seed).uniform(0.0, 2.0 * np.pi, amp.shape[:2])
+    rot = np.exp(1j * phase).astype(np.complex64)[..., None]
+    band = scipy.fft.irfft2(amp * rot, s=(h, w), axes=(0, 1), workers=_fft_workers())
+    return band.astype(np.float32, copy=False)
 
 
 def add_detail(out: np.ndarray, band: np.ndarray, seed: int, gain: float = 1.0) -> None:
