@@ -739,3 +739,31 @@ def test_colour_matching_adds_no_grain_and_the_fine_band_yardstick_is_the_source
     alone = detail_gain(smooth, low, band, most=10.0)
     pooled = detail_gain([smooth, grainy], low, band, most=10.0)
     assert pooled > alone
+
+
+def _straight_steps(img: np.ndarray, step: float = 30.0, run: int = 24) -> int:
+    """Straight hard lines: runs of at least ``run`` px along a row or column boundary
+    where the step across it is over ``step`` summed RGB levels and three times the steps
+    two px to either side (an isolated line, not the rim of a wash)."""
+    f, found = img.astype(np.float32), 0
+    for axis in (0, 1):
+        d = np.abs(np.diff(f, axis=axis)).sum(2)
+        d = d if axis == 0 else d.T
+        hit = (d > step) & (d > 3 * np.maximum(np.roll(d, 2, 0), np.roll(d, -2, 0)))
+        for row in hit:
+            edges = np.flatnonzero(np.diff(np.r_[0, row.astype(np.int8), 0]))
+            found += int((np.diff(edges)[::2] >= run).sum())
+    return found
+
+
+@pytest.mark.parametrize("image_id", ["imani-clovis-234736-unsplash", "probe-6"])
+def test_the_last_patch_of_a_row_leaves_no_block_of_the_row_above(image_id):
+    """A top strip fades back to the row above's content at its far end, for the next
+    patch to cover; the last patch of a row has no next one, and the fade left a block of
+    the row above with a hard lower edge at the frame's right side (seen on a restyled
+    sneaker in watercolour; these two frames each showed one)."""
+    from pipelines.models import load_style_model
+
+    refs = load_style_model().references["watercolour"]
+    bg = synthesize_background(refs, (1600, 1600), seed_for("watercolour", image_id))
+    assert _straight_steps(bg) == 0

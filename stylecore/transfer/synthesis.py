@@ -422,6 +422,7 @@ def quilt(
                 max(cfg.feather * o * c, min_seam),
                 clash,
                 cfg.wide_feather * o * c,
+                fade_far=j < pl.nx - 1,
             )
     return np.ascontiguousarray(out[:H, :W])
 
@@ -578,6 +579,7 @@ def _paste(
     sigma: float,
     clash: np.ndarray | None = None,
     wide: float = 0.0,
+    fade_far: bool = True,
 ) -> None:
     """Blend ``src`` into ``dst`` (full resolution) along ``cut`` upsampled (bilinear),
     then blurred by ``sigma`` px (a soft seam); outside the overlap strips ``src`` is
@@ -589,7 +591,11 @@ def _paste(
     and printed as a straight, hard seam (seen at full size through a bokeh disc).
 
     ``clash`` (in [0, 1], at the cut's resolution): where the two sides differ, the cut
-    is blurred by up to ``wide`` px instead, and the ramps widen with it."""
+    is blurred by up to ``wide`` px instead, and the ramps widen with it.
+
+    ``fade_far``: a top strip fades back to the old content at its far (right) end, which
+    the next patch in the row covers; the last patch of a row has none, and there the
+    fade left a block of the row above's content with a hard lower edge."""
     P = dst.shape[0]
     dst[top:, left:] = src[top:, left:]
     if not (top or left):
@@ -632,7 +638,7 @@ def _paste(
             line = np.clip(np.abs(xx - left) / r, 0.0, 1.0)
             m[:top] = 1.0 - (1.0 - m[:top]) * (1.0 - w * (1.0 - line))
             m[:top] *= np.clip(yy[:top] / r, 0.0, 1.0)  # and still the old one at the top
-        if top:
+        if top and fade_far:
             # ... and the step's source: this top strip's far end, where the patch ends
             # against the content of the row above. The next patch covers that line only
             # below the top ramp above, so it still showed there (8 levels on a soft
