@@ -70,6 +70,13 @@ class SynthConfig:
     # the best error): keep the one whose minimum-error cut clashes least (``_cut``);
     # 8 clashed no less (watercolour 4.4% against 3.8%) and cost 0.07 s more a frame
     seam_slack: float = 1.0
+    # When even the best of those cuts clashes (seam cost above ``retry_above``), up to
+    # ``retry_tries`` more positions within ``retry_slack`` are cut too: most patches
+    # never need them, and where one does, a worse-matching overlap with a clean cut beats
+    # a fade (``_cuts``; the figures in docs/background.md)
+    retry_above: float = 0.05
+    retry_tries: int = 20
+    retry_slack: float = 3.0
     structure: float = 0.5  # weight of the max-pooled edge channel in the search
     feather: float = 0.02  # seam blur, as a fraction of the overlap (the blur's sigma)
     # Where a cut must cross very different content (a wash into another wash), its path
@@ -112,6 +119,11 @@ class SynthConfig:
             raise ValueError(
                 f"seam_tries={self.seam_tries}, seam_slack={self.seam_slack}: need "
                 "seam_tries >= 1 and seam_slack >= 0"
+            )
+        if self.retry_tries < 0 or self.retry_slack < 0 or self.retry_above < 0:
+            raise ValueError(
+                f"retry_tries={self.retry_tries}, retry_slack={self.retry_slack}, "
+                f"retry_above={self.retry_above}: must be >= 0 (retry_tries 0: no retry)"
             )
         if not 1.0 <= self.sharp_upscale <= self.max_upscale or not 0.0 <= self.detail <= 2.0:
             raise ValueError(
@@ -395,14 +407,14 @@ def quilt(
                 ok = np.flatnonzero(err <= float(err.min()) * (1.0 + cfg.tolerance) + 1e-6)
                 drawn = int(ok[rng.integers(ok.size)])
                 draws = _alternatives(err, drawn, cx, cfg.seam_tries, cfg.seam_slack)
-                found = []
-                for d in draws:
-                    gy, gx = divmod(int(d), cx)
-                    box = _span_of(spans, gx * k, fine.shape[0], c)
-                    found.append(_refine(fine, region, gy * k, gx * k, k, top, left, device, box))
-                cuts, costs = _cuts(
-                    region, [fine[fy : fy + p, fx : fx + p] for fy, fx in found], o, i, j
-                )
+                ctx = (fine, region, spans, c, k, o, i, j, device)
+                found, cuts, costs = _cut_candidates(ctx, draws, cx)
+                if min(costs) > cfg.retry_above and cfg.retry_tries > len(draws):
+                    more = _alternatives(err, drawn, cx, cfg.retry_tries, cfg.retry_slack)
+                    more = [d for d in more if d not in draws]
+                    if more:
+                        f2, c2, k2 = _cut_candidates(ctx, more, cx)
+                        found, cuts, costs = found + f2, cuts + c2, costs + k2
                 b = int(np.argmin(costs))  # the first of equals: the drawn one
                 (fy, fx), cut = found[b], cuts[b]
             patch = fine[fy : fy + p, fx : fx + p]
@@ -425,6 +437,23 @@ def quilt(
                 fade_far=j < pl.nx - 1,
             )
     return np.ascontiguousarray(out[:H, :W])
+
+
+def _cut_candidates(ctx: tuple, draws: Sequence[int], cx: int) -> tuple[list, list, list]:
+    """For coarse positions ``draws`` (flat, ``cx`` wide): each refined position, its cut
+    into the region and that cut's cost (``_refine``, ``_cuts``). ``ctx``: the fine
+    features, the region, the mosaic's spans, and the plan's ``c, k, o``, the patch's
+    row and column and the device."""
+    fine, region, spans, c, k, o, i, j, device = ctx
+    p = region.shape[0]
+    top, left = o * (i > 0), o * (j > 0)
+    found = []
+    for d in draws:
+        gy, gx = divmod(int(d), cx)
+        box = _span_of(spans, gx * k, fine.shape[0], c)
+        found.append(_refine(fine, region, gy * k, gx * k, k, top, left, device, box))
+    cuts, costs = _cuts(region, [fine[y : y + p, x : x + p] for y, x in found], o, i, j)
+    return found, list(cuts), costs
 
 
 def _alternatives(err: np.ndarray, drawn: int, cx: int, n: int, slack: float = 0.25) -> list:
