@@ -7,6 +7,7 @@ from stylecore.segmentation.refine import to_lab
 from stylecore.synth.products import ShotSpec, render_shot
 from stylecore.transfer.composite import (
     CompositeConfig,
+    backdrop_light,
     composite,
     composite_matte,
     decontaminate,
@@ -160,3 +161,21 @@ def test_preserve_colour_keeps_chroma_and_takes_lightness():
     in_gamut = np.abs(lout[..., 0] - ls[..., 0]) < 2
     assert in_gamut.mean() > 0.7
     assert np.abs(lout[..., 1:][in_gamut] - lo[..., 1:][in_gamut]).mean() < 3
+
+
+def test_a_coloured_thing_outside_the_mask_is_not_taken_for_shadow():
+    """The light carried into the new background darkens where the old backdrop is in
+    shadow: a grey contact shadow, darker with the backdrop's own (neutral) colour. A
+    green leaf the mask left out is darker too, but no light makes a white wall green:
+    it printed as a grey smudge in every look (a hanging plant, watercolour)."""
+    h, w = 240, 360
+    img = np.full((h, w, 3), 235, np.uint8)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[60:150, 60:150] = 1.0
+    img[60:150, 60:150] = (200, 60, 40)  # the product
+    img[150:165, 50:160] = 150  # its contact shadow: neutral, darker
+    cv2.circle(img, (280, 110), 18, (40, 120, 40), -1)  # a leaf left out of the mask
+    light = backdrop_light(img, alpha)
+    assert light[157, 105] < 0.8  # the shadow is kept
+    assert light[110, 280] > 0.95  # the leaf is not a shadow
+    assert light[110, 230] > 0.95  # nor is the wall beside it

@@ -147,6 +147,18 @@ def shadow_multiplier(
     return ratio
 
 
+def foreign_colour(lab: np.ndarray, model_lab: np.ndarray, noise: float) -> np.ndarray:
+    """Pixels whose colour the backdrop cannot take under any light: their a*b* differ
+    from the backdrop model's by more than ``max(6, 5 x noise)`` and they are not its cast
+    shadow (darkened with its hue kept, ``refine.cast_shadow``). A green leaf on a white
+    wall, a red label's reflection; not a grey shadow, not the backdrop's own grain."""
+    from stylecore.segmentation.refine import cast_shadow
+
+    d = lab - model_lab
+    chroma = np.hypot(d[..., 1], d[..., 2])
+    return (chroma > max(6.0, 5.0 * noise)) & ~cast_shadow(lab, model_lab, 0.9)
+
+
 def backdrop_light(
     img: np.ndarray,
     alpha: np.ndarray,
@@ -183,15 +195,19 @@ def backdrop_light(
     h, w = max(int(round(H * k)), 1), max(int(round(W * k)), 1)
     small = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) if k < 1 else img
     a_s = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA) if k < 1 else alpha
-    model_lab, _, _ = fit_backdrop(to_lab(small), 0.015)
+    lab = to_lab(small)
+    model_lab, noise, _ = fit_backdrop(lab, 0.015)
     model = luma(np.clip(cv2.cvtColor(model_lab, cv2.COLOR_Lab2RGB), 0, 1) * 255.0)
     back = a_s < 0.5
     top = float(np.percentile(model[back], 99)) if back.any() else float(model.max())
     field = np.clip(model / max(top, 1.0), floor, 1.0) ** sweep
     shadow = shadow_multiplier(small, a_s, model, floor)
     # blurred over backdrop pixels only (a normalised convolution), so the product's
-    # 1s do not wash out the contact shadow right at its base
-    sigma, wgt = max(1.0, 1.5 * max(h, w) / 512), back.astype(np.float32)
+    # 1s do not wash out the contact shadow right at its base; and over what can be the
+    # backdrop lit or in shadow only (``foreign_colour``): a leaf the mask left out
+    # printed as a grey smudge in the new background
+    foreign = back & foreign_colour(lab, model_lab, noise)
+    sigma, wgt = max(1.0, 1.5 * max(h, w) / 512), (back & ~foreign).astype(np.float32)
     den = cv2.GaussianBlur(wgt, (0, 0), sigma)
     num = cv2.GaussianBlur(shadow * wgt, (0, 0), sigma)
     shadow = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 1.0).astype(np.float32)
