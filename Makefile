@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/eval_transfer.py /tmp/restyle-heldout/catalogue.csv \
 		--styles-dir /tmp/restyle-heldout/styles --out bench/results/transfer_eval.json > /dev/null
 	$(BIN)/python bench/bench_background.py --photos 8
+	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_speed.py
 	$(BIN)/python bench/bench_segmentation.py --json bench/results/segmentation.json
 	$(BIN)/python bench/bench_edges.py
