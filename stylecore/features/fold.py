@@ -5,8 +5,8 @@ In eval mode a BatchNorm after a convolution is a per-channel affine map, so it 
 folded into that convolution's weights and bias: the same function with one pass over the
 activations fewer. Channels-last lets oneDNN run the depthwise and 1x1 convolutions of
 EfficientNet-Lite0 without layout conversions. On 2 cores the judge's Lite0 features at
-512 x 384 went from 39 to 21 ms (``bench/bench_inference.py`` measures it); outputs agree
-with the unfolded network to about 1e-4.
+512 x 384 went from 36 to 11 ms and the demo U-Net at 192 x 256 from 24 to 15 ms, with
+outputs within 2e-6 of the unfolded networks' (``bench/bench_inference.py``).
 
 A module says which of its attributes pair up by defining ``bn_pairs()`` -> iterable of
 ``(conv_attr, bn_attr)``; inside an ``nn.Sequential`` a ``Conv2d`` directly followed by a
