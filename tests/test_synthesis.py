@@ -767,3 +767,27 @@ def test_the_last_patch_of_a_row_leaves_no_block_of_the_row_above(image_id):
     refs = load_style_model().references["watercolour"]
     bg = synthesize_background(refs, (1600, 1600), seed_for("watercolour", image_id))
     assert _straight_steps(bg) == 0
+
+
+def test_a_read_only_array_is_hashed_once_and_forgotten_with_it():
+    """Synthesis keys its per-process caches by content; a read-only array (a model's
+    reference) is hashed once and then known by identity, held weakly: the key goes with
+    the array, so a later array at the same address is hashed afresh."""
+    import gc
+
+    from stylecore.transfer import synthesis as S
+
+    a = (np.arange(30 * 40 * 3) % 251).astype(np.uint8).reshape(30, 40, 3).copy()
+    writable = a.copy()
+    a.flags.writeable = False
+    key = S._digest(a)
+    assert id(a) in S._DIGESTS and S._digest(a) == key
+    assert S._digest(writable) == key and id(writable) not in S._DIGESTS  # may change: rehashed
+    view = writable[:, :20]
+    view.flags.writeable = False  # read-only, but its base is not: never cached
+    S._digest(view)
+    assert id(view) not in S._DIGESTS
+    gone = id(a)
+    del a
+    gc.collect()
+    assert gone not in S._DIGESTS

@@ -35,7 +35,9 @@ same device. Images are ``(H, W, 3)`` uint8 RGB.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -167,8 +169,7 @@ _MEMO_MOST = 256
 _MEMO_BYTES = 256 * 2**20
 
 
-_DIGESTS: dict[int, tuple[np.ndarray, bytes]] = {}  # id -> (the array, its digest)
-_DIGESTS_MOST = 64
+_DIGESTS: dict[int, tuple[weakref.ref, bytes]] = {}  # id -> (the array, weakly; its digest)
 
 
 def _frozen(a: np.ndarray) -> bool:
@@ -182,20 +183,25 @@ def _frozen(a: np.ndarray) -> bool:
 
 def _digest(a: np.ndarray) -> bytes:
     """A content key for ``a``. Read-only arrays (a model's references, this module's
-    cached results) are hashed once and then known by identity: hashing a 2048 px
+    cached results) are hashed once and then known by identity while they live (held
+    weakly, so a key never outlives its array or pins its memory): hashing a 2048 px
     reference costs a few ms, and a photo's background asks for several."""
     frozen = _frozen(a)
     if frozen:
         hit = _DIGESTS.get(id(a))
-        if hit is not None and hit[0] is a:
+        if hit is not None and hit[0]() is a:
             return hit[1]
     c = np.ascontiguousarray(a)
     key = hashlib.blake2b(c.data, digest_size=16).digest() + repr((c.shape, c.dtype)).encode()
     if frozen:
-        if len(_DIGESTS) >= _DIGESTS_MOST:
-            _DIGESTS.pop(next(iter(_DIGESTS)))
-        _DIGESTS[id(a)] = (a, key)  # held, so the id is not reused while cached
+        # the entry goes when the array does (before its id can be reused)
+        gone = functools.partial(_forget_digest, id(a))
+        _DIGESTS[id(a)] = (weakref.ref(a, gone), key)
     return key
+
+
+def _forget_digest(key: int, _ref: weakref.ref) -> None:
+    _DIGESTS.pop(key, None)
 
 
 def _memo(key: tuple, make):
