@@ -69,7 +69,7 @@ class SynthConfig:
     fine_px: int = 64  # patch side at the fine resolution (refinement and cuts)
     tolerance: float = 0.05  # draw among positions within (1 + tolerance) x the best error
     seam_tries: int = 5  # that draw and the next best positions (within ``seam_slack`` of
-    # the best error): keep the one whose minimum-error cut clashes least (``_cut``);
+    # the best error): keep the one whose minimum-error cut clashes least (``_cuts``);
     # 8 clashed no less (watercolour 4.4% against 3.8%) and cost 0.07 s more a frame
     seam_slack: float = 1.0
     # When even the best of those cuts clashes (seam cost above ``retry_above``), up to
@@ -381,8 +381,8 @@ def quilt(
     rng = np.random.default_rng(seed)
     extra = [e for e in extra if min(e.shape[:2]) >= (p + 2 * k) * c]
     spans = None
-    # the same references at the same scale every photo of a night: joined and reduced
-    # once (keyed by content)
+    # the same references at the same scale every photo of a night: their search
+    # features are reduced once (keyed by content); the mosaic itself is a cheap copy
     key = ("search", tuple(_digest(r) for r in (ref, *extra)), c, k, cfg.structure)
     if extra:
         ref, spans = _mosaic([ref, *extra], c * k)
