@@ -303,3 +303,42 @@ def test_auto_leaves_a_white_dial_that_one_segmenter_lost():
     img[dial > 0] = _wall(h, w, 3, noise=2.0)[dial > 0]
     opened = _clear_holes(whole, lost, img).alpha >= 0.5
     assert not (opened & (cv2.erode(dial, np.ones((9, 9), np.uint8)) > 0)).any()
+
+
+def _grey_device_on_white(seed: int = 0):
+    """A neutral grey device (a laptop's base under a dark screen) on a white desk, with a
+    wide soft cast shadow and a thin contact shadow under it: grey on white is the colour
+    of shadow. Returns (rgb, true mask)."""
+    rng = np.random.default_rng(seed)
+    h, w = 480, 640
+    img = np.full((h, w, 3), 238.0, np.float32)
+    img -= np.linspace(0, 10, h, dtype=np.float32)[:, None, None]
+    shade = np.zeros((h, w), np.float32)
+    cv2.ellipse(shade, (470, 330), (120, 60), 0, 0, 360, 1.0, -1)  # soft, reaching far
+    cv2.rectangle(shade, (180, 380), (460, 386), 1.0, -1)  # thin contact shadow
+    shade = cv2.GaussianBlur(shade, (0, 0), 3) * 0.2 + cv2.GaussianBlur(shade, (0, 0), 18) * 0.2
+    img *= 1 - shade[..., None]
+    mask = np.zeros((h, w), np.uint8)
+    mask[120:200, 200:440] = 1
+    mask[200:380, 180:460] = 1
+    img[120:200, 200:440] = (42, 42, 46)
+    img[200:380, 180:460] = (132, 132, 136)
+    img += rng.normal(0, 1.2, (h, w, 1))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    return decode_untrusted(encode_image(img, "jpg", quality=90)).image, mask > 0
+
+
+def test_a_grey_part_cut_off_on_white_is_left_out_product_not_shadow():
+    """As on a real desk shot: the U-Net cut a grey laptop's palm rest off along its
+    keyboard, and grey on white passed as cast shadow, so nothing counted as left out. A
+    shadow-coloured region that reaches far from the mask inside a crisp rim is product;
+    the soft cast shadow and the thin contact shadow beside a correct mask are not."""
+    img, truth = _grey_device_on_white()
+    v = mask_integrity(img, truth.astype(np.float32))
+    assert v.scores["missed_product"] < 0.002, v.scores
+    cut = truth.copy()
+    cut[290:380] = False  # the base's front half cut off
+    v = mask_integrity(img, cut.astype(np.float32))
+    cfg = IntegrityConfig()
+    assert v.scores["missed_product"] > 3 * cfg.max_missed_product, v.scores
+    assert not v.ok

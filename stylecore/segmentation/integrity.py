@@ -16,7 +16,9 @@ hole, a bite or a dropped strap was. The signals:
   model, are not cast shadow (the backdrop darkened, its hue kept: neutral on white and
   grey, the paper's own hue on coloured paper) and form regions with an outline of their
   own (a region that fades into the backdrop is a badly fitted backdrop, e.g. a vignette),
-  over the product area;
+  over the product area. A shadow-coloured region counts too when it reaches well away
+  from the mask and a crisp edge bounds it there (a grey part of a product on white:
+  a cast shadow's outer rim is soft);
 - ``enclosed_product``: holes in the mask (regions it encloses) whose colour is not the
   backdrop's, over the product area (a real hole, like the inside of a mug handle, shows
   backdrop);
@@ -62,6 +64,13 @@ class IntegrityConfig:
     shadow_max_darkening: float = 0.5  # darkening up to this fraction can be shadow ...
     shadow_min_chroma: float = 8.0  # ... and, on a backdrop with at least this chroma,
     shadow_hue_deg: float = 12.0  # ... within this hue angle of the backdrop
+    # A shadow-coloured region is product after all (a grey laptop's palm rest on a white
+    # desk) when it reaches this far from the mask (working-size px) and most of its far
+    # rim is a crisp edge (L* gradient per px above ``crisp_edge``): a cast shadow's outer
+    # rim is a soft penumbra, and a thin contact shadow stays close to the product.
+    crisp_edge: float = 4.0
+    crisp_share: float = 0.5
+    crisp_min_depth_px: float = 10.0
     ring_px: int = 2  # band outside the outline that missed-product pixels skip
     missed_outline_min: float = 3.0  # a left-out region's own outline contrast (Delta-E)
     # Mask verdicts (docs/segmentation.md "Publish safety").
@@ -271,6 +280,59 @@ def _has_outline(lab, comp: np.ndarray, m: np.ndarray, box, cfg: IntegrityConfig
     return bool(np.median(contrast) >= cfg.missed_outline_min)
 
 
+def _crisp_shadow_like(
+    lab: np.ndarray,
+    d: np.ndarray,
+    thr: float,
+    shadow: np.ndarray,
+    m: np.ndarray,
+    cfg: IntegrityConfig,
+    known: np.ndarray | None,
+) -> float:
+    """Pixels outside the mask that the cast-shadow test took for backdrop but that are
+    product left out: shadow-coloured regions touching the mask, reaching at least
+    ``crisp_min_depth_px`` from it, whose rim away from the mask is mostly a crisp edge.
+    Crisp pixels themselves split such regions from the soft shadow beside them. On a real
+    desk shot the U-Net cut a grey laptop's palm rest off along the keyboard: neutral grey
+    on a white desk passes as shadow, so ``missed_product`` saw nothing."""
+    L = lab[..., 0]
+    g = cv2.magnitude(
+        cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3) * 0.125,
+        cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3) * 0.125,
+    )
+    crisp = g > cfg.crisp_edge
+    chroma = np.hypot(d[..., 1], d[..., 2])
+    raw = (np.abs(d[..., 0]) > thr) | (chroma > max(cfg.chroma_min, thr))
+    cand = raw & shadow & ~m & ~crisp
+    if known is not None:
+        cand &= ~known
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, cross) > 0
+    if not cand.any():
+        return 0.0
+    u8 = m.astype(np.uint8)
+    ring = (cv2.dilate(u8, disk(cfg.ring_px)) > 0) & ~m
+    near = cv2.dilate(u8, disk(cfg.ring_px + 2)) > 0
+    away = ~(cv2.dilate(u8, disk(cfg.ring_px + 2)) > 0)
+    # crisp edges of the product's own outline do not count: those further out do
+    rim_edges = crisp & ~(cv2.dilate(u8, disk(cfg.ring_px + 3)) > 0)
+    crisp_near = cv2.dilate(rim_edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    depth = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 3)
+    _, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    missed = 0.0
+    square = np.ones((3, 3), np.uint8)
+    for i in np.unique(labels[cand & near]):
+        if i == 0:
+            continue
+        comp = labels == i
+        if depth[comp].max() < cfg.crisp_min_depth_px:
+            continue
+        rim = comp & ~(cv2.erode(comp.astype(np.uint8), square) > 0) & away
+        if rim.sum() >= 8 and crisp_near[rim].mean() > cfg.crisp_share:
+            missed += float((comp & ~ring).sum())
+    return missed
+
+
 def mask_integrity(
     image: np.ndarray,
     alpha: np.ndarray,
@@ -306,9 +368,11 @@ def mask_integrity(
     )
     # like the edge segmenter: chroma needs a higher floor (JPEG bleeds it across blocks)
     differs = ((np.abs(d[..., 0]) > thr) | (chroma > max(cfg.chroma_min, thr))) & ~shadow
+    backdrop_known = None
     if backdrop is not None:
         known = cv2.resize(backdrop.astype(np.uint8), lab.shape[1::-1], cv2.INTER_AREA)
-        differs &= known == 0
+        backdrop_known = known > 0
+        differs &= ~backdrop_known
 
     gap, unsupported, _ = _outline_stats(lab, m, cfg, noise)
     scores["outline_gap"] = gap
@@ -330,6 +394,7 @@ def mask_integrity(
         comp = (labels == i) & ~ring
         if comp.any() and _has_outline(lab, labels == i, m, stats[i], cfg):
             missed += float(comp.sum())
+    missed += _crisp_shadow_like(lab, d, thr, shadow, m, cfg, backdrop_known)
     scores["missed_product"] = missed / area
 
     # regions the mask encloses that are not backdrop-coloured
