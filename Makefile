@@ -82,7 +82,7 @@ clean:
 segmenter-model: install
 	$(BIN)/restyle sample-catalogue build/seg-train --count 140 --seed 100 --no-contact-sheet
 	$(BIN)/restyle train-segmenter --images build/seg-train/catalogue.csv \
-		--out models/segmenter-unet --steps 1200 --seed 0 --set encoder=lite0 --set depth=5
+		--out models/segmenter-unet --steps 3600 --seed 0 --set encoder=lite0 --set depth=5
 
 # Reproduces the committed demo style model (models/style/multi): five styles, EfficientNet-
 # Lite0 features, about 30 minutes on 2 cores.
