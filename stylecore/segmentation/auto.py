@@ -6,7 +6,7 @@ sharper on plain grey backdrops and never saw a training set. Neither wins every
 mask as the second opinion). Each mask's *doubt* is the largest of its signals over its
 limit (above 1: the gate would reject that mask). The U-Net's mask is kept unless it fails
 the integrity check, the edge mask passes it, and the two masks mostly agree (1 - IoU at
-most ``max_swap_disagreement``, 0.07): the edge mask then repairs a local defect.
+most ``max_swap_disagreement``, 0.05): the edge mask then repairs a local defect.
 Choosing by a smaller margin below 1 (the less doubtful of two passing masks) was measured
 and lost IoU on the held-out sample catalogue: 0.980 against the U-Net's 0.992 (BENCHMARKS.md,
 "Segmentation accuracy"). The chosen
