@@ -21,6 +21,7 @@ from stylecore.segmentation.base import (
 )
 from stylecore.segmentation.defocus import DefocusConfig
 from stylecore.segmentation.edges import EdgeConfig, EdgeSegmenter
+from stylecore.segmentation.gaps import GapConfig
 from stylecore.segmentation.integrity import IntegrityConfig
 from stylecore.segmentation.metrics import boundary_f, iou
 
@@ -34,6 +35,7 @@ class SegmenterConfig:
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     defocus: DefocusConfig = field(default_factory=DefocusConfig)
+    gaps: GapConfig = field(default_factory=GapConfig)
 
 
 def make_segmenter(
@@ -54,7 +56,7 @@ def make_segmenter(
         return unet
     from stylecore.segmentation.auto import AutoSegmenter
 
-    return AutoSegmenter(unet, EdgeSegmenter(cfg.edge), cfg.integrity, cfg.defocus)
+    return AutoSegmenter(unet, EdgeSegmenter(cfg.edge), cfg.integrity, cfg.defocus, cfg.gaps)
 
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "DefocusConfig",
     "EdgeConfig",
     "EdgeSegmenter",
+    "GapConfig",
     "IntegrityConfig",
     "Mask",
     "Segmenter",

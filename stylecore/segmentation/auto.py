@@ -32,6 +32,7 @@ from stylecore.segmentation.base import (
 )
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
+from stylecore.segmentation.gaps import GapConfig, open_gaps
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
 from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
@@ -49,10 +50,12 @@ class AutoSegmenter:
         edge,
         cfg: IntegrityConfig | None = None,
         defocus: DefocusConfig | None = None,
+        gaps: GapConfig | None = None,
     ):
         self.unet, self.edge = unet, edge
         self.cfg = cfg or IntegrityConfig()
         self.defocus = defocus or DefocusConfig()
+        self.gaps = gaps or GapConfig()
 
     def segment(self, image: np.ndarray) -> Mask:
         rgb, cutout = cutout_first(image, self.name)
@@ -87,6 +90,7 @@ class AutoSegmenter:
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
         soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
+        soft = open_gaps(rgb, soft, self.gaps)
         return _with(Mask(soft, chosen.confidence, chosen.method, chosen.flags), signals)
 
 
