@@ -38,8 +38,10 @@ A product is porous only when at least ``min_coloured`` of its mask is that colo
 check that ends the work early on most photos) and at least ``min_gaps`` gaps pass all of
 that: a bottle's white label or two white sliders of a headphone are one or two enclosed
 regions, a hanging plant has about a hundred. Once it is porous, gaps turned down only
-because the body around them is broad get a second look with ``porous_thickness`` (the
-dense middle of the foliage). When the gaps found would take more than ``max_total`` of
+because the body around them is broad or their rim pale get a second look with
+``porous_thickness``, ``porous_rim_chroma``, ``porous_rim_delta``, ``porous_rim_share`` and
+``porous_min_px`` (the dense middle of the foliage, out-of-focus leaves, the pale underside
+of a basket, specks of wall). When the gaps found would take more than ``max_total`` of
 the product, none is opened.
 
 Pixels on a gap's rim that mix the leaf and the wall (anti-aliasing, a little defocus)
@@ -81,6 +83,10 @@ class GapConfig:
     min_gaps: int = 8  # fewer gaps than this: not porous, open none
     min_coloured: float = 0.25  # share of the mask that is that coloured, or open none
     porous_thickness: float = 128.0  # widest body around a gap once the product is porous
+    porous_rim_chroma: float = 12.0  # ... and its rim's a*b* distance from the backdrop
+    porous_rim_delta: float = 20.0  # ... and Delta-E (out-of-focus leaves are paler)
+    porous_rim_share: float = 0.4  # ... and the share of its rim that is clearly product
+    porous_min_px: int = 4  # ... and its smallest gap
     gap_chroma: float = 10.0  # a*b* tint a gap may carry from the leaves around it
     bay_edge: float = 2.0  # Delta-E per px below which a bay meets the outside unbroken
     bay_share: float = 0.8  # ... along this much of where they meet
@@ -92,6 +98,13 @@ class GapConfig:
             raise ValueError(f"gaps.rim_share={self.rim_share}: must be in (0, 1]")
         if self.porous_thickness < self.max_thickness:
             raise ValueError("gaps.porous_thickness must be >= gaps.max_thickness")
+        if (
+            self.porous_rim_chroma > self.min_rim_chroma
+            or self.porous_rim_delta > self.min_rim_delta
+        ):
+            raise ValueError("gaps.porous_rim_* must be <= gaps.min_rim_*: they relax them")
+        if self.porous_rim_share > self.rim_share or self.porous_min_px > self.min_px:
+            raise ValueError("gaps.porous_rim_share and porous_min_px relax rim_share, min_px")
         if self.min_gaps < 1:
             raise ValueError(f"gaps.min_gaps={self.min_gaps}: must be >= 1")
 
@@ -134,7 +147,7 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
         return None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), 8)
     sizes = stats[1:, cv2.CC_STAT_AREA]
-    ok = (sizes >= cfg.min_px) & (sizes <= cfg.max_share * area)
+    ok = (sizes >= min(cfg.min_px, cfg.porous_min_px)) & (sizes <= cfg.max_share * area)
     if not ok.any():
         return None
     # how far each clearly-differing pixel is from the nearest pixel that is not: half the
@@ -142,11 +155,11 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
     depth = cv2.distanceTransform(solid.astype(np.uint8), cv2.DIST_L2, 3)
     grad = _lab_gradient(lab)
     flat = labels.ravel()
-    gaps = np.zeros(n, bool)
+    strict = np.zeros(n, bool)  # gaps by the strict tests: these say whether it is porous
+    porous = np.zeros(n, bool)  # gaps by the tests relaxed for a product known porous
     square, square5 = np.ones((3, 3), np.uint8), np.ones((5, 5), np.uint8)
     rs = int(np.ceil(cfg.max_thickness))
     r = int(np.ceil(max(cfg.max_thickness, cfg.porous_thickness)))
-    broad: list[int] = []
     for i in np.nonzero(ok)[0] + 1:
         x, y, bw, bh = stats[i, :4]
         y0, y1 = max(y - r, 0), min(y + bh + r, h)
@@ -156,7 +169,14 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
         c8 = comp.astype(np.uint8)
         rim = (cv2.dilate(c8, square5) > 0) & ~(cv2.dilate(c8, square) > 0)
         rim &= inside[y0:y1, x0:x1]
-        if not rim.any():
+        rim_solid = rim & solid[y0:y1, x0:x1]
+        if not rim_solid.any():
+            continue
+        rim_d = d[y0:y1, x0:x1][rim_solid]
+        rim_chroma = float(np.median(np.hypot(rim_d[:, 1], rim_d[:, 2])))
+        rim_delta = float(np.median(np.linalg.norm(rim_d, axis=1)))
+        coloured = rim_chroma >= cfg.min_rim_chroma and rim_delta >= cfg.min_rim_delta
+        if not (rim_chroma >= cfg.porous_rim_chroma and rim_delta >= cfg.porous_rim_delta):
             continue
         # a bay: it meets the backdrop outside the mask along a stretch with no edge at
         # all (the network's blobby outline took in the wall beside the leaves)
@@ -165,37 +185,22 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
             touch.sum() >= cfg.min_px
             and (grad[y0:y1, x0:x1][touch] < cfg.bay_edge).mean() >= cfg.bay_share
         )
-        rim_solid = rim & solid[y0:y1, x0:x1]
-        if not rim_solid.any():
-            continue
-        rim_d = d[y0:y1, x0:x1][rim_solid]
-        if (
-            np.median(np.hypot(rim_d[:, 1], rim_d[:, 2])) < cfg.min_rim_chroma
-            or np.median(np.linalg.norm(rim_d, axis=1)) < cfg.min_rim_delta
-        ):
-            continue
+        thick = 0.0
         if not bay:
-            if cfg.bays_only:
+            share = rim_solid.mean() / rim.mean()
+            if cfg.bays_only or share < min(cfg.rim_share, cfg.porous_rim_share):
                 continue
-            if rim_solid.mean() < cfg.rim_share * rim.mean():
-                continue
+            coloured &= share >= cfg.rim_share
             # the body ringing it: how deep it reaches within max_thickness of the rim
             thick = _body_depth(c8, solid[y0:y1, x0:x1], depth[y0:y1, x0:x1], rs)
-            if thick > cfg.max_thickness / 2:
-                if thick <= cfg.porous_thickness / 2:
-                    broad.append(i)  # a second look once the product is known porous
+            if thick > cfg.porous_thickness / 2:
                 continue
         if _backdrop_colour(lab, model, bd, comp, (y0, y1, x0, x1)):
-            gaps[i] = True
-    if gaps.sum() < cfg.min_gaps:
+            porous[i] = True
+            strict[i] = coloured and thick <= cfg.max_thickness / 2 and sizes[i - 1] >= cfg.min_px
+    if strict.sum() < cfg.min_gaps:
         return None
-    for i in broad:
-        x, y, bw, bh = stats[i, :4]
-        y0, y1 = max(y - r, 0), min(y + bh + r, h)
-        x0, x1 = max(x - r, 0), min(x + bw + r, w)
-        comp = labels[y0:y1, x0:x1] == i
-        if _backdrop_colour(lab, model, bd, comp, (y0, y1, x0, x1)):
-            gaps[i] = True
+    gaps = porous
     found = gaps[flat].reshape(h, w)
     # and the backdrop-coloured pixels beside them that the texture test left out (its
     # window straddles the leaves): a thin line of old wall would trace each gap's rim
