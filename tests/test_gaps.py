@@ -98,7 +98,8 @@ def test_a_few_white_details_in_a_thin_coloured_part_are_not_porous():
         img[y - 6 : y + 6, x - 8 : x + 8] = (236, 238, 240)
     rgb = np.clip(img, 0, 255).astype(np.uint8)
     alpha = truth.astype(np.float32)
-    assert find_gaps(rgb, alpha, GapConfig(min_gaps=1)) is not None  # each looks like a gap
+    # each looks like a gap (and none opens onto the wall: min_bays holds them back too)
+    assert find_gaps(rgb, alpha, GapConfig(min_gaps=1, min_bays=0)) is not None
     assert find_gaps(rgb, alpha) is None
     assert np.array_equal(open_gaps(rgb, alpha), alpha)
 
@@ -116,6 +117,52 @@ def test_clear_plastic_that_shows_the_wall_is_kept():
             img[y : y + 14, x : x + 14] = (238, 239, 241)
     rgb = np.clip(img, 0, 255).astype(np.uint8)
     alpha = truth.astype(np.float32)
+    assert np.array_equal(open_gaps(rgb, alpha), alpha)
+
+
+def test_the_white_ground_of_a_dense_print_is_not_a_gap():
+    """A many-coloured print covering 80% of warm-white fabric on a white wall: the
+    ground between the motifs is smooth, wall-white, ringed by thin coloured shapes, like
+    the wall between leaves. It is fabric, and it stays product."""
+    rng = np.random.default_rng(0)
+    img = _wall(rng)
+    truth = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.rectangle(truth, (140, 100), (500, 600), 1, -1)
+    img[truth > 0] = (243, 241, 236)
+    for _ in range(900):
+        x, y = int(rng.uniform(140, 500)), int(rng.uniform(100, 600))
+        hsv = np.uint8([[[rng.uniform(0, 180), 200, 200]]])
+        motif = np.zeros_like(truth)
+        axes = (int(rng.uniform(8, 18)), int(rng.uniform(5, 12)))
+        cv2.ellipse(motif, (x, y), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        img[(motif & truth) > 0] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]
+    rgb = np.clip(img, 0, 255).astype(np.uint8)
+    alpha = truth.astype(np.float32)
+    assert find_gaps(rgb, alpha, GapConfig(min_hue_concentration=0.0, min_bays=0)) is not None
+    assert np.array_equal(open_gaps(rgb, alpha), alpha)
+
+
+@pytest.mark.parametrize("yarn", [(236, 236, 236), (240, 232, 215)])
+def test_a_knit_vests_light_pattern_is_not_a_gap(yarn):
+    """A brown knit vest with a white or cream diamond pattern, the wall's colour: thin
+    brown stitches between the diamonds, one hue. No diamond opens onto the wall outside,
+    so the vest is not porous and keeps its pattern (issue 27's knit vest)."""
+    rng = np.random.default_rng(0)
+    img = _wall(rng)
+    truth = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.rectangle(truth, (140, 100), (500, 600), 1, -1)
+    img[truth > 0] = (120, 80, 50)
+    img[truth > 0] += rng.normal(0.0, 8.0, (int(truth.sum()), 3)).astype(np.float32)
+    pattern = np.zeros_like(truth)
+    for y in range(120, 590, 40):
+        for x in range(160, 490, 40):
+            diamond = np.array([[x, y - 12], [x + 12, y], [x, y + 12], [x - 12, y]], np.int32)
+            cv2.fillPoly(pattern, [diamond], 1)
+    img[(pattern & truth) > 0] = yarn
+    rgb = np.clip(img, 0, 255).astype(np.uint8)
+    alpha = truth.astype(np.float32)
+    if yarn == (236, 236, 236):  # the wall's own white: only min_bays holds it back
+        assert find_gaps(rgb, alpha, GapConfig(min_bays=0)) is not None
     assert np.array_equal(open_gaps(rgb, alpha), alpha)
 
 

@@ -35,10 +35,17 @@ mask, a connected region is a gap, and goes back to the backdrop, when all of th
   at least ``min_px``.
 
 A product is porous only when at least ``min_coloured`` of its mask is that coloured (the
-check that ends the work early on most photos) and at least ``min_gaps`` gaps pass all of
+check that ends the work early on most photos), that colour is one hue family (the mean of
+its unit a*b* directions at least ``min_hue_concentration`` long: 0.99 for the hanging
+plant's greens, 0.12 for a dense many-coloured print on white fabric, whose white ground
+passes every other test a gap passes), and at least ``min_gaps`` gaps pass all of
 that: a bottle's white label or two white sliders of a headphone are one or two enclosed
-regions, a hanging plant has about a hundred. Once it is porous, gaps turned down only
-because the body around them is broad or their rim pale get a second look with
+regions, a hanging plant has about a hundred. And at least ``min_bays`` of its gaps must
+open onto the backdrop outside: the network's outline of foliage cuts through the wall
+(the hanging plant has 3 such bays), while a knit vest's cream or white pattern, which
+passes every other test on a one-hue brown knit, is ringed by the vest's solid edge.
+Once it is porous, gaps turned down only because the body around them is broad or their
+rim pale get a second look with
 ``porous_thickness``, ``porous_rim_chroma``, ``porous_rim_delta``, ``porous_rim_share`` and
 ``porous_min_px`` (the dense middle of the foliage, out-of-focus leaves, the pale underside
 of a basket, specks of wall). When the gaps found would take more than ``max_total`` of
@@ -81,7 +88,9 @@ class GapConfig:
     min_rim_chroma: float = 20.0  # a*b* distance from the backdrop of a gap's rim (median)
     min_rim_delta: float = 30.0  # ... and its Delta-E (median): coloured, clearly not glass
     min_gaps: int = 8  # fewer gaps than this: not porous, open none
+    min_bays: int = 2  # ... or fewer gaps open onto the backdrop outside than this
     min_coloured: float = 0.25  # share of the mask that is that coloured, or open none
+    min_hue_concentration: float = 0.8  # length of the mean a*b* direction of that colour
     porous_thickness: float = 128.0  # widest body around a gap once the product is porous
     porous_rim_chroma: float = 12.0  # ... and its rim's a*b* distance from the backdrop
     porous_rim_delta: float = 20.0  # ... and Delta-E (out-of-focus leaves are paler)
@@ -134,6 +143,9 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
     coloured = solid & (chroma >= cfg.min_rim_chroma) & (dist >= cfg.min_rim_delta)
     if coloured.sum() < cfg.min_coloured * area:
         return None  # no gap's rim can be coloured enough (the cheap way out: most photos)
+    hues = d[..., 1:][coloured] / chroma[coloured][:, None]
+    if float(np.linalg.norm(hues.mean(axis=0))) < cfg.min_hue_concentration:
+        return None  # many hues: a print on fabric, whose white ground is not a gap
     # JPEG's chroma subsampling tints a small gap with the leaves around it: the colour
     # test allows ``gap_chroma`` of tint (a*b* distance from the model)
     tinted = chroma <= max(cfg.gap_chroma, bd.tol)
@@ -156,6 +168,7 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
     grad = _lab_gradient(lab)
     flat = labels.ravel()
     strict = np.zeros(n, bool)  # gaps by the strict tests: these say whether it is porous
+    bays = np.zeros(n, bool)
     porous = np.zeros(n, bool)  # gaps by the tests relaxed for a product known porous
     square, square5 = np.ones((3, 3), np.uint8), np.ones((5, 5), np.uint8)
     rs = int(np.ceil(cfg.max_thickness))
@@ -196,9 +209,9 @@ def find_gaps(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig = GapConfig()):
             if thick > cfg.porous_thickness / 2:
                 continue
         if _backdrop_colour(lab, model, bd, comp, (y0, y1, x0, x1)):
-            porous[i] = True
+            porous[i], bays[i] = True, bay
             strict[i] = coloured and thick <= cfg.max_thickness / 2 and sizes[i - 1] >= cfg.min_px
-    if strict.sum() < cfg.min_gaps:
+    if strict.sum() < cfg.min_gaps or bays.sum() < cfg.min_bays:
         return None
     gaps = porous
     found = gaps[flat].reshape(h, w)
