@@ -166,6 +166,27 @@ def test_a_knit_vests_light_pattern_is_not_a_gap(yarn):
     assert np.array_equal(open_gaps(rgb, alpha), alpha)
 
 
+def test_a_white_pot_under_foliage_stays():
+    """Foliage in a pot of the wall's own white, the pot 9% of the product: its upper
+    part, ringed by leaves, passes every test a gap between leaves passes. It is one
+    large region, and stays product."""
+    rgb, truth = _foliage(0)
+    img = rgb.astype(np.float32)
+    pot = np.zeros_like(truth, np.uint8)
+    corners = np.array([[250, 510], [390, 510], [372, 610], [268, 610]], np.int32)
+    cv2.fillPoly(pot, [corners], 1)
+    shade = 1.0 - 0.04 * np.linspace(-1.0, 1.0, SIZE, dtype=np.float32)[None, :]
+    shade = np.broadcast_to(shade, pot.shape)
+    img[pot > 0] = np.float32([238, 239, 241])[None, :] * shade[pot > 0][:, None]
+    rgb = np.clip(img, 0, 255).astype(np.uint8)
+    blob = _blob(truth | (pot > 0))
+    after = open_gaps(rgb, blob) >= 0.5
+    assert (blob >= 0.5).sum() > after.sum()  # the wall between the leaves still opens
+    assert (pot.astype(bool) & ~after).sum() <= 0.01 * pot.sum()
+    big = open_gaps(rgb, blob, GapConfig(max_share=0.1)) >= 0.5
+    assert (pot.astype(bool) & ~big).sum() > 0.1 * pot.sum()  # the rule is what keeps it
+
+
 def test_disabled_is_a_no_op():
     rgb, truth = _foliage(0)
     blob = _blob(truth)
