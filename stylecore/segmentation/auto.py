@@ -14,7 +14,10 @@ mask carries its signals (``Mask.signals``), the doubt of both and the segmenter
 disagreement, so the gate need not recompute them. Before any of this, each mask's holes
 are filled where the other mask calls them product: a hole is cut into a product only
 when both segmenters see it; and on coloured paper, the paper's own deep cast shadows are
-taken out of both masks (``shadows.paper_shadow``).
+taken out of both masks (``shadows.paper_shadow``). After the choice, out-of-focus
+stretches of the outline get a soft matte (``defocus.soften_defocus``) and the backdrop
+seen between a porous product's leaves is opened at 1024 px (``gaps.open_gaps``); the
+signals judge the mask before both.
 """
 
 from __future__ import annotations
