@@ -66,7 +66,9 @@ def main() -> int:
     ap.add_argument("--model", help="U-Net model folder (default: the committed demo model)")
     ap.add_argument("--json", help="write the per-photo results and the summary here")
     ap.add_argument("--sheet", help="write the studio shots' mask sheet here (JPEG)")
-    ap.add_argument("--only", nargs="*", help="just these files (a quick look)")
+    ap.add_argument(
+        "--only", nargs="*", help="just these files, scenes too on the sheet (a quick look)"
+    )
     ap.add_argument("--tile", type=int, default=260, help="sheet tile size in px")
     args = ap.parse_args()
     with open(args.labels, newline="") as f:
@@ -99,7 +101,7 @@ def main() -> int:
         print(
             f"{k}/{len(labels)} {lab['kind']:6s} {verdict:5s} {lab['file']} {'; '.join(v.details)}"
         )
-        if lab["kind"] == "studio":
+        if lab["kind"] == "studio" or args.only:
             short = lab["file"].split("-unsplash")[0][-22:]
             tiles.append((overlay(rgb, mask.alpha), f"{verdict} {short}"))
     studio = [r for r in rows if r["kind"] == "studio"]

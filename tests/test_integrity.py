@@ -176,11 +176,19 @@ def test_auto_keeps_the_unet_mask_unless_it_fails_and_the_edge_mask_passes(shots
     assert 0 < len(swapped) < len(chosen)
     assert all(screen(image, c).ok for c in swapped)
     # when both masks fail, the U-Net's stays and the gate holds the photo back
-    stripped = inject(mask, "strip", np.random.default_rng(2))
-    both_bad = AutoSegmenter(_Fixed(stripped), _Fixed(holed)).segment(image)
+    bitten = inject(mask, "bite", np.random.default_rng(2))
+    both_bad = AutoSegmenter(_Fixed(bitten), _Fixed(holed)).segment(image)
     assert both_bad.method == "auto/unet"
     verdict = screen(image, both_bad)
     assert verdict.reason == REASON_DOUBTFUL and verdict.details
+    # ... unless the failing mask kept a strip of backdrop that no edge separates from
+    # the rest of it: that strip is trimmed (``spill.backdrop_reach``) and the mask passes
+    stripped = inject(mask, "strip", np.random.default_rng(2))
+    repaired = AutoSegmenter(_Fixed(stripped), _Fixed(holed)).segment(image)
+    assert repaired.signals["doubt_untrimmed"] > 1.0 >= repaired.signals["doubt_unet"]
+    truth, kept = mask > 0, repaired.alpha >= 0.5
+    assert (truth & kept).sum() / (truth | kept).sum() > 0.99
+    assert screen(image, repaired).ok
 
 
 def test_mask_integrity_is_size_independent(shots):

@@ -24,6 +24,7 @@ from stylecore.segmentation.edges import EdgeConfig, EdgeSegmenter
 from stylecore.segmentation.gaps import GapConfig
 from stylecore.segmentation.integrity import IntegrityConfig
 from stylecore.segmentation.metrics import boundary_f, iou
+from stylecore.segmentation.spill import SpillConfig
 
 Method = Literal["auto", "edge", "unet"]
 METHODS: tuple[str, ...] = ("auto", "edge", "unet")
@@ -36,6 +37,7 @@ class SegmenterConfig:
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     defocus: DefocusConfig = field(default_factory=DefocusConfig)
     gaps: GapConfig = field(default_factory=GapConfig)
+    spill: SpillConfig = field(default_factory=SpillConfig)
 
 
 def make_segmenter(
@@ -56,7 +58,9 @@ def make_segmenter(
         return unet
     from stylecore.segmentation.auto import AutoSegmenter
 
-    return AutoSegmenter(unet, EdgeSegmenter(cfg.edge), cfg.integrity, cfg.defocus, cfg.gaps)
+    return AutoSegmenter(
+        unet, EdgeSegmenter(cfg.edge), cfg.integrity, cfg.defocus, cfg.gaps, cfg.spill
+    )
 
 
 __all__ = [
@@ -74,6 +78,7 @@ __all__ = [
     "Mask",
     "Segmenter",
     "SegmenterConfig",
+    "SpillConfig",
     "boundary_f",
     "iou",
     "make_segmenter",

@@ -39,6 +39,7 @@ from stylecore.segmentation.gaps import GapConfig, open_gaps
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
 from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
+from stylecore.segmentation.spill import SpillConfig, apply_trim, backdrop_reach, spans_frame
 from stylecore.segmentation.thin import add_thin_parts, ridges
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
@@ -54,11 +55,13 @@ class AutoSegmenter:
         cfg: IntegrityConfig | None = None,
         defocus: DefocusConfig | None = None,
         gaps: GapConfig | None = None,
+        spill: SpillConfig | None = None,
     ):
         self.unet, self.edge = unet, edge
         self.cfg = cfg or IntegrityConfig()
         self.defocus = defocus or DefocusConfig()
         self.gaps = gaps or GapConfig()
+        self.spill = spill or SpillConfig()
 
     def segment(self, image: np.ndarray) -> Mask:
         rgb, cutout = cutout_first(image, self.name)
@@ -89,7 +92,27 @@ class AutoSegmenter:
         disagreement = vu.scores.get("disagreement", 1.0)
         use_edge = du > 1.0 >= de and disagreement <= self.cfg.max_swap_disagreement
         chosen, v = (me, ve) if use_edge else (mu, vu)
-        signals = {**v.scores, "doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
+        dc = de if use_edge else du
+        signals = {"doubt_unet": du, "doubt_edge": de, "chose_edge": float(use_edge)}
+        # A doubted mask may have kept backdrop that no edge separates from the rest of it
+        # (light spill, a vignette): the trimmed mask is kept when the check doubts it less.
+        if dc > 1.0 and self.spill.enabled:
+            trim = backdrop_reach(rgb, chosen.alpha, self.spill)
+            if trim is not None:
+                other = mu if use_edge else me
+                trimmed = add_thin_parts(
+                    Mask(apply_trim(rgb, chosen.alpha, trim), *_rest(chosen)), found
+                )
+                vt = mask_integrity(
+                    rgb, trimmed.alpha, self.cfg, other=other.alpha, backdrop=shadow
+                )
+                dt = doubt(vt.scores, self.cfg)
+                signals["doubt_untrimmed"] = dc
+                signals["spill_trim"] = float(trim.mean() / max(chosen.coverage, 1e-9))
+                if dt < dc and not spans_frame(trimmed.alpha):
+                    chosen, v = trimmed, vt
+                    signals["doubt_edge" if use_edge else "doubt_unet"] = dt
+        signals = {**v.scores, **signals}
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
         soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
@@ -191,6 +214,10 @@ def _clear_holes(
     cut = opened[labels]
     alpha = np.where(cut, np.minimum(mask.alpha, other.alpha), mask.alpha).astype(np.float32)
     return Mask(alpha, mask.confidence, mask.method, mask.flags, mask.signals)
+
+
+def _rest(mask: Mask) -> tuple:
+    return mask.confidence, mask.method, mask.flags, mask.signals
 
 
 def _with(mask: Mask, signals: dict[str, float]) -> Mask:
