@@ -192,9 +192,15 @@ def spans_frame(alpha: np.ndarray, margin: float = 0.005) -> bool:
 def apply_trim(rgb: np.ndarray, alpha: np.ndarray, trim: np.ndarray) -> np.ndarray:
     """``alpha`` (full size) with the working-size ``trim`` taken out: upsampled, its
     outline steered onto the photo's edges by a guided filter one working pixel wide, and
-    a product pixel keeps at most its old alpha."""
+    a product pixel keeps at most its old alpha. The trim first takes in the old mask's
+    outline beyond it (three working pixels outside the mask): left in, the old mask's
+    soft fringe drew the trimmed blob's outline as a thin line of the old backdrop on
+    every look."""
     H, W = alpha.shape
     h, w = trim.shape
+    inside = cv2.resize(alpha.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5
+    around = cv2.dilate(trim.astype(np.uint8), disk(3)) > 0
+    trim = trim | (around & ~inside)
     up = cv2.resize(trim.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
     r = max(int(round(max(H / h, W / w))), 1)
     if r > 1:
