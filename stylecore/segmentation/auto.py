@@ -17,7 +17,9 @@ when both segmenters see it; and on coloured paper, the paper's own deep cast sh
 taken out of both masks (``shadows.paper_shadow``). After the choice, out-of-focus
 stretches of the outline get a soft matte (``defocus.soften_defocus``) and the backdrop
 seen between a porous product's leaves is opened at 1024 px (``gaps.open_gaps``); the
-signals judge the mask before both.
+signals judge the mask before both. A mask the signals doubt first gets one repair: the
+backdrop that reaches into it with no edge between (light spill, a vignette) is trimmed
+(``spill.backdrop_reach``), and the trimmed mask is kept when the signals doubt it less.
 """
 
 from __future__ import annotations
