@@ -70,7 +70,13 @@ import numpy as np
 
 from stylecore.segmentation.base import working_size
 from stylecore.segmentation.edges import fit_backdrop
-from stylecore.segmentation.refine import Backdrop, cast_shadow, masked_spread, to_lab
+from stylecore.segmentation.refine import (
+    Backdrop,
+    cast_shadow,
+    lab_gradient,
+    masked_spread,
+    to_lab,
+)
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ def _find(rgb: np.ndarray, alpha: np.ndarray, cfg: GapConfig, count_only: bool =
     # how far each clearly-differing pixel is from the nearest pixel that is not: half the
     # width of the leaf, link or body it belongs to
     depth = cv2.distanceTransform(solid.astype(np.uint8), cv2.DIST_L2, 3)
-    grad = _lab_gradient(lab)
+    grad = lab_gradient(lab)
     flat = labels.ravel()
     strict = np.zeros(n, bool)  # gaps by the strict tests: these say whether it is porous
     bays = np.zeros(n, bool)
@@ -320,16 +326,6 @@ def _backdrop_colour(lab, model, bd: Backdrop, comp: np.ndarray, box) -> bool:
     model_i = np.median(model[y0:y1, x0:x1][comp], axis=0)
     colour_i[1:] = model_i[1:]  # its tint was allowed above; the palette judges lightness
     return bool(bd.matches_palette(_unshaded(colour_i, model_i)))
-
-
-def _lab_gradient(lab: np.ndarray) -> np.ndarray:
-    """Delta-E per pixel of the Lab image's gradient (Sobel, all three channels)."""
-    g2 = np.zeros(lab.shape[:2], np.float32)
-    for c in range(3):
-        gx = cv2.Sobel(lab[..., c], cv2.CV_32F, 1, 0, ksize=3) * 0.125
-        gy = cv2.Sobel(lab[..., c], cv2.CV_32F, 0, 1, ksize=3) * 0.125
-        g2 += gx * gx + gy * gy
-    return np.sqrt(g2)
 
 
 def _unshaded(colour: np.ndarray, model: np.ndarray) -> np.ndarray:

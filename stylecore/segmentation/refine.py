@@ -27,6 +27,16 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
 
 
+def lab_gradient(lab: np.ndarray) -> np.ndarray:
+    """Delta-E per pixel of a Lab image's gradient (Sobel, all three channels)."""
+    g2 = np.zeros(lab.shape[:2], np.float32)
+    for c in range(3):
+        gx = cv2.Sobel(lab[..., c], cv2.CV_32F, 1, 0, ksize=3) * 0.125
+        gy = cv2.Sobel(lab[..., c], cv2.CV_32F, 0, 1, ksize=3) * 0.125
+        g2 += gx * gx + gy * gy
+    return np.sqrt(g2)
+
+
 def is_uniform(lab: np.ndarray, tol: float = 0.6) -> bool:
     """True when no Lab channel varies by more than ``tol`` (std): a blank frame."""
     return bool(lab.reshape(-1, 3).std(axis=0).max() < tol)

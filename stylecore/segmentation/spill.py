@@ -39,7 +39,13 @@ import cv2
 import numpy as np
 
 from stylecore.segmentation.base import working_size
-from stylecore.segmentation.refine import OUTLINE_EPS, disk, guided_filter, to_lab
+from stylecore.segmentation.refine import (
+    OUTLINE_EPS,
+    disk,
+    guided_filter,
+    lab_gradient,
+    to_lab,
+)
 
 
 @dataclass(frozen=True)
@@ -62,17 +68,6 @@ class SpillConfig:
             raise ValueError(f"spill.open_px={self.open_px}: must be >= 1")
 
 
-def edge_strength(rgb_small: np.ndarray) -> np.ndarray:
-    """Lab gradient magnitude (Delta-E per pixel) of the photo blurred by one pixel."""
-    lab = to_lab(cv2.GaussianBlur(rgb_small, (0, 0), 1.0))
-    g2 = np.zeros(lab.shape[:2], np.float32)
-    for c in range(3):
-        gx = cv2.Sobel(lab[..., c], cv2.CV_32F, 1, 0, ksize=3) * 0.125
-        gy = cv2.Sobel(lab[..., c], cv2.CV_32F, 0, 1, ksize=3) * 0.125
-        g2 += gx * gx + gy * gy
-    return np.sqrt(g2)
-
-
 def backdrop_reach(rgb: np.ndarray, alpha: np.ndarray, cfg: SpillConfig | None = None):
     """The part of the mask ``alpha`` (full size, >= 0.5 is product) that the backdrop
     outside reaches without crossing an edge: a bool map at the working size, or ``None``
@@ -86,7 +81,8 @@ def backdrop_reach(rgb: np.ndarray, alpha: np.ndarray, cfg: SpillConfig | None =
     outside = cv2.erode((~m).astype(np.uint8), disk(3)) > 0
     if area < 64 or outside.sum() < 64:
         return None
-    g = edge_strength(small)
+    # edges: the Lab gradient of the photo blurred by one pixel
+    g = lab_gradient(to_lab(cv2.GaussianBlur(small, (0, 0), 1.0)))
     t = max(cfg.edge_min, cfg.edge_k * float(np.percentile(g[outside], 90)))
     passable = cv2.dilate((g > t).astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
     wide = cv2.morphologyEx(passable.astype(np.uint8), cv2.MORPH_OPEN, disk(cfg.open_px)) > 0
