@@ -78,9 +78,14 @@ def test_the_glow_beside_a_product_goes_and_the_product_stays():
 
 def test_auto_repairs_a_doubted_mask_and_the_gate_then_passes_it():
     rgb, truth, glow = _camera_in_glow()
+    kept = _kept_glow(truth, glow)
+    # with a band of paper kept along the bright top plate, as a network's outline kept a
+    # strip of teal wall under a real lamp's white rim: the flood cannot reach it (the
+    # plate's edge is as wide as the band), the colour test on the outline can
+    kept[165:170, 190:401] = True
     # a segmenter's soft outline: the fringe must not survive as a faint line where the
     # blob's outline was (it printed as a thin line of the old backdrop on every look)
-    mask = cv2.GaussianBlur(_kept_glow(truth, glow).astype(np.float32), (0, 0), 1.5)
+    mask = cv2.GaussianBlur(kept.astype(np.float32), (0, 0), 1.5)
     auto = AutoSegmenter(_Fixed(mask), _Fixed(mask, "edge"))
     got = auto.segment(rgb)
     assert got.signals["doubt_untrimmed"] > 1.0 >= got.signals["doubt_unet"]

@@ -103,7 +103,11 @@ class AutoSegmenter:
             if trim is not None:
                 other = mu if use_edge else me
                 trimmed = add_thin_parts(
-                    Mask(apply_trim(rgb, chosen.alpha, trim), *_rest(chosen)), found
+                    Mask(
+                        apply_trim(rgb, chosen.alpha, trim, self.spill.cut_off_share),
+                        *_rest(chosen),
+                    ),
+                    found,
                 )
                 vt = mask_integrity(
                     rgb, trimmed.alpha, self.cfg, other=other.alpha, backdrop=shadow

@@ -18,8 +18,19 @@ pixel that is not on an edge, at a working size (512 px by default):
 - the flood passes only through channels at least ``2 * open_px + 1`` pixels wide (a
   morphological opening of the edge-free pixels), so it cannot seep through a short break
   in a product's outline; it then grows back to the edges it stopped at;
-- what it reaches inside the mask is the candidate trim, with the small islands of mask
-  it leaves cut off (less than ``island_share`` of what stays, mostly ringed by the trim).
+- what it reaches inside the mask is the candidate trim, part by part, where a part lies
+  beside the product and not within it (``_beside``);
+- pixels within ``snap_px`` of the trim go to the side whose colour beside them they are
+  nearer (the flood stops an edge's width short); along the rest of the outline, within
+  ``outline_px``, a pixel goes when the two sides differ by at least ``outline_sep``
+  Delta-E and it is within ``outline_match`` of the outside's colour (the network kept a
+  strip of teal wall under a lamp's white rim, which no flood reaches: the rim's edge is
+  as wide as the strip);
+- small islands of mask it leaves behind go too (less than ``island_share`` of what
+  stays, mostly ringed by the trim), and at full size ``apply_trim`` drops pieces it cut
+  off the product (below ``cut_off_share`` of it): the check then sees them as product
+  left out, and a camera whose strap fades into black paper is held back, not published
+  with the strap's tab floating beside it.
 
 This is a repair, not a rule: ``AutoSegmenter`` tries it only on a mask the integrity
 check doubts, and keeps the trimmed mask only when that check doubts it less and it does
@@ -57,7 +68,11 @@ class SpillConfig:
     open_px: int = 4  # the flood needs channels 2 * open_px + 1 px wide
     min_share: float = 0.02  # a trim smaller than this share of the mask is not tried
     island_share: float = 0.005  # mask islands the trim cuts off below this share go too
-    snap_px: int = 3  # pixels this near the trim go to the nearer side by colour
+    cut_off_share: float = 0.02  # ... and, at full size, pieces below this share of the product
+    snap_px: int = 6  # pixels this near the trim go to the nearer side by colour
+    outline_px: int = 3  # and this near the rest of the outline, where the two sides ...
+    outline_sep: float = 15.0  # ... differ by at least this (Delta-E) ...
+    outline_match: float = 6.0  # ... and the pixel is this near the outside's colour
     max_in_hull: float = 0.5  # a trimmed part lies at most this much inside the product's hull
     min_contact: float = 0.5  # ... and touches the backdrop outside along this much of its rim
 
@@ -101,9 +116,9 @@ def backdrop_reach(rgb: np.ndarray, alpha: np.ndarray, cfg: SpillConfig | None =
         return None
     # the flood stops a few pixels short of the edge it met (the edge's own width): those
     # pixels go to the side whose colour beside them (outside the band) they are nearer
+    lab = to_lab(small)
     band = (cv2.dilate(trim.astype(np.uint8), disk(cfg.snap_px)) > 0) & m & ~trim
     if band.any():
-        lab = to_lab(small)
         r = 2 * cfg.snap_px + 1
         fg = _masked_mean(lab, m & ~trim & ~band, r)
         bg = _masked_mean(lab, trim, r)
@@ -111,6 +126,18 @@ def backdrop_reach(rgb: np.ndarray, alpha: np.ndarray, cfg: SpillConfig | None =
         # a pixel with no product (or no trim) beside it stays as it is (NaN compares False)
         nearer = np.linalg.norm(px - bg[band], axis=1) < np.linalg.norm(px - fg[band], axis=1)
         trim[band] = nearer
+    # the rest of the outline: a band of the same backdrop along the product's edge (a
+    # teal strip under a lamp's rim) goes where its colour is plainly the outside's
+    kept = m & ~trim
+    band = kept & (cv2.dilate((~kept).astype(np.uint8), disk(cfg.outline_px)) > 0)
+    if band.any():
+        r = 2 * cfg.outline_px + 1
+        fg = _masked_mean(lab, kept & ~band, r)[band]
+        bg = _masked_mean(lab, ~kept & ~band, r)[band]
+        px = lab[band]
+        apart = np.linalg.norm(fg - bg, axis=1) >= cfg.outline_sep
+        d_bg = np.linalg.norm(px - bg, axis=1)
+        trim[band] = apart & (d_bg <= cfg.outline_match) & (d_bg < np.linalg.norm(px - fg, axis=1))
     # islands of mask the trim leaves behind: small, and mostly ringed by the trim
     kept = m & ~trim
     n, lab_k, stats, _ = cv2.connectedComponentsWithStats(kept.astype(np.uint8), connectivity=8)
@@ -186,7 +213,9 @@ def spans_frame(alpha: np.ndarray, margin: float = 0.005) -> bool:
     return bool((left and right) or (top and bottom))
 
 
-def apply_trim(rgb: np.ndarray, alpha: np.ndarray, trim: np.ndarray) -> np.ndarray:
+def apply_trim(
+    rgb: np.ndarray, alpha: np.ndarray, trim: np.ndarray, cut_off_share: float = 0.02
+) -> np.ndarray:
     """``alpha`` (full size) with the working-size ``trim`` taken out: upsampled, its
     outline steered onto the photo's edges by a guided filter one working pixel wide, and
     a product pixel keeps at most its old alpha. The trim first takes in the old mask's
@@ -207,4 +236,28 @@ def apply_trim(rgb: np.ndarray, alpha: np.ndarray, trim: np.ndarray) -> np.ndarr
         smooth = np.clip(guided_filter(grey, up, r, OUTLINE_EPS), 0.0, 1.0)
         up = np.where(band, smooth, up)
     keep = np.clip((0.75 - up) * 2.0, 0.0, 1.0)
-    return (alpha * keep).astype(np.float32)
+    return _drop_cut_off((alpha * keep).astype(np.float32), alpha, cut_off_share)
+
+
+def _drop_cut_off(new: np.ndarray, old: np.ndarray, share: float) -> np.ndarray:
+    """``new`` without the small pieces the trim cut off the product: components below
+    ``share`` of the largest that were one piece with it in ``old``. On a real camera on
+    black paper the strap fades into the paper; the trim left its leather tab (0.9% of the
+    camera) floating beside the camera's ring."""
+    n_new, lab_new, stats, _ = cv2.connectedComponentsWithStats(
+        (new >= 0.5).astype(np.uint8), connectivity=8
+    )
+    if n_new <= 2:
+        return new
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    main = 1 + int(np.argmax(areas))
+    _, lab_old = cv2.connectedComponents((old >= 0.5).astype(np.uint8), connectivity=8)
+    body = np.unique(lab_old[lab_new == main])
+    out = new.copy()
+    for i in range(1, n_new):
+        if i == main or stats[i, cv2.CC_STAT_AREA] >= share * areas.max():
+            continue
+        comp = lab_new == i
+        if np.isin(lab_old[comp], body[body > 0]).any():
+            out[comp] = np.minimum(out[comp], 0.0)
+    return out
