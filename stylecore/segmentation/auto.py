@@ -24,6 +24,8 @@ backdrop that reaches into it with no edge between (light spill, a vignette) is 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -38,11 +40,11 @@ from stylecore.segmentation.base import (
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.gaps import GapConfig, open_gaps
-from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity
+from stylecore.segmentation.integrity import IntegrityConfig, Verdict, doubt, mask_integrity
 from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
 from stylecore.segmentation.spill import SpillConfig, apply_trim, backdrop_reach, spans_frame
-from stylecore.segmentation.thin import add_thin_parts, ridges
+from stylecore.segmentation.thin import Ridges, add_thin_parts, ridges
 
 _UNUSABLE = {FLAG_EMPTY, FLAG_FULL, FLAG_UNIFORM}
 
@@ -99,31 +101,42 @@ class AutoSegmenter:
         # A doubted mask may have kept backdrop that no edge separates from the rest of it
         # (light spill, a vignette): the trimmed mask is kept when the check doubts it less.
         if dc > 1.0 and self.spill.enabled:
-            trim = backdrop_reach(rgb, chosen.alpha, self.spill)
-            if trim is not None:
-                other = mu if use_edge else me
-                trimmed = add_thin_parts(
-                    Mask(
-                        apply_trim(rgb, chosen.alpha, trim, self.spill.cut_off_share),
-                        *_rest(chosen),
-                    ),
-                    found,
-                )
-                vt = mask_integrity(
-                    rgb, trimmed.alpha, self.cfg, other=other.alpha, backdrop=shadow
-                )
-                dt = doubt(vt.scores, self.cfg)
-                signals["doubt_untrimmed"] = dc
-                signals["spill_trim"] = float(trim.mean() / max(chosen.coverage, 1e-9))
-                if dt < dc and not spans_frame(trimmed.alpha):
-                    chosen, v = trimmed, vt
-                    signals["doubt_edge" if use_edge else "doubt_unet"] = dt
+            other = mu if use_edge else me
+            repaired = self._trimmed(rgb, chosen, other, found, shadow, dc, signals)
+            if repaired is not None:
+                chosen, v = repaired
+                signals["doubt_edge" if use_edge else "doubt_unet"] = doubt(v.scores, self.cfg)
         signals = {**v.scores, **signals}
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
         soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
         soft = open_gaps(rgb, soft, self.gaps)
         return _with(Mask(soft, chosen.confidence, chosen.method, chosen.flags), signals)
+
+    def _trimmed(
+        self,
+        rgb: np.ndarray,
+        chosen: Mask,
+        other: Mask,
+        found: Ridges,
+        shadow: np.ndarray | None,
+        dc: float,
+        signals: dict[str, float],
+    ) -> tuple[Mask, Verdict] | None:
+        """``(mask, verdict)`` of ``chosen`` with the backdrop that reaches into it with no
+        edge between trimmed (``spill``), when the check doubts that less than ``dc`` and
+        it does not span the frame; else ``None``. Records what it tried in ``signals``."""
+        trim = backdrop_reach(rgb, chosen.alpha, self.spill)
+        if trim is None:
+            return None
+        alpha = apply_trim(rgb, chosen.alpha, trim, self.spill.cut_off_share)
+        trimmed = add_thin_parts(replace(chosen, alpha=alpha), found)
+        vt = mask_integrity(rgb, trimmed.alpha, self.cfg, other=other.alpha, backdrop=shadow)
+        signals["doubt_untrimmed"] = dc
+        signals["spill_trim"] = float(trim.mean() / max(chosen.coverage, 1e-9))
+        if doubt(vt.scores, self.cfg) >= dc or spans_frame(trimmed.alpha):
+            return None
+        return trimmed, vt
 
 
 def _agreed_holes(mask: Mask, other: Mask, max_share: float = 0.03) -> Mask:
@@ -220,10 +233,6 @@ def _clear_holes(
     cut = opened[labels]
     alpha = np.where(cut, np.minimum(mask.alpha, other.alpha), mask.alpha).astype(np.float32)
     return Mask(alpha, mask.confidence, mask.method, mask.flags, mask.signals)
-
-
-def _rest(mask: Mask) -> tuple:
-    return mask.confidence, mask.method, mask.flags, mask.signals
 
 
 def _with(mask: Mask, signals: dict[str, float]) -> Mask:
