@@ -12,6 +12,7 @@ import skimage.data
 from stylecore.io.codec import decode_untrusted, encode_image
 from stylecore.segmentation import EdgeSegmenter, Mask
 from stylecore.segmentation.auto import AutoSegmenter
+from stylecore.segmentation.clean import CleanConfig
 from stylecore.segmentation.defects import DEFECTS, inject, trial
 from stylecore.segmentation.integrity import (
     REASON_DOUBTFUL,
@@ -163,12 +164,18 @@ def test_auto_keeps_the_unet_mask_unless_it_fails_and_the_edge_mask_passes(shots
     assert (repaired.alpha >= 0.5)[mask > 0].mean() > 0.999
     holed = inject(mask, "hole", np.random.default_rng(1))  # 2-6% of the product
     # bitten U-Net masks: the passing edge mask replaces one exactly when the two disagree
-    # by at most the swap limit (bites of 4-8% of the product here)
+    # by at most the swap limit (bites of 4-8% of the product here). This render's
+    # backdrop is clean, so the clean-backdrop union would fill the bites from the edge
+    # mask first (checked below): it is off for the swap rule.
     limit = IntegrityConfig().max_swap_disagreement
-    chosen = [
-        AutoSegmenter(_Fixed(inject(mask, "bite", np.random.default_rng(s))), edge).segment(image)
-        for s in range(5)
-    ]
+    no_union = CleanConfig(enabled=False)
+    bites = [inject(mask, "bite", np.random.default_rng(s)) for s in range(5)]
+    chosen = [AutoSegmenter(_Fixed(b), edge, clean=no_union).segment(image) for b in bites]
+    for b in bites:  # with the union: swapped to the edge mask, or the bite joined
+        got = AutoSegmenter(_Fixed(b), edge).segment(image)
+        if got.method == "auto/unet":
+            assert got.signals["clean_join"] > 0.02 and got.signals["doubt_unet"] <= 1.0
+        assert (got.alpha >= 0.5)[mask > 0].mean() > 0.99 and screen(image, got).ok
     for c in chosen:
         assert c.signals["doubt_unet"] > 1.0 >= c.signals["doubt_edge"], c.signals
         assert (c.method == "auto/edge") == (c.signals["disagreement"] <= limit), c.signals
@@ -177,7 +184,7 @@ def test_auto_keeps_the_unet_mask_unless_it_fails_and_the_edge_mask_passes(shots
     assert all(screen(image, c).ok for c in swapped)
     # when both masks fail, the U-Net's stays and the gate holds the photo back
     bitten = inject(mask, "bite", np.random.default_rng(2))
-    both_bad = AutoSegmenter(_Fixed(bitten), _Fixed(holed)).segment(image)
+    both_bad = AutoSegmenter(_Fixed(bitten), _Fixed(holed), clean=no_union).segment(image)
     assert both_bad.method == "auto/unet"
     verdict = screen(image, both_bad)
     assert verdict.reason == REASON_DOUBTFUL and verdict.details

@@ -19,6 +19,7 @@ from stylecore.segmentation.base import (
     Mask,
     Segmenter,
 )
+from stylecore.segmentation.clean import CleanConfig
 from stylecore.segmentation.defocus import DefocusConfig
 from stylecore.segmentation.edges import EdgeConfig, EdgeSegmenter
 from stylecore.segmentation.gaps import GapConfig
@@ -38,6 +39,7 @@ class SegmenterConfig:
     defocus: DefocusConfig = field(default_factory=DefocusConfig)
     gaps: GapConfig = field(default_factory=GapConfig)
     spill: SpillConfig = field(default_factory=SpillConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
 
 
 def make_segmenter(
@@ -59,7 +61,13 @@ def make_segmenter(
     from stylecore.segmentation.auto import AutoSegmenter
 
     return AutoSegmenter(
-        unet, EdgeSegmenter(cfg.edge), cfg.integrity, cfg.defocus, cfg.gaps, cfg.spill
+        unet,
+        EdgeSegmenter(cfg.edge),
+        cfg.integrity,
+        cfg.defocus,
+        cfg.gaps,
+        cfg.spill,
+        cfg.clean,
     )
 
 
@@ -70,6 +78,7 @@ __all__ = [
     "FLAG_LOW_CONFIDENCE",
     "FLAG_UNIFORM",
     "METHODS",
+    "CleanConfig",
     "DefocusConfig",
     "EdgeConfig",
     "EdgeSegmenter",

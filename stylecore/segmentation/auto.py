@@ -37,6 +37,7 @@ from stylecore.segmentation.base import (
     cutout_first,
     working_size,
 )
+from stylecore.segmentation.clean import CleanConfig, clean_union
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.gaps import GapConfig, open_gaps
@@ -60,12 +61,14 @@ class AutoSegmenter:
         defocus: DefocusConfig | None = None,
         gaps: GapConfig | None = None,
         spill: SpillConfig | None = None,
+        clean: CleanConfig | None = None,
     ):
         self.unet, self.edge = unet, edge
         self.cfg = cfg or IntegrityConfig()
         self.defocus = defocus or DefocusConfig()
         self.gaps = gaps or GapConfig()
         self.spill = spill or SpillConfig()
+        self.clean = clean or CleanConfig()
 
     def segment(self, image: np.ndarray) -> Mask:
         rgb, cutout = cutout_first(image, self.name)
@@ -105,6 +108,17 @@ class AutoSegmenter:
             repaired = self._trimmed(rgb, chosen, other, found, shadow, dc, signals)
             if repaired is not None:
                 chosen, v = repaired
+                signals["doubt_edge" if use_edge else "doubt_unet"] = doubt(v.scores, self.cfg)
+        # On a clean backdrop (a flattened cut-out, a blown-out sweep) what the other
+        # segmenter calls product and what plainly differs from the backdrop joins.
+        if self.clean.enabled:
+            other = mu if use_edge else me
+            joined = clean_union(rgb, chosen.alpha, other.alpha, self.clean, shadow)
+            if joined is not None:
+                grown = float((joined >= 0.5).sum() - (chosen.alpha >= 0.5).sum())
+                signals["clean_join"] = grown / max(float((chosen.alpha >= 0.5).sum()), 1.0)
+                chosen = replace(chosen, alpha=joined)
+                v = mask_integrity(rgb, joined, self.cfg, other=other.alpha, backdrop=shadow)
                 signals["doubt_edge" if use_edge else "doubt_unet"] = doubt(v.scores, self.cfg)
         signals = {**v.scores, **signals}
         # The checks above judge the hard outline; out-of-focus stretches of it then get

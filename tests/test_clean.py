@@ -1,0 +1,126 @@
+"""On a clean backdrop (``stylecore.segmentation.clean``): the other segmenter's product
+pixels that plainly differ from the backdrop join the chosen mask; nothing else changes.
+
+The case is the one measured on real shop photos flattened onto a light-grey gradient:
+the U-Net lost the dark bottom strip of a sneaker's sole, which the edge segmenter kept."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from stylecore.segmentation.auto import AutoSegmenter
+from stylecore.segmentation.base import Mask
+from stylecore.segmentation.clean import CleanConfig, clean_union
+
+H, W = 480, 640
+
+
+class _Fixed:
+    def __init__(self, alpha: np.ndarray, name: str):
+        self.alpha, self.name = alpha.astype(np.float32), name
+
+    def segment(self, image):
+        return Mask(self.alpha, 0.99, self.name)
+
+
+def _gradient(noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    v = 230.0 - 25.0 * yy / H - 10.0 * ((xx - W / 2) / (W / 2)) ** 2
+    img = np.repeat(v[..., None], 3, axis=2)
+    if noise:
+        img += np.random.default_rng(seed).normal(0.0, noise, img.shape)
+    return img
+
+
+def _sneaker(noise: float = 0.0):
+    """A grey upper with a dark sole strip below it, flattened onto a clean light-grey
+    gradient. Returns (photo, truth, sole)."""
+    img = _gradient(noise)
+    truth = np.zeros((H, W), np.uint8)
+    cv2.ellipse(truth, (320, 220), (170, 70), 0, 0, 360, 1, -1)
+    upper = truth > 0
+    sole = np.zeros((H, W), np.uint8)
+    cv2.rectangle(sole, (170, 280), (470, 296), 1, -1)
+    sole = (sole > 0) & ~upper
+    img[upper] = (120, 122, 128)
+    img[sole] = (40, 40, 44)
+    truth = upper | sole
+    return np.clip(img, 0, 255).astype(np.uint8), truth, sole
+
+
+def test_the_other_masks_plainly_different_strip_joins():
+    photo, truth, sole = _sneaker()
+    chosen = (truth & ~sole).astype(np.float32)
+    joined = clean_union(photo, chosen, truth.astype(np.float32))
+    assert joined is not None
+    got = joined >= 0.5
+    assert got[sole].mean() > 0.95
+    assert (got & ~truth).sum() == 0  # nothing outside the truth joined
+    assert (got & truth).sum() >= 0.999 * truth.sum()  # the opening rounds the corners
+
+
+def test_a_noisy_backdrop_is_left_alone():
+    photo, truth, sole = _sneaker(noise=4.0)
+    chosen = (truth & ~sole).astype(np.float32)
+    assert clean_union(photo, chosen, truth.astype(np.float32)) is None
+
+
+def test_nothing_is_taken_away_and_backdrop_coloured_parts_do_not_join():
+    """A face of the backdrop's own colour, which the other mask leaves out, stays in the
+    chosen mask; a part of the other mask of the backdrop's colour does not join."""
+    photo, truth, _ = _sneaker()
+    face = np.zeros((H, W), bool)
+    face[170:210, 260:380] = True  # a top face painted the gradient's colour there
+    face &= truth
+    photo[face] = _gradient()[face].astype(np.uint8)
+    other = truth & ~face
+    other_extra = np.zeros((H, W), bool)
+    other_extra[300:340, 250:390] = True  # backdrop the other mask took in, below the sole
+    chosen = truth.astype(np.float32)
+    joined = clean_union(photo, chosen, (other | other_extra).astype(np.float32))
+    got = chosen if joined is None else joined
+    assert (got >= 0.5)[face].all()
+    assert not (got >= 0.5)[other_extra & ~truth].any()
+
+
+def test_known_backdrop_never_joins():
+    photo, truth, sole = _sneaker()
+    chosen = (truth & ~sole).astype(np.float32)
+    assert clean_union(photo, chosen, truth.astype(np.float32), backdrop=sole) is None
+
+
+def test_the_other_masks_anti_aliased_rim_does_not_join():
+    """A one-pixel ring of mixed pixels around the other mask's outline is its rim, not
+    a product part."""
+    photo, truth, _ = _sneaker()
+    ring = (cv2.dilate(truth.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~truth
+    photo[ring] = (photo[ring].astype(np.float32) * 0.6 + 40).astype(np.uint8)  # a dark rim
+    other = truth | ring
+    assert clean_union(photo, truth.astype(np.float32), other.astype(np.float32)) is None
+
+
+def test_auto_joins_the_strip_and_says_so():
+    photo, truth, sole = _sneaker()
+    unet, edge = _Fixed(truth & ~sole, "unet"), _Fixed(truth, "edge")
+    mask = AutoSegmenter(unet, edge).segment(photo)
+    assert (mask.alpha >= 0.5)[sole].mean() > 0.95
+    assert mask.signals["clean_join"] > 0.05
+    off = AutoSegmenter(unet, edge, clean=CleanConfig(enabled=False)).segment(photo)
+    assert (off.alpha >= 0.5)[sole].mean() < 0.05
+    assert "clean_join" not in off.signals
+
+
+def test_a_soft_cast_shadow_the_other_mask_kept_does_not_join():
+    """A contact shadow (the backdrop darkened, with a soft outer rim) that the other
+    segmenter took in stays out: on held-out renders the first version joined them."""
+    photo, truth, _ = _sneaker()
+    shadow = np.zeros((H, W), np.float32)
+    cv2.ellipse(shadow, (320, 300), (190, 22), 0, 0, 360, 1.0, -1)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 7) * ~truth
+    img = photo.astype(np.float32) * (1.0 - 0.55 * shadow[..., None])
+    photo = np.clip(img, 0, 255).astype(np.uint8)
+    other = truth | (shadow > 0.3)
+    joined = clean_union(photo, truth.astype(np.float32), other.astype(np.float32))
+    assert other.sum() > truth.sum() * 1.05  # the other mask did keep the shadow
+    assert joined is None or ((joined >= 0.5) & ~truth).sum() < 0.002 * truth.sum()
