@@ -88,20 +88,16 @@ def clean_union(
         cand &= ~backdrop
     if not cand.any():
         return None
-    # the colour test only where it can matter (the candidates' box), at full size
-    ys, xs = np.nonzero(cand)  # with a margin, so the candidates' rims have both sides
-    y0, y1 = max(int(ys.min()) - 4, 0), min(int(ys.max()) + 5, H)
-    x0, x1 = max(int(xs.min()) - 4, 0), min(int(xs.max()) + 5, W)
-    model_full = cv2.resize(model, (W, H), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
-    lab = to_lab(rgb[y0:y1, x0:x1])
-    dist = np.linalg.norm(lab - model_full, axis=-1)
-    plain = dist > max(cfg.min_delta, cfg.noise_k * noise)
-    chroma = np.hypot(model_full[..., 1], model_full[..., 2])
-    if float(np.median(chroma)) >= cfg.shade_chroma:
-        plain &= ~_shade(lab, model_full, cfg.shade_hue_deg)
-    differs = np.zeros_like(cand)
-    differs[y0:y1, x0:x1] = plain
-    add = (cand & differs).astype(np.uint8)
+    # the colour tests on the candidate pixels only, at full size; the backdrop model
+    # (smooth) sampled bilinearly there from the working size
+    ys, xs = np.nonzero(cand)
+    lab = to_lab(rgb[ys, xs][:, None, :])[:, 0, :]
+    model_px = _sample(model, ys, xs, H, W)
+    plain = np.linalg.norm(lab - model_px, axis=-1) > max(cfg.min_delta, cfg.noise_k * noise)
+    if float(np.median(np.hypot(model[..., 1], model[..., 2]))) >= cfg.shade_chroma:
+        plain &= ~_shade(lab, model_px, cfg.shade_hue_deg)
+    add = np.zeros((H, W), np.uint8)
+    add[ys[plain], xs[plain]] = 1
     rim = max(1, round(max(H, W) / 800))
     add = cv2.morphologyEx(add, cv2.MORPH_OPEN, disk(rim))
     n, labels = cv2.connectedComponents(add, connectivity=8)
@@ -115,24 +111,56 @@ def clean_union(
         return None
     # a part of the backdrop's colour, darker (a cast shadow's) joins only where its rim
     # away from the mask is a crisp edge: a shadow's outer rim is a soft penumbra, the
-    # dark sole of a sneaker ends in an edge
-    box = np.s_[y0:y1, x0:x1]
-    shady = np.zeros_like(cand)
-    shady[box] = cast_shadow(lab, model_full, 1.0, hue_deg=cfg.shade_hue_deg)
-    g = np.zeros(cand.shape, np.float32)
-    L = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8)
-    g[box] = cv2.dilate(lab_gradient_l(L), np.ones((3, 3), np.uint8))
+    # dark sole of a sneaker ends in an edge. Counted per part (8-connected parts: the
+    # rim of their union is the union of their rims).
+    shady = np.zeros((H, W), bool)
+    shady[ys, xs] = cast_shadow(lab[:, None, :], model_px[:, None, :], 1.0,
+                                hue_deg=cfg.shade_hue_deg)[:, 0]  # fmt: skip
+    part = add > 0
+    size = np.bincount(labels[part], minlength=n)
+    shady_share = np.bincount(labels[part], weights=shady[part], minlength=n) / np.maximum(size, 1)
     far = ~(cv2.dilate(c.astype(np.uint8), disk(cfg.touch_px + 2)) > 0)
-    for i in np.nonzero(joins)[0]:
-        comp = labels == i
-        if shady[comp].mean() <= 0.5:
-            continue
-        rim = comp & ~(cv2.erode(comp.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & far
-        joins[i] = rim.sum() >= 4 and (g[rim] > cfg.crisp_edge).mean() >= cfg.crisp_share
+    edge = part & ~(cv2.erode(add, np.ones((3, 3), np.uint8)) > 0) & far
+    ry, rx = np.nonzero(edge)
+    g = _l_gradient(rgb, ry, rx)
+    rim_n = np.bincount(labels[ry, rx], minlength=n)
+    crisp_n = np.bincount(labels[ry, rx], weights=g > cfg.crisp_edge, minlength=n)
+    crisp = (rim_n >= 4) & (crisp_n >= cfg.crisp_share * np.maximum(rim_n, 1))
+    joins &= (shady_share <= 0.5) | crisp
     if not joins.any():
         return None
     joined = joins[labels]
     return np.where(joined, np.maximum(chosen, other), chosen).astype(np.float32)
+
+
+def _sample(model: np.ndarray, ys: np.ndarray, xs: np.ndarray, H: int, W: int) -> np.ndarray:
+    """``model`` (h, w, C) sampled bilinearly at full-size pixels ``(ys, xs)`` of an
+    ``(H, W)`` frame, as ``cv2.resize`` to ``(W, H)`` would give there."""
+    h, w = model.shape[:2]
+    fy = np.clip((ys + 0.5) * (h / H) - 0.5, 0, h - 1)
+    fx = np.clip((xs + 0.5) * (w / W) - 0.5, 0, w - 1)
+    y0, x0 = np.floor(fy).astype(int), np.floor(fx).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    wy, wx = (fy - y0)[:, None], (fx - x0)[:, None]
+    top = model[y0, x0] * (1 - wx) + model[y0, x1] * wx
+    bottom = model[y1, x0] * (1 - wx) + model[y1, x1] * wx
+    return (top * (1 - wy) + bottom * wy).astype(np.float32)
+
+
+def _l_gradient(rgb: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The largest L* gradient per pixel (Sobel of L* blurred by 0.8 px) within one pixel
+    of each of ``(ys, xs)``, computed on a small window around each."""
+    H, W = rgb.shape[:2]
+    out = np.zeros(len(ys), np.float32)
+    if not len(ys):
+        return out
+    y0, y1 = max(int(ys.min()) - 4, 0), min(int(ys.max()) + 5, H)
+    x0, x1 = max(int(xs.min()) - 4, 0), min(int(xs.max()) + 5, W)
+    # L* of the box from OpenCV's 8-bit Lab (L scaled to 0-255): a fraction of to_lab's cost
+    L = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2Lab)[..., 0]
+    L = cv2.GaussianBlur(L.astype(np.float32) * (100.0 / 255.0), (0, 0), 0.8)
+    g = cv2.dilate(lab_gradient_l(L), np.ones((3, 3), np.uint8))
+    return g[ys - y0, xs - x0]
 
 
 def _shade(lab: np.ndarray, model: np.ndarray, hue_deg: float) -> np.ndarray:
