@@ -12,6 +12,8 @@ import numpy as np
 from stylecore.segmentation.auto import AutoSegmenter
 from stylecore.segmentation.base import Mask
 from stylecore.segmentation.clean import CleanConfig, clean_union
+from stylecore.segmentation.edges import fit_backdrop
+from stylecore.segmentation.refine import to_lab
 
 H, W = 480, 640
 
@@ -124,3 +126,77 @@ def test_a_soft_cast_shadow_the_other_mask_kept_does_not_join():
     joined = clean_union(photo, truth.astype(np.float32), other.astype(np.float32))
     assert other.sum() > truth.sum() * 1.05  # the other mask did keep the shadow
     assert joined is None or ((joined >= 0.5) & ~truth).sum() < 0.002 * truth.sum()
+
+
+def _white_tray():
+    """A white tray on the clean light-grey gradient whose light bevel (8 px, about 6 L*
+    above the backdrop) both segmenters lost, as on the held-out renders flattened onto
+    grey (a mug's rim, a watch strap's edge). Returns (photo, truth, bevel)."""
+    img = _gradient()
+    truth = np.zeros((H, W), bool)
+    truth[150:330, 180:460] = True
+    core = np.zeros((H, W), bool)
+    core[158:322, 188:452] = True
+    bevel = truth & ~core
+    img[core] = (150, 152, 156)
+    img[bevel] += 15.0  # lighter than the backdrop there by about 6 L*
+    return np.clip(img, 0, 255).astype(np.uint8), truth, bevel
+
+
+def test_a_faint_light_edge_both_segmenters_lost_joins():
+    photo, truth, bevel = _white_tray()
+    core = (truth & ~bevel).astype(np.float32)
+    joined = clean_union(photo, core, core)
+    assert joined is not None
+    got = joined >= 0.5
+    assert got[bevel].mean() > 0.9
+    assert (got & ~truth).sum() < 0.002 * truth.sum()
+    off = clean_union(photo, core, core, CleanConfig(grow_delta=0.0))
+    assert off is None  # the other mask vouches for nothing: only the grow finds it
+
+
+def test_a_soft_light_glow_beside_the_product_does_not_join():
+    """Backdrop lit brighter beside the product (a soft glow with no edge of its own, as
+    narrow as the bevel) differs from the backdrop model as much as the bevel, but its
+    rim is soft. Without the crisp-rim test 1,968 px of it join."""
+    photo, truth, _ = _white_tray()
+    glow = np.zeros((H, W), np.float32)
+    glow[150:330, 460:470] = 1.0
+    glow = cv2.GaussianBlur(glow, (0, 0), 4) * ~truth
+    photo = np.clip(photo.astype(np.float32) + 25.0 * glow[..., None], 0, 255).astype(np.uint8)
+    t = truth.astype(np.float32)
+    for cfg, joins in ((CleanConfig(), False), (CleanConfig(crisp_share=0.0), True)):
+        joined = clean_union(photo, t, t, cfg)
+        extra = 0 if joined is None else int(((joined >= 0.5) & ~truth).sum())
+        assert (extra > 0.01 * truth.sum()) == joins
+
+
+def test_a_colour_fringe_at_the_backdrops_lightness_does_not_join():
+    """JPEG's halved chroma smears a saturated product's colour past its edge at the
+    backdrop's lightness: it differs from the model in colour, not in L*."""
+    img = _gradient()
+    truth = np.zeros((H, W), bool)
+    truth[150:330, 180:460] = True
+    img[truth] = (200, 40, 30)
+    fringe = (cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~truth
+    lab = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2Lab)
+    lab[fringe, 1] = np.clip(lab[fringe, 1].astype(int) + 14, 0, 255)  # redder, same L*
+    photo = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    model, _, _ = fit_backdrop(to_lab(photo), 0.015)
+    assert np.linalg.norm(to_lab(photo) - model, axis=-1)[fringe].mean() > 10.0  # in colour
+    t = truth.astype(np.float32)
+    assert clean_union(photo, t, t) is None
+
+
+def test_a_far_reaching_part_the_other_mask_calls_backdrop_does_not_join():
+    """Only strips along the outline join on the backdrop's word alone: a crisp part
+    reaching far from the mask is left to the segmenters and the check."""
+    photo, truth, _ = _white_tray()
+    block = np.zeros((H, W), bool)
+    block[200:280, 460:600] = True  # 140 px out from the mask, crisp-edged
+    photo[block] = (150, 152, 156)
+    t = truth.astype(np.float32)
+    joined = clean_union(photo, t, t)
+    assert joined is None or not (joined >= 0.5)[block].any()
+    unbounded = clean_union(photo, t, t, CleanConfig(grow_reach=1.0))
+    assert unbounded is not None and (unbounded >= 0.5)[block].mean() > 0.9
