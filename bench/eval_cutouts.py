@@ -19,6 +19,9 @@ outline changed by more than 12 levels in any channel).
 
     .venv/bin/python bench/eval_cutouts.py --heldout /tmp/heldout \\
         --real package/assets/images [--json bench/results/cutouts.json]
+
+``--set KEY=VALUE`` changes the segmenter's config as `restyle eval-segmentation` does
+(e.g. ``--set clean.grow_delta=0`` for `auto` without the faint-edge join).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.config import load_config
 from pipelines.models import load_segmenter, load_style_model
+from stylecore.config import ConfigError
 from stylecore.io.codec import decode_untrusted, encode_image
 from stylecore.segmentation import SegmenterConfig
 from stylecore.segmentation.clean import CleanConfig
@@ -138,10 +143,17 @@ def main() -> int:
     ap.add_argument("--real", help="a folder of real product photos (*.jpg)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many cut-outs per set")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument(
+        "--set", dest="set_", metavar="KEY=VALUE", action="append", default=[],
+        help="override one segmenter config key, e.g. --set clean.grow_delta=0",
+    )  # fmt: skip
     args = ap.parse_args()
     if not (args.heldout or args.real):
         ap.error("give --heldout, --real or both")
-    cfg = SegmenterConfig()
+    try:
+        cfg = load_config(SegmenterConfig, None, args.set_)
+    except ConfigError as e:
+        ap.error(str(e))
     auto = load_segmenter(cfg)
     no_union = load_segmenter(dataclasses.replace(cfg, clean=CleanConfig(enabled=False)))
     segs = {"unet": auto.unet, "edge": auto.edge, "auto": auto, "auto without union": no_union}
