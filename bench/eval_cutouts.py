@@ -12,7 +12,7 @@ saved as JPEG q90 and decoded as the nightly decodes:
   it is the default segmenter's own: read the figures as agreement with it.
 
 Reported per set and backdrop: mean and worst IoU of the U-Net, the edge segmenter and
-`auto` (the default), `auto` without the clean-backdrop union (`segmenter.clean`), the
+`auto` (the default), `auto` without the clean-backdrop steps (`segmenter.clean`), the
 photos the screen publishes, and among them those with more than 0.5% of the true
 product altered by `restyle` with the `wood` look (pixels more than 3 px inside the true
 outline changed by more than 12 levels in any channel).

@@ -11,7 +11,7 @@ import numpy as np
 
 from stylecore.segmentation.auto import AutoSegmenter
 from stylecore.segmentation.base import Mask
-from stylecore.segmentation.clean import CleanConfig, clean_union
+from stylecore.segmentation.clean import CleanConfig, clean_cut, clean_union
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.refine import to_lab
 
@@ -200,3 +200,53 @@ def test_a_far_reaching_part_the_other_mask_calls_backdrop_does_not_join():
     assert joined is None or not (joined >= 0.5)[block].any()
     unbounded = clean_union(photo, t, t, CleanConfig(grow_reach=1.0))
     assert unbounded is not None and (unbounded >= 0.5)[block].mean() > 0.9
+
+
+def _stool(noise: float = 0.0, white: bool = False):
+    """A light wooden stool (seat, two legs, a rail) on the clean gradient (or on clipped
+    white): one segmenter kept the wall between its legs, the other did not. Returns
+    (photo, truth, wall)."""
+    img = np.full((H, W, 3), 255.0) if white else _gradient(noise)
+    truth = np.zeros((H, W), bool)
+    truth[100:130, 200:440] = True  # seat
+    truth[130:420, 210:240] = True  # legs
+    truth[130:420, 400:430] = True
+    truth[300:315, 240:400] = True  # rail
+    img[truth] = (196, 180, 150)
+    wall = np.zeros((H, W), bool)
+    wall[130:420, 240:400] = True
+    wall &= ~truth
+    return np.clip(img, 0, 255).astype(np.uint8), truth, wall
+
+
+def test_the_wall_between_legs_is_cut_where_the_other_mask_sees_backdrop():
+    photo, truth, wall = _stool()
+    kept = (truth | wall).astype(np.float32)
+    cut = clean_cut(photo, kept, truth.astype(np.float32))
+    assert cut is not None
+    got = cut >= 0.5
+    assert got[wall].mean() < 0.02
+    assert got[truth].all()  # no product pixel is cut
+    assert clean_cut(photo, kept, truth.astype(np.float32), CleanConfig(cut=False)) is None
+
+
+def test_nothing_is_cut_on_a_clipped_white_or_noisy_backdrop():
+    """On clipped white a white product part cannot be told from the backdrop; on a
+    noisy backdrop nothing follows the model to the noise."""
+    for photo, truth, wall in (_stool(white=True), _stool(noise=4.0)):
+        kept = (truth | wall).astype(np.float32)
+        assert clean_cut(photo, kept, truth.astype(np.float32)) is None
+
+
+def test_auto_cuts_after_the_verdict():
+    """The cut tidies the mask the check judged: every signal but ``clean_cut`` is the
+    uncut mask's, so the cut cannot make a doubtful mask pass."""
+    photo, truth, wall = _stool()
+    unet, edge = _Fixed(truth | wall, "unet"), _Fixed(truth, "edge")
+    on = AutoSegmenter(unet, edge).segment(photo)
+    off = AutoSegmenter(unet, edge, clean=CleanConfig(cut=False)).segment(photo)
+    assert (on.alpha >= 0.5)[wall].mean() < 0.02
+    below = wall & (np.arange(H)[:, None] > 315)  # open below the rail: no hole rule takes it
+    assert (off.alpha >= 0.5)[below].mean() > 0.98
+    assert on.signals["clean_cut"] > 0.3
+    assert {k: v for k, v in on.signals.items() if k != "clean_cut"} == off.signals

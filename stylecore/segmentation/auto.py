@@ -16,8 +16,10 @@ are filled where the other mask calls them product: a hole is cut into a product
 when both segmenters see it; and on coloured paper, the paper's own deep cast shadows are
 taken out of both masks (``shadows.paper_shadow``). After the choice, out-of-focus
 stretches of the outline get a soft matte (``defocus.soften_defocus``) and the backdrop
-seen between a porous product's leaves is opened at 1024 px (``gaps.open_gaps``); the
-signals judge the mask before both. A mask the signals doubt first gets one repair: the
+seen between a porous product's leaves is opened at 1024 px (``gaps.open_gaps``), and on
+a clean backdrop the regions the other segmenter calls backdrop that are the backdrop to
+the noise go back to it (``clean.clean_cut``); the signals judge the mask before all
+three. A mask the signals doubt first gets one repair: the
 backdrop that reaches into it with no edge between (light spill, a vignette) is trimmed
 (``spill.backdrop_reach``), and the trimmed mask is kept when the signals doubt it less.
 """
@@ -37,7 +39,7 @@ from stylecore.segmentation.base import (
     cutout_first,
     working_size,
 )
-from stylecore.segmentation.clean import CleanConfig, clean_union
+from stylecore.segmentation.clean import CleanConfig, clean_cut, clean_union
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.gaps import GapConfig, open_gaps
@@ -121,6 +123,15 @@ class AutoSegmenter:
                 v = mask_integrity(rgb, joined, self.cfg, other=other.alpha, backdrop=shadow)
                 signals["doubt_edge" if use_edge else "doubt_unet"] = doubt(v.scores, self.cfg)
         signals = {**v.scores, **signals}
+        # After the verdict, so it cannot make a mask pass: on a clean, unclipped backdrop
+        # the regions the other segmenter calls backdrop that are the backdrop to the
+        # noise go back to it (the wall between a stool's legs).
+        other = mu if use_edge else me
+        cut = clean_cut(rgb, chosen.alpha, other.alpha, self.clean)
+        if cut is not None:
+            kept = float((chosen.alpha >= 0.5).sum())
+            signals["clean_cut"] = (kept - float((cut >= 0.5).sum())) / max(kept, 1.0)
+            chosen = replace(chosen, alpha=cut)
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
         soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
