@@ -78,7 +78,7 @@ clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
 
 # Reproduces the committed demo U-Net (models/segmenter-unet; frozen ImageNet Lite0 encoder,
-# learnt decoder): 13 minutes on 2 cores.
+# learnt decoder): about 35 minutes on 2 cores (training alone 31-33).
 segmenter-model: install
 	$(BIN)/restyle sample-catalogue build/seg-train --count 140 --seed 100 --no-contact-sheet
 	$(BIN)/restyle train-segmenter --images build/seg-train/catalogue.csv \
