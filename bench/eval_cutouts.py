@@ -21,7 +21,10 @@ outline changed by more than 12 levels in any channel).
         --real package/assets/images [--json bench/results/cutouts.json]
 
 ``--set KEY=VALUE`` changes the segmenter's config as `restyle eval-segmentation` does
-(e.g. ``--set clean.grow_delta=0`` for `auto` without the faint-edge join).
+(e.g. ``--set clean.grow_delta=0`` for `auto` without the faint-edge join), and
+``--model DIR`` swaps the U-Net (as for `restyle eval-segmentation`); on the real set the
+truth is then that model's own `auto` mask, so compare real-set figures across models
+with care.
 """
 
 from __future__ import annotations
@@ -144,6 +147,11 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="at most this many cut-outs per set")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument(
+        "--model", metavar="DIR",
+        help="U-Net model folder (default: the committed demo model); on the real set it "
+        "also draws the truth",
+    )  # fmt: skip
+    ap.add_argument(
         "--set", dest="set_", metavar="KEY=VALUE", action="append", default=[],
         help="override one segmenter config key, e.g. --set clean.grow_delta=0",
     )  # fmt: skip
@@ -154,8 +162,10 @@ def main() -> int:
         cfg = load_config(SegmenterConfig, None, args.set_)
     except ConfigError as e:
         ap.error(str(e))
-    auto = load_segmenter(cfg)
-    no_union = load_segmenter(dataclasses.replace(cfg, clean=CleanConfig(enabled=False)))
+    auto = load_segmenter(cfg, args.model)
+    no_union = load_segmenter(
+        dataclasses.replace(cfg, clean=CleanConfig(enabled=False)), args.model
+    )
     segs = {"unet": auto.unet, "edge": auto.edge, "auto": auto, "auto without union": no_union}
     model = load_style_model()
     result: dict = {
