@@ -83,12 +83,15 @@ def main() -> int:
         t1 = time.perf_counter()
         v = screen(rgb, mask)
         t2 = time.perf_counter()
+        # as the nightly's check stage: an empty, full or uniform mask is never published
+        flagged = [f for f in mask.flags if f in ("empty", "full", "uniform")]
+        details = [f"segmentation flags: {', '.join(flagged)}"] if flagged else []
         row = {
             "file": lab["file"],
             "kind": lab["kind"],
-            "published": v.ok,
-            "reason": v.reason,
-            "details": list(v.details),
+            "published": v.ok and not flagged,
+            "reason": v.reason or ("segmentation_flags" if flagged else ""),
+            "details": details + list(v.details),
             "method": mask.method,
             "coverage": float(mask.coverage),
             "segment_s": t1 - t0,
@@ -97,9 +100,12 @@ def main() -> int:
             "scores": {k: float(x) for k, x in v.scores.items()},
         }
         rows.append(row)
-        verdict = "OK" if v.ok else ("SCENE" if v.reason == REASON_NOT_STUDIO else "DOUBT")
+        verdict = (
+            "OK" if row["published"] else ("SCENE" if v.reason == REASON_NOT_STUDIO else "DOUBT")
+        )
         print(
-            f"{k}/{len(labels)} {lab['kind']:6s} {verdict:5s} {lab['file']} {'; '.join(v.details)}"
+            f"{k}/{len(labels)} {lab['kind']:6s} {verdict:5s} {lab['file']} "
+            f"{'; '.join(row['details'])}"
         )
         if lab["kind"] == "studio" or args.only:
             short = lab["file"].split("-unsplash")[0][-22:]
