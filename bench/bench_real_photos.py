@@ -39,9 +39,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.config import load_config
 from pipelines.models import load_segmenter
 from stylecore.io.codec import decode_untrusted
-from stylecore.segmentation import SegmenterConfig
+from stylecore.segmentation import METHODS, SegmenterConfig
 from stylecore.segmentation.integrity import REASON_NOT_STUDIO, screen
 from stylecore.viz import contact_sheet, outline
 
@@ -62,7 +63,11 @@ def main() -> int:
     ap.add_argument(
         "--labels", default=LABELS, help="CSV with file,kind[,note] (default: %(default)s)"
     )
-    ap.add_argument("--segmenter", default="auto", choices=("auto", "edge", "unet"))
+    ap.add_argument("--segmenter", default="auto", choices=METHODS)
+    ap.add_argument(
+        "--set", dest="set_", metavar="KEY=VALUE", action="append", default=[],
+        help="override one segmenter config key, e.g. --set network=u2net",
+    )  # fmt: skip
     ap.add_argument("--model", help="U-Net model folder (default: the committed demo model)")
     ap.add_argument("--json", help="write the per-photo results and the summary here")
     ap.add_argument("--sheet", help="write the studio shots' mask sheet here (JPEG)")
@@ -73,7 +78,8 @@ def main() -> int:
     args = ap.parse_args()
     with open(args.labels, newline="") as f:
         labels = [r for r in csv.DictReader(f) if not args.only or r["file"] in args.only]
-    seg = load_segmenter(SegmenterConfig(method=args.segmenter), args.model)
+    cfg = load_config(SegmenterConfig, None, args.set_, {"method": args.segmenter})
+    seg = load_segmenter(cfg, args.model)
     rows, tiles = [], []
     for k, lab in enumerate(labels, 1):
         with open(os.path.join(args.folder, lab["file"]), "rb") as f:

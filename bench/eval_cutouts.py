@@ -167,6 +167,8 @@ def main() -> int:
         dataclasses.replace(cfg, clean=CleanConfig(enabled=False)), args.model
     )
     segs = {"unet": auto.unet, "edge": auto.edge, "auto": auto, "auto without union": no_union}
+    if getattr(auto, "salient", None) is not None:  # --set network=u2net
+        segs = {"u2net": auto.salient, **segs}
     model = load_style_model()
     result: dict = {
         "benchmark": "cutouts",

@@ -27,8 +27,10 @@ __all__ = [
 
 SEGMENTER_HELP = (
     "segmentation method: auto (default; the U-Net's mask, unless it fails the integrity "
-    "check while the edge mask passes and mostly agrees with it), edge (Sobel/Canny and "
-    "morphology) or unet"
+    "check while the edge mask passes and mostly agrees with it; --set network=u2net, in "
+    "apply and nightly --set segmenter.network=u2net, leads with U^2-Net instead), edge "
+    "(Sobel/Canny and morphology), unet (the U-Net trained here) or u2net (U^2-Net alone, "
+    "pretrained on real photographs)"
 )
 
 

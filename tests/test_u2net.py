@@ -42,9 +42,10 @@ def test_u2net_finds_rendered_products(u2net, category, background):
     assert iou(mask.alpha >= 0.5, truth) > 0.95
 
 
-def test_auto_leads_with_u2net_and_reports_the_shadow_signal():
+def test_auto_can_lead_with_u2net_and_reports_the_shadow_signal():
     image, truth = _shot("sneaker", "white")
-    mask = load_segmenter(SegmenterConfig()).segment(image)
+    assert SegmenterConfig().network == "unet"  # the default (docs/segmentation.md)
+    mask = load_segmenter(SegmenterConfig(network="u2net")).segment(image)
     assert mask.method == "auto/u2net"
     assert iou(mask.alpha >= 0.5, truth) > 0.95
     assert "kept_shadow" in mask.signals and mask.signals["kept_shadow"] < 0.03

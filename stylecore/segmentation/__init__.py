@@ -2,9 +2,10 @@
 
 ``EdgeSegmenter`` (classical, no weights), ``UNetSegmenter`` (learned here, on renders) and
 ``U2NetSegmenter`` (U^2-Net, learned by its authors on real photographs) implement
-``segment(image) -> Mask``; ``AutoSegmenter`` (the default) leads with U^2-Net, checks its
-mask against the edge segmenter's and the U-Net's, and keeps the mask the integrity
-signals doubt less. ``make_segmenter`` builds one from a ``SegmenterConfig``.
+``segment(image) -> Mask``; ``AutoSegmenter`` (the default) leads with a network's mask
+(the U-Net's, or U^2-Net's with ``network="u2net"``), checks it against the edge
+segmenter's, and keeps the mask the integrity signals doubt less. ``make_segmenter``
+builds one from a ``SegmenterConfig``.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ Network = Literal["u2net", "unet"]
 @dataclass(frozen=True)
 class SegmenterConfig:
     method: Method = "auto"
-    # The network ``auto`` leads with: "u2net" (U^2-Net; the U-Net then only judges
-    # shadows, ``integrity.kept_shadow``) or "unet" (the U-Net alone, as before 2026-12-07)
-    network: Network = "u2net"
+    # The network ``auto`` leads with: "unet" (the U-Net trained here) or "u2net" (U^2-Net,
+    # pretrained on real photographs; the U-Net then only judges its cast shadows,
+    # ``integrity.kept_shadow``). U^2-Net published more real studio shots (15 of 30
+    # against 11) but, looked at 1:1, more of them broken (4 against 2: a laptop's hinge
+    # lost, a balloon's string cut): docs/segmentation.md "U^2-Net, tried as the lead".
+    network: Network = "unet"
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     defocus: DefocusConfig = field(default_factory=DefocusConfig)
