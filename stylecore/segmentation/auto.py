@@ -22,6 +22,11 @@ the noise go back to it (``clean.clean_cut``); the signals judge the mask before
 three. A mask the signals doubt first gets one repair: the
 backdrop that reaches into it with no edge between (light spill, a vignette) is trimmed
 (``spill.backdrop_reach``), and the trimmed mask is kept when the signals doubt it less.
+
+With ``salient`` (U^2-Net, ``SegmenterConfig.network="u2net"``; not the default,
+docs/segmentation.md says why) that network's mask leads in the U-Net's place, the U-Net's
+mask only judges cast shadows (the ``kept_shadow`` signal), and a salient mask that is
+empty or full stands (the photo is held back) instead of falling back to the edge mask.
 """
 
 from __future__ import annotations
