@@ -13,7 +13,7 @@ installed).
 Only the probability map is new: the photo goes to the network at 320 x 320 (its
 training size, ImageNet normalisation), and the map comes back at the refinement's working
 size. Everything after it (components, the hole rule, snapping the outline to the
-full-size colours) is the U-Net segmenter's (``UNetSegmenter.segment``).
+full-size colours) is the U-Net segmenter's (``unet.mask_from_probability``).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import json
 import cv2
 import numpy as np
 
-from stylecore.segmentation.base import working_size
+from stylecore.segmentation.base import Mask, cutout_first, working_size
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.refine import to_lab
-from stylecore.segmentation.unet import UNetConfig, UNetSegmenter
+from stylecore.segmentation.unet import UNetConfig, mask_from_probability
 
 KIND = "u2net-segmenter"
 WEIGHTS = "u2net.onnx"
@@ -43,9 +43,10 @@ def _threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-class U2NetSegmenter(UNetSegmenter):
-    """U^2-Net's probability, refined as the U-Net's is (see the module docstring).
-    ``cfg.input_size`` is the working size of the refinement, not the network's."""
+class U2NetSegmenter:
+    """U^2-Net's probability, made into a mask as the U-Net's is (see the module
+    docstring). ``cfg`` holds the refinement's settings; its ``input_size`` is the
+    refinement's working size, not the network's (320)."""
 
     name = "u2net"
     net_size = 320
@@ -55,8 +56,7 @@ class U2NetSegmenter(UNetSegmenter):
     ) -> None:
         import onnxruntime as ort
 
-        super().__init__(cfg or UNetConfig(input_size=256), device="cpu")
-        self.model = None  # the torch net is not used: ONNX Runtime runs U^2-Net
+        self.cfg = cfg or UNetConfig(input_size=256)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = _threads()
         opts.inter_op_num_threads = 1
@@ -67,7 +67,6 @@ class U2NetSegmenter(UNetSegmenter):
             providers.insert(0, "CUDAExecutionProvider")
         self.session = ort.InferenceSession(onnx_bytes, opts, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
-        self.meta = {"kind": KIND, "weights": WEIGHTS}
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], device: str = "cpu") -> U2NetSegmenter:
@@ -90,7 +89,15 @@ class U2NetSegmenter(UNetSegmenter):
         out = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})[0]
         return np.clip(out[0, 0], 0.0, 1.0).astype(np.float32)
 
+    def segment(self, image: np.ndarray) -> Mask:
+        rgb, cutout = cutout_first(image, self.name)
+        if cutout is not None:
+            return cutout
+        return mask_from_probability(rgb, *self.probability(rgb), self.cfg, self.name)
+
     def probability(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """U^2-Net's probability at the refinement's working size: ``(h, w)`` float32, with
+        the photo's Lab, the backdrop model and its noise there."""
         h, w = working_size(*rgb.shape[:2], self.cfg.input_size)
         small = (
             rgb

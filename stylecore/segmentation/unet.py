@@ -170,6 +170,54 @@ def pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, tuple[int, i
     return x, (h, w)
 
 
+def mask_from_probability(
+    rgb: np.ndarray,
+    prob: np.ndarray,
+    lab: np.ndarray,
+    model: np.ndarray,
+    noise: float,
+    cfg: UNetConfig,
+    name: str,
+) -> Mask:
+    """A network's product probability at its working size (``prob``, with the photo's
+    Lab, the backdrop model and its noise there) made into a full-size mask: the kept
+    components, the hole rule, the outline upsampled, snapped to the full-size colours
+    and smoothed. Shared by the U-Net and U^2-Net (``u2net.py``)."""
+    H, W = rgb.shape[:2]
+    thr = max(1.5, 5.0 * noise)
+    if is_uniform(lab):
+        return Mask(np.zeros((H, W), np.float32), 0.0, name, (FLAG_UNIFORM, FLAG_EMPTY))
+    fg = keep_components(prob >= 0.5, cfg.min_component, cfg.keep_ratio)
+    backdrop = Backdrop(lab, model, noise)
+    fg, kept_holes = settle_holes(fg, backdrop)
+    fg, kept_holes = open_holes(fg, kept_holes, backdrop)
+    coverage = float(fg.mean())
+    flags: list[str] = []
+    if coverage < 1e-4:
+        flags.append(FLAG_EMPTY)
+        return Mask(np.zeros((H, W), np.float32), 0.0, name, tuple(flags))
+    if coverage > 0.98:
+        flags.append(FLAG_FULL)
+    # Confidence: how decided the net is (mean distance of p from 0.5, scaled to [0,1]).
+    conf = float(np.mean(np.abs(prob - 0.5)) * 2.0)
+    if conf < 0.8:
+        flags.append(FLAG_LOW_CONFIDENCE)
+    fg_mean = bg_mean = None
+    if not fg.all():
+        fg_mean, bg_mean = rim_means(lab, fg, radius=3 * cfg.snap_radius)
+    alpha_full = upsample_refined(
+        fg,
+        rgb,
+        fg_mean,
+        bg_mean,
+        2.0 * thr,
+        cfg.feather_px,
+        kept_holes,
+        smooth=cfg.smooth_outline,
+    )
+    return Mask(alpha_full, conf, name, tuple(flags))
+
+
 class UNetSegmenter:
     """Learned segmentation (see the module docstring)."""
 
@@ -217,40 +265,7 @@ class UNetSegmenter:
         rgb, cutout = cutout_first(image, self.name)
         if cutout is not None:
             return cutout
-        H, W = rgb.shape[:2]
-        prob, lab, model, noise = self.probability(rgb)
-        thr = max(1.5, 5.0 * noise)
-        if is_uniform(lab):
-            return Mask(np.zeros((H, W), np.float32), 0.0, self.name, (FLAG_UNIFORM, FLAG_EMPTY))
-        fg = keep_components(prob >= 0.5, self.cfg.min_component, self.cfg.keep_ratio)
-        backdrop = Backdrop(lab, model, noise)
-        fg, kept_holes = settle_holes(fg, backdrop)
-        fg, kept_holes = open_holes(fg, kept_holes, backdrop)
-        coverage = float(fg.mean())
-        flags: list[str] = []
-        if coverage < 1e-4:
-            flags.append(FLAG_EMPTY)
-            return Mask(np.zeros((H, W), np.float32), 0.0, self.name, tuple(flags))
-        if coverage > 0.98:
-            flags.append(FLAG_FULL)
-        # Confidence: how decided the net is (mean distance of p from 0.5, scaled to [0,1]).
-        conf = float(np.mean(np.abs(prob - 0.5)) * 2.0)
-        if conf < 0.8:
-            flags.append(FLAG_LOW_CONFIDENCE)
-        fg_mean = bg_mean = None
-        if not fg.all():
-            fg_mean, bg_mean = rim_means(lab, fg, radius=3 * self.cfg.snap_radius)
-        alpha_full = upsample_refined(
-            fg,
-            rgb,
-            fg_mean,
-            bg_mean,
-            2.0 * thr,
-            self.cfg.feather_px,
-            kept_holes,
-            smooth=self.cfg.smooth_outline,
-        )
-        return Mask(alpha_full, conf, self.name, tuple(flags))
+        return mask_from_probability(rgb, *self.probability(rgb), self.cfg, self.name)
 
     # -- serialisation -----------------------------------------------------------------
     def to_files(self, extra_meta: dict | None = None, half: bool = False) -> dict[str, bytes]:
