@@ -49,7 +49,7 @@ def load_segmenter(
     if cfg.method == "edge":
         return make_segmenter(cfg)
     salient = None
-    if cfg.method == "u2net" or (cfg.method == "auto" and cfg.network == "u2net"):
+    if cfg.uses_u2net:
         salient = _network_files(salient_uri or DEFAULT_SALIENT_MODEL)
     unet = None if cfg.method == "u2net" else _network_files(model_uri or DEFAULT_SEGMENTER_MODEL)
     return make_segmenter(cfg, unet, device=device, salient_files=salient)

@@ -51,6 +51,11 @@ class SegmenterConfig:
     spill: SpillConfig = field(default_factory=SpillConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
 
+    @property
+    def uses_u2net(self) -> bool:
+        """Whether this segmenter needs U^2-Net's weights (``u2net.onnx``)."""
+        return self.method == "u2net" or (self.method == "auto" and self.network == "u2net")
+
 
 def make_segmenter(
     cfg: SegmenterConfig,
@@ -64,7 +69,7 @@ def make_segmenter(
     if cfg.method == "edge":
         return EdgeSegmenter(cfg.edge)
     salient = None
-    if cfg.method == "u2net" or (cfg.method == "auto" and cfg.network == "u2net"):
+    if cfg.uses_u2net:
         if salient_files is None:
             raise ValueError(
                 f"method {cfg.method!r} needs U^2-Net's model folder (u2net.onnx + model.json)"
