@@ -8,8 +8,9 @@ gradient and radially lit backdrops, never a wall meeting a floor):
 - a dark charcoal wall and floor (the real shop photos on black and dark grey);
 - a saturated teal paper sweep, lit from one side.
 Each gets the catalogue's contact shadow and is saved as JPEG q80. Reported: mean and
-worst IoU per segmenter and backdrop, and optionally for a previous U-Net model folder
-(e.g. the one before a retraining).
+worst IoU per segmenter (edge, unet, u2net, auto as configured by default, and auto led by
+U^2-Net) and backdrop, and optionally for a previous U-Net model folder (e.g. the one
+before a retraining).
 
     .venv/bin/restyle sample-catalogue /tmp/heldout --seed 2026 --count 96
     .venv/bin/python bench/eval_hard_backdrops.py --heldout /tmp/heldout \\
@@ -74,7 +75,7 @@ def main() -> int:
         "unet": load_segmenter(SegmenterConfig(method="unet"), args.model),
         "u2net": load_segmenter(SegmenterConfig(method="u2net")),
         "auto": load_segmenter(SegmenterConfig(), args.model),
-        "auto (U-Net led)": load_segmenter(SegmenterConfig(network="unet"), args.model),
+        "auto (U^2-Net led)": load_segmenter(SegmenterConfig(network="u2net"), args.model),
     }
     if args.previous:
         segs["unet (previous)"] = load_segmenter(SegmenterConfig(method="unet"), args.previous)
