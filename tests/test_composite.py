@@ -179,3 +179,23 @@ def test_a_coloured_thing_outside_the_mask_is_not_taken_for_shadow():
     assert light[157, 105] < 0.8  # the shadow is kept
     assert light[110, 280] > 0.95  # the leaf is not a shadow
     assert light[110, 230] > 0.95  # nor is the wall beside it
+
+
+def test_coloured_light_inside_a_shade_keeps_the_shade():
+    """A warm patch of light that a terracotta pot throws on the shaded paper beside it
+    is not the backdrop under any light, so it is left out of the light estimate; it then
+    takes the shade around it, not full light: at 1.0 inside a 0.8 shade it printed as a
+    white ghost on every look."""
+    h, w = 240, 360
+    img = np.full((h, w, 3), 235, np.uint8)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[40:110, 140:220] = 1.0
+    img[40:110, 140:220] = (190, 80, 50)  # the pot
+    img[110:230, 100:260] = 190  # a broad soft shade below it (0.8 of the paper)
+    img[110:230, 100:260] = cv2.GaussianBlur(img, (0, 0), 3)[110:230, 100:260]
+    cv2.ellipse(img, (180, 160), (30, 22), 0, 0, 360, (205, 170, 140), -1)  # warm light
+    light = backdrop_light(img, alpha, sweep=1.0)
+    shade = float(np.median(light[200:225, 110:140]))
+    assert shade < 0.9
+    assert abs(float(light[160, 180]) - shade) < 0.05  # the patch keeps the shade
+    assert light[20, 20] > 0.95  # the paper in full light stays lit
