@@ -1,6 +1,7 @@
 """Segmentation speed at 1024x1024: EdgeSegmenter on one core (the issue's 50 ms budget)
 and the U-Net, side by side in one run; each also without the guided outline smoothing
-(``smooth_outline=False``), to price it.
+(``smooth_outline=False``), and the U-Net without its outline redrawn at 384 px
+(``SegmenterConfig.outline_size=0``), to price them.
 
     .venv/bin/python bench/bench_segmentation.py --json bench/results/segmentation.json
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from pipelines.models import DEFAULT_SEGMENTER_MODEL, read_model_files
-from stylecore.segmentation import EdgeConfig, EdgeSegmenter
+from stylecore.segmentation import EdgeConfig, EdgeSegmenter, SegmenterConfig
 from stylecore.segmentation.unet import UNetSegmenter
 from stylecore.synth.products import ShotSpec, render_shot
 
@@ -58,7 +59,11 @@ def main() -> None:
     unet = UNetSegmenter.from_files(
         read_model_files(DEFAULT_SEGMENTER_MODEL, ("model.safetensors", "model.json"))
     )
-    unet_rough = UNetSegmenter(replace(unet.cfg, smooth_outline=False), unet.model)
+    unet.outline_size = SegmenterConfig().outline_size  # as the default builds it
+    unet_rough = UNetSegmenter(
+        replace(unet.cfg, smooth_outline=False), unet.model, outline_size=unet.outline_size
+    )
+    unet_coarse = UNetSegmenter(unet.cfg, unet.model)  # its outline at 256 px only
     for name, seg in [
         ("edge-canny", EdgeSegmenter()),
         ("edge-canny-unsmoothed", EdgeSegmenter(EdgeConfig(smooth_outline=False))),
@@ -66,6 +71,7 @@ def main() -> None:
         ("edge-canny+grabcut", EdgeSegmenter(EdgeConfig(grabcut=True))),
         ("unet", unet),
         ("unet-unsmoothed", unet_rough),
+        ("unet-outline-off", unet_coarse),
     ]:
         med, p90 = _median_ms(seg.segment, imgs, args.repeats)
         results[name] = {"median_ms": round(med, 1), "p90_ms": round(p90, 1)}

@@ -404,3 +404,51 @@ def test_drop_specks_removes_islands_but_not_the_product():
     assert np.array_equal(out[keep], alpha[keep])  # the disc and its strand untouched
     single = alpha * keep
     assert drop_specks(single) is single
+
+
+def test_the_finer_outline_moves_only_the_outline():
+    """``redraw_outline``: the finer probability moves the outline within the band where
+    the colours agree, but cannot add a far part, fill a kept hole, drop the product,
+    take in a cast shadow or give up a part that is not backdrop-coloured."""
+    from stylecore.segmentation.unet import OUTLINE_BAND_PX, redraw_outline
+
+    fg = np.zeros((64, 64), bool)
+    cv2.circle(fg.view(np.uint8), (32, 32), 20, 1, -1)
+    hole = np.zeros_like(fg)
+    cv2.circle(hole.view(np.uint8), (32, 32), 6, 1, -1)
+    fg &= ~hole
+    # the photo at the fine grid: a light-grey backdrop, a product disc of radius 42 that
+    # is clearly not backdrop-coloured, a backdrop-coloured hole, a cast shadow to the
+    # right and a product-coloured speck far away
+    model = np.zeros((128, 128, 3), np.float32)
+    model[..., 0] = 85.0
+    lab = model.copy()
+    disc = np.zeros((128, 128), np.uint8)
+    cv2.circle(disc, (64, 64), 42, 1, -1)
+    cv2.circle(disc, (64, 64), 12, 0, -1)
+    lab[disc > 0] = (40.0, 20.0, 10.0)
+    lab[50:78, 107:112, 0] = 70.0  # a soft shadow beside it: darker, neutral
+    fine = np.zeros((128, 128), np.float32)
+    cv2.circle(fine, (64, 64), 42, 1.0, -1)  # the outline 2 fine px further out...
+    cv2.circle(fine, (64, 64), 12, 1.0, -1)  # ... the hole filled ...
+    cv2.circle(fine, (10, 10), 6, 1.0, -1)  # ... a far blob ...
+    fine[50:78, 100:112] = 0.9  # ... and the shadow called product
+    out, holes = redraw_outline(fg, hole, fine, lab, model, 0.3)
+    assert out.shape == holes.shape == (128, 128)
+    row = np.nonzero(out[40, 64:])[0][-1]
+    assert 34 <= row <= 35  # follows the finer outline at row 40 (the coarse one: 32)
+    assert not out[64, 64] and holes[64, 64]  # the hole the hole rule kept stays
+    assert not out[10, 10]  # nothing far from the outline joins
+    assert not out[64, 107:112].any()  # the shadow does not join
+    # the band is OUTLINE_BAND_PX: a finer outline further out than that is not reached
+    wide_lab = lab.copy()
+    wide_lab[..., 0] = 40.0  # everything product-coloured
+    wide = np.zeros((128, 128), np.float32)
+    cv2.circle(wide, (64, 64), 40 + int(OUTLINE_BAND_PX) + 4, 1.0, -1)
+    far, _ = redraw_outline(fg, hole, wide, wide_lab, model, 0.3)
+    assert np.nonzero(far[64, 64:])[0][-1] <= 40 + OUTLINE_BAND_PX + 1  # not 47
+    # a finer map that sees nothing cannot take away what is not backdrop-coloured
+    kept, _ = redraw_outline(fg, hole, np.zeros((128, 128), np.float32), lab, model, 0.3)
+    up = cv2.resize(fg.astype(np.float32), (128, 128)) >= 0.5
+    assert not (kept & ~up).any()
+    assert np.array_equal(kept, up & (disc > 0))  # only backdrop-coloured pixels left

@@ -44,12 +44,21 @@ class SegmenterConfig:
     # against 11) but, looked at 1:1, more of them broken (4 against 2: a laptop's hinge
     # lost, a balloon's string cut): docs/segmentation.md "U^2-Net, tried as the lead".
     network: Network = "unet"
+    # The long side at which the U-Net's outline is redrawn (``unet.redraw_outline``): the
+    # net runs again at this size and moves the outline it drew at its working size (256)
+    # by up to 3 px here, where it is sure and the colours agree; ``auto`` does this after
+    # the verdict. 0 turns it off. docs/segmentation.md, "The outline redrawn at 384 px".
+    outline_size: int = 384
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     defocus: DefocusConfig = field(default_factory=DefocusConfig)
     gaps: GapConfig = field(default_factory=GapConfig)
     spill: SpillConfig = field(default_factory=SpillConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
+
+    def __post_init__(self) -> None:
+        if self.outline_size < 0:
+            raise ValueError(f"outline_size={self.outline_size}: must be >= 0 (0: off)")
 
     @property
     def uses_u2net(self) -> bool:
@@ -82,6 +91,8 @@ def make_segmenter(
             f"method {cfg.method!r} needs a trained U-Net (model.safetensors + model.json)"
         )
     unet = network_from_files(unet_files, device=device)
+    if hasattr(unet, "outline_size"):  # a U-Net (a U^2-Net folder may stand in for it)
+        unet.outline_size = cfg.outline_size
     if cfg.method == "unet":
         return unet
     from stylecore.segmentation.auto import AutoSegmenter

@@ -22,6 +22,10 @@ the noise go back to it (``clean.clean_cut``); the signals judge the mask before
 three. A mask the signals doubt first gets one repair: the
 backdrop that reaches into it with no edge between (light spill, a vignette) is trimmed
 (``spill.backdrop_reach``), and the trimmed mask is kept when the signals doubt it less.
+When the U-Net's mask is kept, its outline redrawn at 384 px (``unet.redraw_outline``,
+``SegmenterConfig.outline_size``) then replaces the outline the checks judged, wherever
+the steps above left that one as it was: like ``clean_cut``, it runs after the verdict,
+so it cannot make a mask pass.
 
 With ``salient`` (U^2-Net, ``SegmenterConfig.network="u2net"``; not the default,
 docs/segmentation.md says why) that network's mask leads in the U-Net's place, the U-Net's
@@ -85,8 +89,10 @@ class AutoSegmenter:
         # The network's mask leads: U^2-Net's when there is one (the U-Net then only gives
         # its opinion on cast shadows, ``kept_shadow``), else the U-Net's.
         lead = self.salient if self.salient is not None else self.unet
-        mu, me = lead.segment(rgb), self.edge.segment(rgb)
-        judge = self.unet.segment(rgb).alpha if self.salient is not None else None
+        mu, mu_fine = _both(lead, rgb)
+        me = self.edge.segment(rgb)
+        judge = _both(self.unet, rgb)[0].alpha if self.salient is not None else None
+        drawn = mu.alpha  # the lead's mask as the checks below first see it
         u_ok, e_ok = not (_UNUSABLE & set(mu.flags)), not (_UNUSABLE & set(me.flags))
         if not (u_ok and e_ok):
             # U^2-Net finding no product, or a frame that is all product, is a verdict on
@@ -151,6 +157,14 @@ class AutoSegmenter:
             kept = float((chosen.alpha >= 0.5).sum())
             signals["clean_cut"] = (kept - float((cut >= 0.5).sum())) / max(kept, 1.0)
             chosen = replace(chosen, alpha=cut)
+        # The U-Net's outline redrawn at its finer size (``unet.redraw_outline``) replaces
+        # the one the checks judged, wherever the steps above left that one as it was.
+        if mu_fine is not None and not use_edge:
+            same = np.abs(chosen.alpha - drawn) < 1e-6
+            moved = same & (np.abs(mu_fine.alpha - drawn) >= 1e-6)
+            if moved.any():
+                signals["outline_redrawn"] = float(moved.mean())
+                chosen = replace(chosen, alpha=np.where(moved, mu_fine.alpha, chosen.alpha))
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
         soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
@@ -185,6 +199,13 @@ class AutoSegmenter:
         if doubt(vt.scores, self.cfg) >= dc or spans_frame(trimmed.alpha):
             return None
         return trimmed, vt
+
+
+def _both(segmenter, rgb: np.ndarray) -> tuple[Mask, Mask | None]:
+    """A segmenter's mask, and that mask with its outline redrawn at a finer size where
+    the segmenter does that (the U-Net, ``UNetSegmenter.segment_both``), else ``None``."""
+    both = getattr(segmenter, "segment_both", None)
+    return both(rgb) if callable(both) else (segmenter.segment(rgb), None)
 
 
 def _agreed_holes(mask: Mask, other: Mask, max_share: float = 0.03) -> Mask:
