@@ -163,8 +163,18 @@ class AutoSegmenter:
             same = np.abs(chosen.alpha - drawn) < 1e-6
             moved = same & (np.abs(mu_fine.alpha - drawn) >= 1e-6)
             if moved.any():
+                redrawn = np.where(moved, mu_fine.alpha, chosen.alpha)
+                # ... and it opens no hole the mask did not have: round a hole the steps
+                # above filled, a deeper notch in the finer outline would carve a ring
+                n, labels, is_hole = enclosed(redrawn >= 0.5)
+                if is_hole.any():
+                    had = np.zeros(n, bool)
+                    had[np.unique(labels[chosen.alpha < 0.5])] = True
+                    new_hole = (is_hole & ~had)[labels]
+                    redrawn = np.where(new_hole, chosen.alpha, redrawn)
+                    moved &= ~new_hole
                 signals["outline_redrawn"] = float(moved.mean())
-                chosen = replace(chosen, alpha=np.where(moved, mu_fine.alpha, chosen.alpha))
+                chosen = replace(chosen, alpha=redrawn.astype(np.float32))
         # The checks above judge the hard outline; out-of-focus stretches of it then get
         # a soft matte, so the compositor does not keep the old backdrop mixed into them.
         soft = soften_defocus(rgb, drop_specks(chosen.alpha), self.defocus)
