@@ -452,3 +452,38 @@ def test_the_finer_outline_moves_only_the_outline():
     up = cv2.resize(fg.astype(np.float32), (128, 128)) >= 0.5
     assert not (kept & ~up).any()
     assert np.array_equal(kept, up & (disc > 0))  # only backdrop-coloured pixels left
+
+
+def test_the_redrawn_mask_is_the_drawn_one_away_from_what_moved():
+    """``masks_from_probability``: the redrawn mask takes the finer grid's upsampling only
+    around the working pixels the redraw moved; elsewhere it is the drawn mask, bit for
+    bit (upsampled from the finer grid everywhere, the outline's snapping read a jump
+    rope's shadow on purple paper differently and kept blobs of it)."""
+    from stylecore.segmentation.edges import fit_backdrop
+    from stylecore.segmentation.refine import to_lab
+    from stylecore.segmentation.unet import masks_from_probability
+
+    H = W = 1024
+    rgb = np.full((H, W, 3), 200, np.uint8)
+    cv2.circle(rgb, (512, 512), 300, (200, 150, 60), -1)  # the product
+    cv2.rectangle(rgb, (496, 205), (528, 215), (225, 190, 120), -1)  # a lip on top
+
+    def at(size):
+        small = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+        lab = to_lab(small)
+        model, noise, _ = fit_backdrop(lab, 0.015)
+        prob = np.zeros((size, size), np.float32)
+        cv2.circle(prob, (size // 2, size // 2), round(300 * size / W), 1.0, -1)
+        return prob, lab, model, noise
+
+    coarse, fine = at(256), at(384)
+    # the finer net also sees the lip
+    s = 384 / W
+    fine[0][round(205 * s) : round(216 * s), round(496 * s) : round(529 * s)] = 1.0
+    drawn, redrawn = masks_from_probability(rgb, *coarse, TINY, "unet", fine=fine)
+    assert redrawn is not None
+    lip = np.s_[207:211, 504:520]
+    assert (drawn.alpha[lip] < 0.5).all() and (redrawn.alpha[lip] >= 0.5).all()
+    far = np.ones((H, W), bool)
+    far[150:260, 450:580] = False  # around the lip
+    assert np.array_equal(drawn.alpha[far], redrawn.alpha[far])

@@ -162,6 +162,8 @@ class AutoSegmenter:
         if mu_fine is not None and not use_edge:
             same = np.abs(chosen.alpha - drawn) < 1e-6
             moved = same & (np.abs(mu_fine.alpha - drawn) >= 1e-6)
+            if shadow is not None:  # coloured paper in shadow is backdrop, as above
+                moved &= ~shadow
             if moved.any():
                 redrawn = np.where(moved, mu_fine.alpha, chosen.alpha)
                 # ... and it opens no hole the mask did not have: round a hole the steps

@@ -191,9 +191,10 @@ def redraw_outline(
     of it where the finer map is sure (``|p - 0.5| >= sure``) and the colours agree:
 
     - a pixel joins only if it is not the backdrop: it differs from the model by more
-      than the noise, and it is not the backdrop in a visible shadow (darker by at least
-      3 L*, its hue kept: a camera's soft side shadow on grey, which the net at 384 px
-      takes in);
+      than 3 Delta-E and the noise, and it is not the backdrop in a visible shadow (darker
+      by at least 3 L*, by up to half its L*, its hue kept: a camera's soft side shadow
+      on grey, which the net at 384 px takes in; on coloured paper by up to 85%, within
+      30 degrees of its hue);
     - a pixel leaves only if it can be the backdrop: within the noise of the model, or
       in such a shadow (the dark underside of a mouse above its shadow stays).
 
@@ -207,7 +208,11 @@ def redraw_outline(
     thr = max(1.5, 5.0 * noise)
     d = lab - model
     dist = np.linalg.norm(d, axis=2)
-    shade = cast_shadow(lab, model, 0.5) & (-d[..., 0] >= max(3.0, thr))
+    # on coloured paper a shadow runs deeper, its hue kept (as ``shadows.paper_shadow``
+    # reads it): the finer net took in a jump rope's handle's shadow on purple paper
+    paper = float(np.median(np.hypot(model[..., 1], model[..., 2]))) >= 12.0
+    shade = cast_shadow(lab, model, 0.85 if paper else 0.5, hue_deg=30.0 if paper else 12.0)
+    shade &= -d[..., 0] >= max(3.0, thr)
     backdrop_like = (dist <= thr) | shade
     join = near & ~up & (fine >= 0.5 + sure) & (dist > max(3.0, thr)) & ~shade
     leave = near & up & (fine < 0.5 - sure) & backdrop_like
@@ -231,11 +236,32 @@ def mask_from_probability(
     components, the hole rule, the outline upsampled, snapped to the full-size colours
     and smoothed. Shared by the U-Net and U^2-Net (``u2net.py``). With ``fine`` (the
     probability, the photo's Lab, the backdrop model and its noise at a finer working
-    size) the outline is redrawn there before it is upsampled (``redraw_outline``)."""
+    size) the outline is redrawn there (``masks_from_probability``)."""
+    drawn, redrawn = masks_from_probability(rgb, prob, lab, model, noise, cfg, name, fine)
+    return drawn if redrawn is None else redrawn
+
+
+def masks_from_probability(
+    rgb: np.ndarray,
+    prob: np.ndarray,
+    lab: np.ndarray,
+    model: np.ndarray,
+    noise: float,
+    cfg: UNetConfig,
+    name: str,
+    fine: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None,
+) -> tuple[Mask, Mask | None]:
+    """``mask_from_probability``'s mask, and with ``fine`` the same mask with its outline
+    redrawn at the finer size (``redraw_outline``; ``None`` without ``fine``, or when
+    the finer grid is no finer). The redrawn mask is the first one except around the
+    working pixels the redraw moved, where it is upsampled and snapped from the finer grid:
+    upsampled from there everywhere, the snapping (which decides the outline's own pixels
+    by the colours either side) read a jump rope's shadow on purple paper differently and
+    kept blobs of it."""
     H, W = rgb.shape[:2]
     thr = max(1.5, 5.0 * noise)
     if is_uniform(lab):
-        return Mask(np.zeros((H, W), np.float32), 0.0, name, (FLAG_UNIFORM, FLAG_EMPTY))
+        return Mask(np.zeros((H, W), np.float32), 0.0, name, (FLAG_UNIFORM, FLAG_EMPTY)), None
     fg = keep_components(prob >= 0.5, cfg.min_component, cfg.keep_ratio)
     backdrop = Backdrop(lab, model, noise)
     fg, kept_holes = settle_holes(fg, backdrop)
@@ -244,30 +270,53 @@ def mask_from_probability(
     flags: list[str] = []
     if coverage < 1e-4:
         flags.append(FLAG_EMPTY)
-        return Mask(np.zeros((H, W), np.float32), 0.0, name, tuple(flags))
+        return Mask(np.zeros((H, W), np.float32), 0.0, name, tuple(flags)), None
     if coverage > 0.98:
         flags.append(FLAG_FULL)
     # Confidence: how decided the net is (mean distance of p from 0.5, scaled to [0,1]).
     conf = float(np.mean(np.abs(prob - 0.5)) * 2.0)
     if conf < 0.8:
         flags.append(FLAG_LOW_CONFIDENCE)
-    if fine is not None and fine[0].size > fg.size:
-        fg, kept_holes = redraw_outline(fg, kept_holes, *fine)
-        lab = fine[1]
+    alpha = _upsampled(rgb, fg, kept_holes, lab, 2.0 * thr, cfg)
+    drawn = Mask(alpha, conf, name, tuple(flags))
+    if fine is None or fine[0].size <= fg.size:
+        return drawn, None
+    h, w = fine[0].shape
+    up = cv2.resize(fg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+    fg_f, holes_f = redraw_outline(fg, kept_holes, *fine)
+    moved = fg_f != up
+    if not moved.any():
+        return drawn, drawn
+    alpha_f = _upsampled(rgb, fg_f, holes_f, fine[1], 2.0 * thr, cfg)
+    reach = int(np.ceil(max(H / h, W / w)))  # one fine working pixel, at full size
+    zone = cv2.resize(moved.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST)
+    zone = cv2.dilate(zone, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    return drawn, Mask(np.where(zone, alpha_f, alpha), conf, name, tuple(flags))
+
+
+def _upsampled(
+    rgb: np.ndarray,
+    fg: np.ndarray,
+    kept_holes: np.ndarray,
+    lab: np.ndarray,
+    min_sep: float,
+    cfg: UNetConfig,
+) -> np.ndarray:
+    """A working-size bool mask upsampled to ``rgb``'s size, its outline snapped to the
+    colours either side (``refine.rim_means`` at the working size) and smoothed."""
     fg_mean = bg_mean = None
     if not fg.all():
         fg_mean, bg_mean = rim_means(lab, fg, radius=3 * cfg.snap_radius)
-    alpha_full = upsample_refined(
+    return upsample_refined(
         fg,
         rgb,
         fg_mean,
         bg_mean,
-        2.0 * thr,
+        min_sep,
         cfg.feather_px,
         kept_holes,
         smooth=cfg.smooth_outline,
     )
-    return Mask(alpha_full, conf, name, tuple(flags))
 
 
 class UNetSegmenter:
@@ -332,14 +381,13 @@ class UNetSegmenter:
         if cutout is not None:
             return cutout, None
         coarse = self.probability(rgb)
-        drawn = mask_from_probability(rgb, *coarse, self.cfg, self.name)
-        if self.outline_size <= self.cfg.input_size or max(rgb.shape[:2]) < 2 * self.outline_size:
+        fine = None
+        if self.outline_size > self.cfg.input_size and max(rgb.shape[:2]) >= 2 * self.outline_size:
             # below twice the finer size the outline upsampled from the working size is
             # snapped to the photo's own colours at up to 3x: the redraw would replace that
             # with an unsnapped one (the held-out catalogue's 384 px renders lost 1% IoU)
-            return drawn, None
-        fine = self.probability(rgb, self.outline_size)
-        return drawn, mask_from_probability(rgb, *coarse, self.cfg, self.name, fine=fine)
+            fine = self.probability(rgb, self.outline_size)
+        return masks_from_probability(rgb, *coarse, self.cfg, self.name, fine=fine)
 
     # -- serialisation -----------------------------------------------------------------
     def to_files(self, extra_meta: dict | None = None, half: bool = False) -> dict[str, bytes]:
