@@ -155,6 +155,36 @@ def test_a_faint_light_edge_both_segmenters_lost_joins():
     assert off is None  # the other mask vouches for nothing: only the grow finds it
 
 
+def test_a_cream_rim_whose_lightness_wavers_joins_by_its_colour():
+    """A cream mug's rim on the grey gradient, as both segmenters lost it on the 1600 px
+    renders flattened onto grey: darker than the backdrop by 3.3 L* at the median but by
+    under 3 on 40% of its pixels (JPEG and shading), and about 5 Delta-E from it in
+    colour throughout. By L* alone the strip breaks into pieces the opening removes (a
+    cream mug on paper: 1.4% of the product restyled); by its Delta-E it joins whole."""
+    img = _gradient()
+    truth = np.zeros((H, W), bool)
+    truth[150:330, 180:460] = True
+    core = np.zeros((H, W), bool)
+    core[158:322, 188:452] = True
+    rim = truth & ~core
+    img[core] = (150, 152, 156)
+    dark = np.random.default_rng(0).uniform(-14.0, -4.0, int(rim.sum()))
+    img[rim] += np.stack([dark + 2.0, dark, dark - 10.0], axis=1)  # warmer, and darker
+    photo = np.clip(img, 0, 255).astype(np.uint8)
+    model, _, _ = fit_backdrop(to_lab(photo), 0.015)
+    d = to_lab(photo) - model
+    assert 0.3 < (np.abs(d[..., 0])[rim] < 3.0).mean() < 0.5
+    assert np.linalg.norm(d, axis=-1)[rim].min() > 4.0
+    c = core.astype(np.float32)
+    joined = clean_union(photo, c, c)
+    assert joined is not None
+    got = joined >= 0.5
+    assert got[rim].mean() > 0.95
+    assert (got & ~truth).sum() < 0.002 * truth.sum()
+    by_lightness = clean_union(photo, c, c, CleanConfig(grow_lab=False))
+    assert by_lightness is None or (by_lightness >= 0.5)[rim].mean() < 0.1
+
+
 def test_a_soft_light_glow_beside_the_product_does_not_join():
     """Backdrop lit brighter beside the product (a soft glow with no edge of its own, as
     narrow as the bevel) differs from the backdrop model as much as the bevel, but its
