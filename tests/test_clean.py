@@ -128,10 +128,11 @@ def test_a_soft_cast_shadow_the_other_mask_kept_does_not_join():
     assert joined is None or ((joined >= 0.5) & ~truth).sum() < 0.002 * truth.sum()
 
 
-def _white_tray():
+def _white_tray(rim=15.0):
     """A white tray on the clean light-grey gradient whose light bevel (8 px, about 6 L*
     above the backdrop) both segmenters lost, as on the held-out renders flattened onto
-    grey (a mug's rim, a watch strap's edge). Returns (photo, truth, bevel)."""
+    grey (a mug's rim, a watch strap's edge). ``rim`` is added to the bevel's RGB (a
+    number, or one row per bevel pixel). Returns (photo, truth, bevel)."""
     img = _gradient()
     truth = np.zeros((H, W), bool)
     truth[150:330, 180:460] = True
@@ -139,7 +140,7 @@ def _white_tray():
     core[158:322, 188:452] = True
     bevel = truth & ~core
     img[core] = (150, 152, 156)
-    img[bevel] += 15.0  # lighter than the backdrop there by about 6 L*
+    img[bevel] += rim
     return np.clip(img, 0, 255).astype(np.uint8), truth, bevel
 
 
@@ -161,16 +162,11 @@ def test_a_cream_rim_whose_lightness_wavers_joins_by_its_colour():
     under 3 on 40% of its pixels (JPEG and shading), and about 5 Delta-E from it in
     colour throughout. By L* alone the strip breaks into pieces the opening removes (a
     cream mug on paper: 1.4% of the product restyled); by its Delta-E it joins whole."""
-    img = _gradient()
-    truth = np.zeros((H, W), bool)
-    truth[150:330, 180:460] = True
-    core = np.zeros((H, W), bool)
-    core[158:322, 188:452] = True
-    rim = truth & ~core
-    img[core] = (150, 152, 156)
-    dark = np.random.default_rng(0).uniform(-14.0, -4.0, int(rim.sum()))
-    img[rim] += np.stack([dark + 2.0, dark, dark - 10.0], axis=1)  # warmer, and darker
-    photo = np.clip(img, 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    dark = rng.uniform(-14.0, -4.0, 180 * 280 - 164 * 264)  # one per bevel pixel
+    warm = np.stack([dark + 2.0, dark, dark - 10.0], axis=1)  # warmer, and darker
+    photo, truth, rim = _white_tray(warm)
+    core = truth & ~rim
     model, _, _ = fit_backdrop(to_lab(photo), 0.015)
     d = to_lab(photo) - model
     assert 0.3 < (np.abs(d[..., 0])[rim] < 3.0).mean() < 0.5
