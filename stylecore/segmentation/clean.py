@@ -23,17 +23,20 @@ flattened the same way, 0.9977 / 0.9940 -> 0.9982 / 0.9943 (worst 0.925 -> 0.969
 white). ``bench/eval_cutouts.py``; docs/segmentation.md, "Clean backdrops".
 
 A strip of the outline that both segmenters lost joins too (``grow_delta``): pixels whose
-L* (or, with ``grow_lab``, whose Delta-E) differs from the model by 3 or more, in parts
-that lie wholly within ``grow_reach`` of the long side of the mask and end in a crisp
-outer rim in L*, whatever their colour. That is a light edge on light grey (a mug's rim,
-a sneaker's welt). JPEG smears a saturated product's chroma a pixel or two into the
-backdrop at the backdrop's lightness, but such a fringe has no L* edge of its own, so the
-crisp-rim test keeps it out. Held-out renders on grey 0.9943 -> 0.9950, published with
-more than 0.5% of the product altered 13 -> 10 of 92 (L* only). By L* alone a cream rim
-whose lightness wavers around 3 from the backdrop broke into pieces the opening removed:
-on 56 renders at 1600 px flattened onto grey, ``grow_lab`` took IoU 0.9941 -> 0.9950,
-boundary F 0.9341 -> 0.9435, and those published with more than 0.5% altered 11 -> 8,
-with nothing worse (``bench/eval_outline.py``'s renders).
+L* differs from the model by 3 or more, in parts that lie wholly within ``grow_reach`` of
+the long side of the mask and end in a crisp outer rim in L*, whatever their colour. That
+is a light edge on light grey (a mug's rim, a sneaker's welt). L* only by default, since
+JPEG smears a saturated product's chroma a pixel or two into the backdrop at the
+backdrop's lightness. Held-out renders on grey 0.9943 -> 0.9950, published with more than
+0.5% of the product altered 13 -> 10 of 92.
+
+``grow_lab`` (off) lets the strip's pixels join by their Delta-E instead, still with the
+crisp L* rim. A cream rim whose lightness wavers around 3 L* from the backdrop then joins
+whole instead of breaking into pieces the opening removes: on the held-out renders on
+grey, altered 11 -> 7 of 92, and on 56 renders at 1600 px on grey 11 -> 8 of 53. It is
+off because of a real photo: on a network plug on white it joined fragments of the clear
+plastic, whose see-through parts show the white backdrop, and they printed as ragged
+white flecks on the new background.
 
 After the verdict, ``clean_cut`` takes out of the chosen mask, on a clean backdrop that
 is not clipped, the regions the other segmenter calls backdrop whose inside follows the
@@ -74,8 +77,9 @@ class CleanConfig:
     # such a part joins only as a strip along the mask: within ``grow_reach`` of the long
     # side of it, and with a crisp outer rim whatever its colour
     grow_reach: float = 0.02
-    # ... by its Delta-E from the model, not only its L* (False: L* only, as before)
-    grow_lab: bool = True
+    # ... by its Delta-E from the model, not only its L* (off: it joined a clear plug's
+    # see-through fragments on a real photo, printed as white flecks)
+    grow_lab: bool = False
     # After the verdict (it never makes a mask pass): on a clean backdrop that is not
     # clipped (model L* within ``cut_l_range``), regions of the chosen mask that the other
     # segmenter calls backdrop and whose inside follows the model to the noise (at least
