@@ -19,8 +19,8 @@ pixel that is not on an edge, at a working size (512 px by default):
   morphological opening of the edge-free pixels), so it cannot seep through a short break
   in a product's outline; it then grows back to the edges it stopped at;
 - what it reaches inside the mask is the candidate trim, part by part, where a part lies
-  beside the product and not within it (``_beside``) and the smooth backdrop model does
-  not explain its colour (``_unexplained``: spill differs from that model);
+  beside the product and not within it (``_beside``) and is not a faint surface
+  (``_not_faint``: the backdrop itself to the noise, or spill, plainly off it);
 - pixels within ``snap_px`` of the trim go to the side whose colour beside them they are
   nearer (the flood stops an edge's width short); along the rest of the outline, within
   ``outline_px``, a pixel goes when the two sides differ by at least ``outline_sep``
@@ -77,10 +77,11 @@ class SpillConfig:
     outline_match: float = 6.0  # ... and the pixel is this near the outside's colour
     max_in_hull: float = 0.5  # a trimmed part lies at most this much inside the product's hull
     min_contact: float = 0.5  # ... and touches the backdrop outside along this much of its rim
-    # ... and the smooth backdrop model does not explain it: its median Delta-E from the
-    # model is above this, or this many times the model's noise (0 turns the test off)
-    explained_de: float = 2.0
-    explained_noise_k: float = 2.5
+    # ... and is not a faint surface: a part whose median Delta-E from the smooth
+    # backdrop model is above ``faint_noise_k`` times the model's noise (so not the
+    # backdrop itself) and at most ``faint_de`` (so not spill) stays (0 turns this off)
+    faint_de: float = 2.0
+    faint_noise_k: float = 2.5
 
     def __post_init__(self) -> None:
         if self.working_size < 64:
@@ -120,7 +121,7 @@ def backdrop_reach(rgb: np.ndarray, alpha: np.ndarray, cfg: SpillConfig | None =
     trim = _beside(trim, m, cfg)
     lab = to_lab(small)
     if trim is not None:
-        trim = _unexplained(trim, lab, cfg)
+        trim = _not_faint(trim, lab, cfg)
     if trim is None or trim.sum() < cfg.min_share * area:
         return None
     # the flood stops a few pixels short of the edge it met (the edge's own width): those
@@ -207,31 +208,30 @@ def _beside(trim: np.ndarray, m: np.ndarray, cfg: SpillConfig) -> np.ndarray | N
     return out if out.any() else None
 
 
-def _unexplained(trim: np.ndarray, lab: np.ndarray, cfg: SpillConfig) -> np.ndarray | None:
-    """The connected parts of ``trim`` that the smooth backdrop model fitted to the border
-    (``fit_backdrop``) does not explain: median Delta-E from it above ``explained_de`` and
-    ``explained_noise_k`` times its noise.
+def _not_faint(trim: np.ndarray, lab: np.ndarray, cfg: SpillConfig) -> np.ndarray | None:
+    """The connected parts of ``trim`` that are not a faint surface: their median Delta-E
+    from the smooth backdrop model fitted to the border (``fit_backdrop``) is either
+    within ``faint_noise_k`` times the model's noise (the backdrop itself, kept by the
+    mask) or above ``faint_de`` (spill: a rim light's glow, a vignette's corner, haze; on
+    the real photos a lamp's teal corner 20.5 and a camera's glow 5.3-7.1, against noise
+    1.1).
 
-    Spill is a blob that differs from the backdrop model: a rim light's glow, a vignette's
-    corner, haze (on the real photos a lamp's teal corner 20.5, a camera's glow 5.3-7.1
-    against noise 1.1). A part the model explains is where the network and the colours
-    disagree with no colour evidence either way, and trimming it would take the edge
-    segmenter's mask there by another route, past ``auto``'s swap limit. On a light box
-    flattened onto a grey gradient, its top face matched the backdrop to 1.4 Delta-E
-    (noise 0.3): the U-Net drew the box whole, the check doubted its outline across the
-    face, and the trim cut the face away (20% of the box, published and turned to wood).
-    A trim of a soft shadow the U-Net kept beside a box on a gradient differs by 3.3
-    (noise 1.1), and stays."""
-    if cfg.explained_de <= 0 and cfg.explained_noise_k <= 0:
+    Between the two lies a surface that differs from the backdrop by a few times the
+    noise but too little for any segmenter's colour test: on a light box flattened onto
+    a grey gradient, the top face sat 1.4 Delta-E from the backdrop (noise 0.3). The
+    U-Net drew the box whole, the check doubted the outline across the face, and the
+    trim cut the face away (20% of the box, published and turned to wood). On a backdrop
+    noisier than ``faint_de / faint_noise_k`` (0.8 by default) the band is empty."""
+    if cfg.faint_de <= 0:
         return trim
     model, noise, _ = fit_backdrop(lab, 0.015)
-    floor = max(cfg.explained_de, cfg.explained_noise_k * noise)
     dist = np.linalg.norm(lab - model, axis=2)
     n, labels = cv2.connectedComponents(trim.astype(np.uint8), connectivity=8)
     out = np.zeros_like(trim)
     for i in range(1, n):
         comp = labels == i
-        if float(np.median(dist[comp])) > floor:
+        d = float(np.median(dist[comp]))
+        if d <= cfg.faint_noise_k * noise or d > cfg.faint_de:
             out |= comp
     return out if out.any() else None
 
