@@ -44,7 +44,8 @@ def load_segmenter(
     salient_uri: str | None = None,
 ) -> Segmenter:
     """The configured segmenter. The U-Net reads ``model_uri`` (default: the committed demo
-    U-Net); U^2-Net, which ``auto`` leads with, reads ``salient_uri`` (default:
+    U-Net); U^2-Net (``auto``'s second try on doubted masks, or its lead with
+    ``network="u2net"``) reads ``salient_uri`` (default:
     ``models/segmenter-u2net``, fetched by ``python -m jobs.fetch_models``)."""
     if cfg.method == "edge":
         return make_segmenter(cfg)
@@ -63,7 +64,9 @@ def _network_files(uri: str) -> dict[str, bytes]:
     if missing and kind == "u2net-segmenter":
         raise FileNotFoundError(
             f"model folder {uri}: missing {', '.join(missing)}; fetch U^2-Net's weights "
-            "with `python -m jobs.fetch_models` (make install does)"
+            "with `python -m jobs.fetch_models` (make install does). The default `auto` "
+            "segmenter gives doubted masks a second try with it; `--set retry=off` "
+            "(`segmenter.retry=off` in apply and nightly) goes without"
         )
     return read_model_files(uri, names)
 

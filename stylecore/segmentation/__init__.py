@@ -44,6 +44,12 @@ class SegmenterConfig:
     # against 11) but, looked at 1:1, more of them broken (4 against 2: a laptop's hinge
     # lost, a balloon's string cut): docs/segmentation.md "U^2-Net, tried as the lead".
     network: Network = "unet"
+    # When the U-Net-led ``auto`` doubts its mask, try once more led by U^2-Net and keep
+    # that mask when it passes with a margin and mostly agrees with the first
+    # (``AutoSegmenter._retried``; "off": hold the photo back at once). Needs U^2-Net's
+    # weights (``python -m jobs.fetch_models``); costs U^2-Net's run on doubted photos only.
+    # docs/segmentation.md, "A second try led by U^2-Net".
+    retry: Literal["u2net", "off"] = "u2net"
     # The long side at which the U-Net's outline is redrawn (``unet.redraw_outline``): the
     # net runs again at this size and moves the outline it drew at its working size (256)
     # by up to 3 px here, where it is sure and the colours agree; ``auto`` does this after
@@ -59,11 +65,15 @@ class SegmenterConfig:
     def __post_init__(self) -> None:
         if self.outline_size < 0:
             raise ValueError(f"outline_size={self.outline_size}: must be >= 0 (0: off)")
+        if self.retry not in ("u2net", "off"):
+            raise ValueError(f"retry={self.retry!r}: must be 'u2net' or 'off'")
 
     @property
     def uses_u2net(self) -> bool:
         """Whether this segmenter needs U^2-Net's weights (``u2net.onnx``)."""
-        return self.method == "u2net" or (self.method == "auto" and self.network == "u2net")
+        return self.method == "u2net" or (
+            self.method == "auto" and (self.network == "u2net" or self.retry == "u2net")
+        )
 
 
 def make_segmenter(
@@ -74,11 +84,13 @@ def make_segmenter(
 ) -> Segmenter:
     """Build the configured segmenter. The U-Net needs its model files (see
     ``UNetSegmenter.to_files``); ``u2net``, and ``auto`` with ``network="u2net"``, need
-    U^2-Net's too (``u2net.onnx`` + ``model.json``, ``salient_files``)."""
+    U^2-Net's too (``u2net.onnx`` + ``model.json``, ``salient_files``). ``auto`` led by the
+    U-Net uses them for its second try (``retry``) when they are given, and goes without
+    one when they are not."""
     if cfg.method == "edge":
         return EdgeSegmenter(cfg.edge)
     salient = None
-    if cfg.uses_u2net:
+    if cfg.method == "u2net" or (cfg.method == "auto" and cfg.network == "u2net"):
         if salient_files is None:
             raise ValueError(
                 f"method {cfg.method!r} needs U^2-Net's model folder (u2net.onnx + model.json)"
@@ -97,16 +109,13 @@ def make_segmenter(
         return unet
     from stylecore.segmentation.auto import AutoSegmenter
 
-    return AutoSegmenter(
-        unet,
-        EdgeSegmenter(cfg.edge),
-        cfg.integrity,
-        cfg.defocus,
-        cfg.gaps,
-        cfg.spill,
-        cfg.clean,
-        salient=salient,
-    )
+    edge = EdgeSegmenter(cfg.edge)
+    parts = (cfg.integrity, cfg.defocus, cfg.gaps, cfg.spill, cfg.clean)
+    retry = None
+    if salient is None and cfg.retry == "u2net" and salient_files is not None:
+        second = network_from_files(salient_files, device=device)
+        retry = AutoSegmenter(unet, edge, *parts, salient=second)
+    return AutoSegmenter(unet, edge, *parts, salient=salient, retry=retry)
 
 
 def network_kind(files: dict[str, bytes]) -> str:

@@ -52,7 +52,13 @@ from stylecore.segmentation.clean import CleanConfig, clean_cut, clean_union
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.gaps import GapConfig, open_gaps
-from stylecore.segmentation.integrity import IntegrityConfig, Verdict, doubt, mask_integrity
+from stylecore.segmentation.integrity import (
+    IntegrityConfig,
+    Verdict,
+    doubt,
+    mask_integrity,
+    studio_shot,
+)
 from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
 from stylecore.segmentation.spill import SpillConfig, apply_trim, backdrop_reach, spans_frame
@@ -74,8 +80,9 @@ class AutoSegmenter:
         spill: SpillConfig | None = None,
         clean: CleanConfig | None = None,
         salient=None,
+        retry=None,
     ):
-        self.unet, self.edge, self.salient = unet, edge, salient
+        self.unet, self.edge, self.salient, self.retry = unet, edge, salient, retry
         self.cfg = cfg or IntegrityConfig()
         self.defocus = defocus or DefocusConfig()
         self.gaps = gaps or GapConfig()
@@ -86,12 +93,45 @@ class AutoSegmenter:
         rgb, cutout = cutout_first(image, self.name)
         if cutout is not None:
             return cutout
+        known: dict = {}
+        first = self._segment(rgb, known)
+        if self.retry is None or doubt(first.signals, self.cfg) <= 1.0:
+            return first
+        # a photo the gate holds back as no studio shot is not worth a second try
+        if not studio_shot(rgb, self.cfg, first.alpha).ok:
+            return first
+        return self._retried(rgb, first, known)
+
+    def _retried(self, rgb: np.ndarray, first: Mask, known: dict) -> Mask:
+        """A doubted mask's second try, led by U^2-Net (``self.retry``): kept when it passes
+        with a margin (doubt at most ``max_retry_doubt``: a second try raises the odds that
+        a wrong mask passes by chance) and differs from the first only locally (1 - IoU at
+        most ``max_swap_disagreement``, as the edge mask's swap). Else ``first`` stands,
+        with what was tried in its signals. ``known`` holds the U-Net's and the edge
+        segmenter's masks from the first try, which the second reuses."""
+        second = self.retry._segment(rgb, known)
+        d2 = doubt(second.signals, self.cfg) if second.signals else float("inf")
+        a, b = first.alpha >= 0.5, second.alpha >= 0.5
+        union = float((a | b).sum())
+        apart = 1.0 - float((a & b).sum()) / union if union else 0.0
+        tried = {"retry_doubt": d2, "retry_disagreement": apart}
+        if d2 <= self.cfg.max_retry_doubt and apart <= self.cfg.max_swap_disagreement:
+            return _with(second, {**second.signals, **tried, "retried": 1.0}, prefix=False)
+        return _with(first, {**first.signals, **tried, "retried": 0.0}, prefix=False)
+
+    def _segment(self, rgb: np.ndarray, known: dict | None = None) -> Mask:
+        """One try, led by U^2-Net when there is one, else by the U-Net. ``known`` caches
+        the U-Net's masks (``"unet"``) and the edge mask (``"edge"``) across tries."""
+        known = {} if known is None else known
+        if "unet" not in known:
+            known["unet"] = _both(self.unet, rgb)
+        if "edge" not in known:
+            known["edge"] = self.edge.segment(rgb)
         # The network's mask leads: U^2-Net's when there is one (the U-Net then only gives
         # its opinion on cast shadows, ``kept_shadow``), else the U-Net's.
-        lead = self.salient if self.salient is not None else self.unet
-        mu, mu_fine = _both(lead, rgb)
-        me = self.edge.segment(rgb)
-        judge = _both(self.unet, rgb)[0].alpha if self.salient is not None else None
+        mu, mu_fine = _both(self.salient, rgb) if self.salient is not None else known["unet"]
+        me = known["edge"]
+        judge = known["unet"][0].alpha if self.salient is not None else None
         drawn = mu.alpha  # the lead's mask as the checks below first see it
         u_ok, e_ok = not (_UNUSABLE & set(mu.flags)), not (_UNUSABLE & set(me.flags))
         if not (u_ok and e_ok):
@@ -316,11 +356,11 @@ def _clear_holes(
     return Mask(alpha, mask.confidence, mask.method, mask.flags, mask.signals)
 
 
-def _with(mask: Mask, signals: dict[str, float]) -> Mask:
+def _with(mask: Mask, signals: dict[str, float], prefix: bool = True) -> Mask:
     return Mask(
         alpha=mask.alpha,
         confidence=mask.confidence,
-        method=f"auto/{mask.method}",
+        method=f"auto/{mask.method}" if prefix else mask.method,
         flags=mask.flags,
         signals=signals,
     )
