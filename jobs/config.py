@@ -27,7 +27,9 @@ __all__ = [
 
 SEGMENTER_HELP = (
     "segmentation method: auto (default; the U-Net's mask, unless it fails the integrity "
-    "check while the edge mask passes and mostly agrees with it; --set network=u2net, in "
+    "check while the edge mask passes and mostly agrees with it; a mask still doubted gets "
+    "a second try led by U^2-Net, kept when it passes clearly and mostly agrees (--set "
+    "retry=false: none); --set network=u2net, in "
     "apply and nightly --set segmenter.network=u2net, leads with U^2-Net instead), edge "
     "(Sobel/Canny and morphology), unet (the U-Net trained here) or u2net (U^2-Net alone, "
     "pretrained on real photographs)"

@@ -65,8 +65,8 @@ def _network_files(uri: str) -> dict[str, bytes]:
         raise FileNotFoundError(
             f"model folder {uri}: missing {', '.join(missing)}; fetch U^2-Net's weights "
             "with `python -m jobs.fetch_models` (make install does). The default `auto` "
-            "segmenter gives doubted masks a second try with it; `--set retry=off` "
-            "(`segmenter.retry=off` in apply and nightly) goes without"
+            "segmenter gives doubted masks a second try with it; `--set retry=false` "
+            "(`segmenter.retry=false` in apply and nightly) goes without"
         )
     return read_model_files(uri, names)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from jobs import fetch_models
+from pipelines.config import load_config
 from pipelines.models import DEFAULT_SALIENT_MODEL, load_segmenter, read_model_files
 from stylecore.segmentation import Mask, SegmenterConfig, iou
 from stylecore.segmentation.auto import AutoSegmenter
@@ -197,9 +198,8 @@ def test_a_second_try_that_redraws_the_product_or_barely_passes_is_not_kept():
 
 
 def test_the_default_segmenter_retries_with_u2net_unless_told_not_to():
-    assert SegmenterConfig().retry == "u2net"
+    assert SegmenterConfig().retry is True
     seg = load_segmenter(SegmenterConfig())
     assert isinstance(seg.retry.salient, U2NetSegmenter) and seg.salient is None
-    assert load_segmenter(SegmenterConfig(retry="off")).retry is None
-    with pytest.raises(ValueError, match="retry"):
-        SegmenterConfig(retry="twice")
+    off = load_config(SegmenterConfig, None, ["retry=off"], {})  # YAML reads off as false
+    assert off.retry is False and load_segmenter(off).retry is None

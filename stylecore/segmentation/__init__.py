@@ -46,10 +46,10 @@ class SegmenterConfig:
     network: Network = "unet"
     # When the U-Net-led ``auto`` doubts its mask, try once more led by U^2-Net and keep
     # that mask when it passes with a margin and mostly agrees with the first
-    # (``AutoSegmenter._retried``; "off": hold the photo back at once). Needs U^2-Net's
+    # (``AutoSegmenter._retried``; false: hold the photo back at once). Needs U^2-Net's
     # weights (``python -m jobs.fetch_models``); costs U^2-Net's run on doubted photos only.
     # docs/segmentation.md, "A second try led by U^2-Net".
-    retry: Literal["u2net", "off"] = "u2net"
+    retry: bool = True
     # The long side at which the U-Net's outline is redrawn (``unet.redraw_outline``): the
     # net runs again at this size and moves the outline it drew at its working size (256)
     # by up to 3 px here, where it is sure and the colours agree; ``auto`` does this after
@@ -65,14 +65,12 @@ class SegmenterConfig:
     def __post_init__(self) -> None:
         if self.outline_size < 0:
             raise ValueError(f"outline_size={self.outline_size}: must be >= 0 (0: off)")
-        if self.retry not in ("u2net", "off"):
-            raise ValueError(f"retry={self.retry!r}: must be 'u2net' or 'off'")
 
     @property
     def uses_u2net(self) -> bool:
         """Whether this segmenter needs U^2-Net's weights (``u2net.onnx``)."""
         return self.method == "u2net" or (
-            self.method == "auto" and (self.network == "u2net" or self.retry == "u2net")
+            self.method == "auto" and (self.network == "u2net" or self.retry)
         )
 
 
@@ -112,7 +110,7 @@ def make_segmenter(
     edge = EdgeSegmenter(cfg.edge)
     parts = (cfg.integrity, cfg.defocus, cfg.gaps, cfg.spill, cfg.clean)
     retry = None
-    if salient is None and cfg.retry == "u2net" and salient_files is not None:
+    if salient is None and cfg.retry and salient_files is not None:
         second = network_from_files(salient_files, device=device)
         retry = AutoSegmenter(unet, edge, *parts, salient=second)
     return AutoSegmenter(unet, edge, *parts, salient=salient, retry=retry)

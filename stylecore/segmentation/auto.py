@@ -27,6 +27,10 @@ When the U-Net's mask is kept, its outline redrawn at 384 px (``unet.redraw_outl
 the steps above left that one as it was: like ``clean_cut``, it runs after the verdict,
 so it cannot make a mask pass.
 
+With ``retry`` (an ``AutoSegmenter`` led by U^2-Net; ``SegmenterConfig.retry``, the
+default) a mask still doubted at the end gets a second try led by U^2-Net, kept when it
+passes with a margin and mostly agrees with the first (``_retried``).
+
 With ``salient`` (U^2-Net, ``SegmenterConfig.network="u2net"``; not the default,
 docs/segmentation.md says why) that network's mask leads in the U-Net's place, the U-Net's
 mask only judges cast shadows (the ``kept_shadow`` signal), and a salient mask that is
