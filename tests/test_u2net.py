@@ -17,8 +17,10 @@ from pipelines.config import load_config
 from pipelines.models import DEFAULT_SALIENT_MODEL, load_segmenter, read_model_files
 from stylecore.segmentation import Mask, SegmenterConfig, iou
 from stylecore.segmentation.auto import AutoSegmenter
+from stylecore.segmentation.clean import CleanConfig
 from stylecore.segmentation.edges import EdgeSegmenter
 from stylecore.segmentation.integrity import IntegrityConfig, doubt, mask_integrity, screen
+from stylecore.segmentation.spill import SpillConfig
 from stylecore.segmentation.u2net import U2NetSegmenter
 from stylecore.synth.products import ShotSpec, render_shot
 
@@ -151,48 +153,64 @@ def _box_with_light_top():
     return np.clip(img, 0, 255).astype(np.uint8), product, top
 
 
+# the other repairs off, to see the second try alone
+_ONLY = {"spill": SpillConfig(enabled=False), "clean": CleanConfig(enabled=False)}
+
+
 def _auto(first: np.ndarray, second: np.ndarray, cfg: IntegrityConfig | None = None):
     """``auto`` whose U-Net and edge segmenter both draw ``first``, with a second try led
     by a U^2-Net that draws ``second``."""
     unet, edge = _Fixed(first, "unet"), _Fixed(first, "edge")
-    retry = AutoSegmenter(unet, edge, cfg, salient=_Fixed(second, "u2net"))
-    return AutoSegmenter(unet, edge, cfg, retry=retry)
+    retry = AutoSegmenter(unet, edge, cfg, salient=_Fixed(second, "u2net"), **_ONLY)
+    return AutoSegmenter(unet, edge, cfg, retry=retry, **_ONLY)
 
 
-def test_a_doubted_mask_gets_a_second_try_led_by_u2net():
-    img, product, top = _box_with_light_top()
-    bitten = product & ~top
+def _with_strip(product: np.ndarray) -> np.ndarray:
+    """``product`` and a strip of the backdrop beside it: an outline through one colour."""
+    kept = product.copy()
+    kept[150:250, 390:415] = True
+    return kept
+
+
+def test_an_outline_the_check_doubts_gets_a_second_try_led_by_u2net():
+    img, product, _ = _box_with_light_top()
     cfg = IntegrityConfig()
-    # alone, the bitten mask is held back: the light top is product left out
-    alone = AutoSegmenter(_Fixed(bitten, "unet"), _Fixed(bitten, "edge"), cfg).segment(img)
-    assert doubt(alone.signals, cfg) > 1.0
-    # the second try draws the whole box: it passes and differs only locally, so it stands
-    got = _auto(bitten, product).segment(img)
+    first = _auto(_with_strip(product), product, replace(cfg, max_retry_doubt=-1.0)).segment(img)
+    assert first.signals["retried"] == 0.0 and doubt(first.signals, cfg) > 1.0
+    assert first.signals["outline_gap"] > cfg.max_outline_gap  # the strip, and only it
+    assert first.signals["missed_product"] <= cfg.max_missed_product
+    # the second try draws the box alone: it passes and differs only locally, so it stands
+    got = _auto(_with_strip(product), product).segment(img)
     assert got.method == "auto/u2net" and got.signals["retried"] == 1.0
     assert doubt(got.signals, cfg) <= cfg.max_retry_doubt
     assert iou(got.alpha >= 0.5, product) > 0.98
     assert screen(img, got).ok
 
 
-def test_a_second_try_that_redraws_the_product_or_barely_passes_is_not_kept():
+def test_a_second_try_is_not_kept_for_left_out_product_a_redraw_or_a_near_pass():
     img, product, top = _box_with_light_top()
-    bitten = product & ~top
     cfg = IntegrityConfig()
+    # product left out (the light top): no second try, however good it would be; the
+    # check sees left-out product only where it has an outline of its own
+    bitten = _auto(product & ~top, product).segment(img)
+    assert bitten.signals["missed_product"] > cfg.max_missed_product
+    assert "retried" not in bitten.signals and not screen(img, bitten).ok
     # a second mask that also keeps the box's hard shadow (allowed here, to see the other
-    # rule): it passes, but it is not a local repair of the first
+    # rules): it passes, but it is not a local repair of the first
     shadow = np.zeros_like(product)
-    shadow[140:300, 390:460] = True
+    shadow[300:340, 120:380] = True
     img[shadow] = img[shadow] // 2
     lenient = replace(cfg, max_kept_shadow=1.0)
-    far = _auto(bitten, product | shadow, lenient).segment(img)
+    strip = _with_strip(product)
+    far = _auto(strip, product | shadow, lenient).segment(img)
     assert far.signals["retried"] == 0.0 and far.signals["retry_disagreement"] > 0.05
     assert far.signals["retry_doubt"] <= 1.0
-    assert iou(far.alpha >= 0.5, bitten) > 0.98 and not screen(img, far, lenient).ok
-    # were it local enough, it passes (so it would stand) but not by a margin of 0.1
+    assert iou(far.alpha >= 0.5, strip) > 0.98 and not screen(img, far, lenient).ok
+    # were it local enough, it would stand; but not when the margin is 0.1
     wide_ok = replace(lenient, max_swap_disagreement=0.5)
-    assert _auto(bitten, product | shadow, wide_ok).segment(img).signals["retried"] == 1.0
+    assert _auto(strip, product | shadow, wide_ok).segment(img).signals["retried"] == 1.0
     strict = replace(wide_ok, max_retry_doubt=0.1)
-    narrow = _auto(bitten, product | shadow, strict).segment(img)
+    narrow = _auto(strip, product | shadow, strict).segment(img)
     assert narrow.signals["retry_doubt"] > 0.1 and narrow.signals["retried"] == 0.0
     assert not screen(img, narrow, strict).ok
 

@@ -44,7 +44,7 @@ class SegmenterConfig:
     # against 11) but, looked at 1:1, more of them broken (4 against 2: a laptop's hinge
     # lost, a balloon's string cut): docs/segmentation.md "U^2-Net, tried as the lead".
     network: Network = "unet"
-    # When the U-Net-led ``auto`` doubts its mask, try once more led by U^2-Net and keep
+    # When the U-Net-led ``auto`` doubts its mask's outline, try once more led by U^2-Net and keep
     # that mask when it passes with a margin and mostly agrees with the first
     # (``AutoSegmenter._retried``; false: hold the photo back at once). Needs U^2-Net's
     # weights (``python -m jobs.fetch_models``); costs U^2-Net's run on doubted photos only.

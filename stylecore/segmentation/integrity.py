@@ -98,7 +98,7 @@ class IntegrityConfig:
     # models, every swap at 0.065 or more was wrong (0.065, 0.068, 0.080, 0.098, 0.099)
     # and those at 0.030-0.059 were right (docs/segmentation.md "The three segmenters").
     max_swap_disagreement: float = 0.05
-    # A mask the U-Net-led ``auto`` doubts gets a second try led by U^2-Net
+    # A mask the U-Net-led ``auto`` doubts for its outline alone gets a second try led by U^2-Net
     # (``SegmenterConfig.retry``), kept when it passes with this margin (doubt <= this)
     # and differs from the first by at most ``max_swap_disagreement``. On the 30 real
     # studio shots the second tries that passed scored 0.30 and 0.71 (a succulent flat-lay,
