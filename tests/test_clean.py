@@ -227,8 +227,58 @@ def test_a_far_reaching_part_the_other_mask_calls_backdrop_does_not_join():
     t = truth.astype(np.float32)
     joined = clean_union(photo, t, t)
     assert joined is None or not (joined >= 0.5)[block].any()
-    unbounded = clean_union(photo, t, t, CleanConfig(grow_reach=1.0))
+    unbounded = clean_union(photo, t, t, CleanConfig(grow_reach=1.0, max_jut=0.0))
     assert unbounded is not None and (unbounded >= 0.5)[block].mean() > 0.9
+
+
+def _heel():
+    """A white product on the clean gradient whose rounded end both segmenters lost: its
+    face is the backdrop's colour to within 1 L*, and only its rim (3 px, 8 L* darker, a
+    crisp line) differs, as a white heel's on the held-out renders flattened onto white
+    and grey. Returns (photo, truth, end)."""
+    img = _gradient()
+    truth = np.zeros((H, W), bool)
+    truth[150:330, 180:400] = True
+    truth[200:280, 400:410] = True  # the end, 10 px deep
+    end = truth.copy()
+    end[:, :400] = False
+    img[truth & ~end] = (150, 152, 156)
+    inner = cv2.erode(truth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    img[end & ~inner] -= 20.0  # the rim: a crisp darker line
+    img[end & inner] += 2.0  # the face: the backdrop's colour
+    return np.clip(img, 0, 255).astype(np.uint8), truth, end
+
+
+def test_what_a_lost_rim_closes_in_joins_with_it():
+    """Only the rim of the lost end differs from the backdrop; the strip it makes along
+    the outline closes the face in against the mask, and the face joins with it. Without
+    the fill (``strip_fill`` 0) the rim joins and the face between stays backdrop."""
+    photo, truth, end = _heel()
+    core = (truth & ~end).astype(np.float32)
+    got = clean_union(photo, core, core) >= 0.5
+    assert got[end].mean() > 0.95
+    assert (got & ~truth).sum() < 0.002 * truth.sum()
+    rim_only = clean_union(photo, core, core, CleanConfig(strip_fill=0.0)) >= 0.5
+    assert 0.05 < rim_only[end].mean() < 0.5
+
+
+def test_a_fleck_jutting_out_from_the_mask_does_not_join():
+    """A crisp, darker part 3 px wide reaching 11 px straight out from the outline, as the
+    see-through plastic of a clear network plug on white did: it joined as a strip and
+    printed as a white fleck on the new background. It reaches out 1.6x as far as it runs
+    along the outline (the 7 outline px within 2 px of it; ``max_jut`` 1.2); with
+    ``max_jut`` 0 it joins."""
+    photo, truth, _ = _white_tray()
+    fleck = np.zeros((H, W), bool)
+    fleck[239:242, 460:471] = True
+    img = photo.astype(np.float32)
+    img[fleck] -= 25.0
+    photo = np.clip(img, 0, 255).astype(np.uint8)
+    t = truth.astype(np.float32)
+    joined = clean_union(photo, t, t)
+    assert joined is None or not (joined >= 0.5)[fleck].any()
+    off = clean_union(photo, t, t, CleanConfig(max_jut=0.0))
+    assert off is not None and (off >= 0.5)[fleck].mean() > 0.8
 
 
 def _stool(noise: float = 0.0, white: bool = False):

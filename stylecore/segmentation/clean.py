@@ -30,6 +30,14 @@ JPEG smears a saturated product's chroma a pixel or two into the backdrop at the
 backdrop's lightness. Held-out renders on grey 0.9943 -> 0.9950, published with more than
 0.5% of the product altered 13 -> 10 of 92.
 
+What a joining strip closes in against the mask joins with it (``strip_fill``): the
+strip is the product's outer rim, so the face between it and the rest is product, though
+it may be the backdrop's own colour (a white heel's face on white: only its rim joined,
+and the face stayed backdrop). And a strip joins only where it runs along the outline
+(``max_jut``): one that reaches out from the mask further than 1.2x the length of outline
+it lies along is no lost rim. On the network plug on white such a part of the clear
+plastic (reaching out 20 px, along 11) joined and printed as a white fleck.
+
 ``grow_lab`` (off) lets the strip's pixels join by their Delta-E instead, still with the
 crisp L* rim. A cream rim whose lightness wavers around 3 L* from the backdrop then joins
 whole instead of breaking into pieces the opening removes: on the held-out renders on
@@ -60,7 +68,7 @@ import numpy as np
 
 from stylecore.segmentation.base import working_size
 from stylecore.segmentation.edges import fit_backdrop
-from stylecore.segmentation.refine import cast_shadow, disk, to_lab
+from stylecore.segmentation.refine import cast_shadow, disk, enclosed, to_lab
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,14 @@ class CleanConfig:
     cut_l_range: tuple[float, float] = (5.0, 97.0)
     cut_min_px: float = 0.0005  # of the frame: smaller regions stay
     touch_px: int = 2  # a joining part lies within this of the chosen mask
+    # what a joining strip closes in between itself and the mask joins with it, up to this
+    # share of the product per region (0 turns it off): the strip is the product's outer
+    # rim, so what lies between it and the rest is product (a white heel's face on white)
+    strip_fill: float = 0.02
+    # a strip (with what it closes in) joins only where it reaches out from the mask at
+    # most ``max_jut`` times as far as it runs along it: a lost rim runs along the
+    # outline; the see-through parts of a clear plug jut out from it as flecks (0: off)
+    max_jut: float = 1.2
     # On a coloured backdrop (chroma at least ``shade_chroma``) the backdrop's own shade
     # does not join: darker, within ``shade_hue_deg`` of its hue (a contact shadow)
     shade_chroma: float = 8.0
@@ -167,7 +183,12 @@ def clean_union(
         # what the other segmenter calls backdrop joins only as a strip of the outline
         # that both missed (a light edge on light grey): narrow along the mask, and
         # ending in a crisp edge whatever its colour
-        strips = _parts(rgb, c | (joined > 0), px, faint, 1, cfg, reach=reach)
+        before = c | (joined > 0)
+        strips = _parts(rgb, before, px, faint, 1, cfg, reach=reach)
+        if strips.any() and cfg.strip_fill > 0:
+            strips = np.maximum(strips, _closed_in(before, strips > 0, cfg))
+        if strips.any() and cfg.max_jut > 0:
+            strips = _along(before, strips, cfg)
         joined = np.maximum(joined, 2 * strips)
     if not joined.any():
         return None
@@ -307,6 +328,55 @@ def _parts(
         np.maximum.at(far_px, labels[part], gap[part])
         joins &= crisp & (far_px <= reach)
     return joins[labels].astype(np.uint8)
+
+
+def _closed_in(mask: np.ndarray, strips: np.ndarray, cfg: CleanConfig) -> np.ndarray:
+    """The regions that ``strips`` close in against ``mask`` (uint8, 1 there): regions
+    outside both that the frame's backdrop reached before the strips joined and does not
+    after, each at most ``strip_fill`` of the product, with the pixels that bridge a strip's
+    end to the mask (within ``touch_px`` of both)."""
+    reach = disk(cfg.touch_px)
+    bridge = (cv2.dilate(strips.astype(np.uint8), reach) > 0) & (
+        cv2.dilate(mask.astype(np.uint8), reach) > 0
+    )
+    after = mask | strips | bridge
+    n, labels, is_hole = enclosed(after)
+    if not is_hole.any():
+        return np.zeros(mask.shape, np.uint8)
+    _, before_labels, was_hole = enclosed(mask)
+    old = was_hole[before_labels]  # pixels in a hole the mask already had (a handle's)
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n)
+    had = np.bincount(flat, weights=old.ravel(), minlength=n)
+    fill = is_hole & (had == 0) & (area <= cfg.strip_fill * max(float(mask.sum()), 1.0))
+    if not fill.any():
+        return np.zeros(mask.shape, np.uint8)
+    out = fill[labels]
+    # the bridges that close a filled region in, and nothing else
+    out |= bridge & ~mask & (cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    return out.astype(np.uint8)
+
+
+def _along(mask: np.ndarray, strips: np.ndarray, cfg: CleanConfig) -> np.ndarray:
+    """``strips`` (uint8) without the parts that jut out from ``mask``: their greatest
+    distance from it over the length of the mask's outline they lie along (the outline
+    pixels within 2 px of them) above ``max_jut``."""
+    n, labels = cv2.connectedComponents(strips, connectivity=8)
+    if n <= 1:
+        return strips
+    u8 = mask.astype(np.uint8)
+    outline = mask & ~(cv2.erode(u8, np.ones((3, 3), np.uint8)) > 0)
+    gap = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    part = strips > 0
+    reach = np.zeros(n, np.float32)
+    np.maximum.at(reach, labels[part], gap[part])
+    # the outline pixels within 2 px of a part count for it (for the later-labelled part,
+    # where two lie that close)
+    near = cv2.dilate(labels.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
+    along = np.bincount(near[outline], minlength=n)
+    keep = reach <= cfg.max_jut * np.maximum(along, 1)
+    keep[0] = False
+    return (keep[labels] & part).astype(np.uint8)
 
 
 def _sample(model: np.ndarray, ys: np.ndarray, xs: np.ndarray, H: int, W: int) -> np.ndarray:
