@@ -13,7 +13,10 @@ look, and the true product pixels more than 3 px inside the true outline that ch
 more than 12 levels are counted (``eval_cutouts.altered_share``).
 
     .venv/bin/python bench/eval_outline.py [--size 1600] [--seeds 2] \\
-        [--json bench/results/outline.json]
+        [--json bench/results/outline.json] [--against KEY=VALUE ...]
+
+``--against`` compares the default with another segmenter config (e.g. one of its
+steps turned off) instead of with the 256 px outline.
 
 Reported per configuration: mean and worst IoU, boundary F (3 px), the photos the
 publish-safety screen holds back, and on the grey cut-outs the published photos with
@@ -36,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from eval_cutouts import altered_share, flatten
 
+from pipelines.config import ConfigError, load_config
 from pipelines.models import load_segmenter, load_style_model
 from stylecore.io.codec import decode_untrusted, encode_image
 from stylecore.segmentation import SegmenterConfig, boundary_f, iou
@@ -64,12 +68,24 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=1600, help="long side of the renders (px)")
     ap.add_argument("--seeds", type=int, default=2, help="renders per category and backdrop")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument(
+        "--against", metavar="KEY=VALUE", action="append", default=[],
+        help="compare the default with this segmenter config (repeatable) instead of with "
+        "the outline drawn at 256 px only, e.g. --against clean.faint_delta=0",
+    )  # fmt: skip
     args = ap.parse_args()
     base = SegmenterConfig()
-    configs = {
-        f"outline {base.outline_size} px (default)": base,
-        "outline 256 px only": dataclasses.replace(base, outline_size=0),
-    }
+    if args.against:
+        try:
+            other = load_config(SegmenterConfig, None, args.against)
+        except ConfigError as e:
+            ap.error(str(e))
+        configs = {"default": base, " ".join(args.against): other}
+    else:
+        configs = {
+            f"outline {base.outline_size} px (default)": base,
+            "outline 256 px only": dataclasses.replace(base, outline_size=0),
+        }
     segs = {name: load_segmenter(cfg) for name, cfg in configs.items()}
     model = load_style_model()
     res = {name: {"iou": [], "bf": [], "held": [], "altered": [], "s": []} for name in segs}

@@ -281,6 +281,57 @@ def test_a_fleck_jutting_out_from_the_mask_does_not_join():
     assert off is not None and (off >= 0.5)[fleck].mean() > 0.8
 
 
+def _glossy_top(lift: float = 8.0):
+    """A dark product on the clean gradient whose glossy top (an ellipse cap, ``lift``
+    RGB levels above the backdrop: about 3 L*) ends in a crisp edge. The U-Net lost the
+    cap, as it bit a real mouse's white top on light grey; the edge segmenter kept it.
+    Returns (photo, truth, cap)."""
+    img = _gradient()
+    truth = np.zeros((H, W), np.uint8)
+    cv2.ellipse(truth, (320, 260), (200, 110), 0, 0, 360, 1, -1)
+    truth = truth > 0
+    body = truth.copy()
+    body[:200] = False
+    cap = truth & ~body
+    img[body] = (70, 66, 62)
+    img[cap] += lift
+    return np.clip(img, 0, 255).astype(np.uint8), truth, cap
+
+
+def test_a_faintly_different_part_of_the_other_mask_with_a_crisp_rim_joins():
+    photo, truth, cap = _glossy_top()
+    model, _, _ = fit_backdrop(to_lab(photo), 0.015)
+    d = np.linalg.norm(to_lab(photo) - model, axis=-1)[cap]
+    assert 1.5 < np.median(d) < 6.0  # neither plain (6) nor a strip's 3 L* everywhere
+    body = (truth & ~cap).astype(np.float32)
+    joined = clean_union(photo, body, truth.astype(np.float32))
+    assert joined is not None and (joined >= 0.5)[cap].mean() > 0.95
+    off = clean_union(photo, body, truth.astype(np.float32), CleanConfig(faint_delta=0.0))
+    assert off is None or (off >= 0.5)[cap].mean() < 0.2
+
+
+def test_backdrop_coloured_part_of_the_other_mask_does_not_join_on_a_crisp_rim():
+    """A region the other segmenter kept beside the product that is the backdrop's colour
+    to the noise, bounded away from the product by a crisp dark line (a crease in the
+    paper): its rim is crisp, but it differs from the backdrop by less than
+    ``faint_delta``. With that floor at 0 it joins."""
+    img = _gradient()
+    truth = np.zeros((H, W), bool)
+    truth[150:330, 180:400] = True
+    img[truth] = (90, 60, 40)
+    beside = np.zeros((H, W), bool)
+    beside[200:280, 400:440] = True
+    crease = (cv2.dilate(beside.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~beside
+    crease &= ~truth
+    img[crease] -= 40.0
+    photo = np.clip(img, 0, 255).astype(np.uint8)
+    t, other = truth.astype(np.float32), (truth | beside).astype(np.float32)
+    joined = clean_union(photo, t, other)
+    assert joined is None or (joined >= 0.5)[beside].mean() < 0.05
+    floor = CleanConfig(faint_delta=0.01, faint_noise_k=0.0)
+    assert (clean_union(photo, t, other, floor) >= 0.5)[beside].mean() > 0.9
+
+
 def _stool(noise: float = 0.0, white: bool = False):
     """A light wooden stool (seat, two legs, a rail) on the clean gradient (or on clipped
     white): one segmenter kept the wall between its legs, the other did not. Returns

@@ -38,6 +38,16 @@ and the face stayed backdrop). And a strip joins only where it runs along the ou
 it lies along is no lost rim. On the network plug on white such a part of the clear
 plastic (reaching out 20 px, along 11) joined and printed as a white fleck.
 
+The other segmenter's parts that differ from the backdrop only faintly join where most of
+their rim away from the mask is a crisp edge, by the same test as a shadow-coloured part,
+and 90% of their pixels differ from the backdrop by ``faint_delta`` (1.5) Delta-E or more
+(``faint_share``): a glossy white top on light grey, 2-4 Delta-E from it, which the U-Net
+bit off a real mouse flattened onto the grey gradient and the edge segmenter kept (5.2%
+of the mouse restyled). The backdrop seen between a hanging plant's leaves, which the
+edge segmenter kept, is 20-67% within 1.5 Delta-E of the backdrop (the rest is the leaves'
+colour bled into it) and stays out; so does a region of the backdrop's colour that the
+other mask kept, however crisp its rim.
+
 ``grow_lab`` (off) lets the strip's pixels join by their Delta-E instead, still with the
 crisp L* rim. A cream rim whose lightness wavers around 3 L* from the backdrop then joins
 whole instead of breaking into pieces the opening removes: on the held-out renders on
@@ -109,6 +119,13 @@ class CleanConfig:
     # most ``max_jut`` times as far as it runs along it: a lost rim runs along the
     # outline; the see-through parts of a clear plug jut out from it as flecks (0: off)
     max_jut: float = 1.2
+    # the other segmenter's parts whose pixels differ from the model by at least
+    # ``faint_delta`` Delta-E (or ``faint_noise_k`` x the noise), ``faint_share`` of them,
+    # join where most of their rim away from the mask is crisp (the ``crisp_*`` test
+    # below); ``faint_delta`` 0 turns it off
+    faint_delta: float = 1.5
+    faint_noise_k: float = 3.0
+    faint_share: float = 0.9
     # On a coloured backdrop (chroma at least ``shade_chroma``) the backdrop's own shade
     # does not join: darker, within ``shade_hue_deg`` of its hue (a contact shadow)
     shade_chroma: float = 8.0
@@ -172,10 +189,13 @@ def clean_union(
     if cfg.grow_lab:
         faint |= dist > grow_t
     faint &= grow & ~plain
+    # the rest of the other mask's product, for parts that differ faintly (``faint_delta``)
+    rest = o[ys, xs] & ~plain
     if float(np.median(np.hypot(model[..., 1], model[..., 2]))) >= cfg.shade_chroma:
         shade = _shade(lab, model_px, cfg.shade_hue_deg)
         plain &= ~shade
         faint &= ~shade
+        rest &= ~shade
     shady = cast_shadow(lab[:, None, :], model_px[:, None, :], 1.0, hue_deg=cfg.shade_hue_deg)
     px = _Pixels(ys, xs, dist, shady[:, 0])
     joined = _parts(rgb, c, px, plain, rim, cfg)
@@ -190,6 +210,14 @@ def clean_union(
         if strips.any() and cfg.max_jut > 0:
             strips = _along(before, strips, cfg)
         joined = np.maximum(joined, 2 * strips)
+    if cfg.faint_delta > 0 and rest.any():
+        # the other mask's parts that differ from the backdrop only faintly join where
+        # their outer rim is a crisp edge all the same (a glossy white top on light grey)
+        taken = c | (joined > 0)
+        rest &= ~taken[ys, xs]
+        least = max(cfg.faint_delta, cfg.faint_noise_k * noise)
+        parts = _parts(rgb, taken, px, rest, rim, cfg, crisp_only=True, min_depth=least)
+        joined = np.where((joined == 0) & (parts > 0), 1, joined).astype(np.uint8)
     if not joined.any():
         return None
     add = np.where(joined == 1, np.maximum(chosen, other), 1.0)
@@ -278,12 +306,15 @@ def _parts(
     rim: int,
     cfg: CleanConfig,
     reach: float | None = None,
+    crisp_only: bool = False,
+    min_depth: float = 0.0,
 ) -> np.ndarray:
     """The parts of the picked pixels ``px[pick]`` that join ``mask``, as a uint8 map (1
     where they join). A part joins when it survives an opening of ``rim`` px, lies within
     ``touch_px`` of ``mask`` and, if it is mostly of a cast shadow's colour or ``reach`` is
     given, ends in a crisp edge away from the mask; with ``reach`` it also lies wholly
-    within ``reach`` px of the mask."""
+    within ``reach`` px of the mask. With ``crisp_only`` every part needs the crisp edge,
+    and ``faint_share`` of its pixels ``min_depth`` Delta-E or more from the backdrop."""
     H, W = mask.shape
     out = np.zeros((H, W), np.uint8)
     if not pick.any():
@@ -320,7 +351,12 @@ def _parts(
     need = np.maximum(np.minimum(cfg.crisp_edge, cfg.crisp_rel * depth), cfg.crisp_floor)
     crisp_n = np.bincount(labels[ry, rx], weights=g > need[labels[ry, rx]], minlength=n)
     crisp = (rim_n >= 4) & (crisp_n >= cfg.crisp_share * np.maximum(rim_n, 1))
-    if reach is None:
+    if crisp_only:
+        # and nearly all of it differs from the backdrop by ``min_depth`` or more
+        below = np.bincount(in_part, weights=px.dist < min_depth, minlength=n)
+        below[0] = 0
+        joins &= crisp & (below <= (1.0 - cfg.faint_share) * np.maximum(size, 1))
+    elif reach is None:
         joins &= (shady_n <= 0.5 * size) | crisp
     else:
         gap = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
