@@ -310,6 +310,24 @@ def test_a_faintly_different_part_of_the_other_mask_with_a_crisp_rim_joins():
     assert off is None or (off >= 0.5)[cap].mean() < 0.2
 
 
+def test_what_a_faint_part_closes_in_joins_with_it():
+    """A pocket of the glossy top exactly the backdrop's colour (a reflection of it),
+    between the top and the body, which both segmenters left out: the faint part around
+    it closes it in, and it joins with the part (``strip_fill``), as on the mouse beside
+    its scroll wheel."""
+    photo, truth, cap = _glossy_top()
+    pocket = np.zeros((H, W), np.uint8)
+    cv2.ellipse(pocket, (320, 196), (30, 8), 0, 0, 360, 1, -1)
+    pocket = (pocket > 0) & cap
+    photo[pocket] = _gradient().astype(np.uint8)[pocket]
+    body = (truth & ~cap).astype(np.float32)
+    other = (truth & ~pocket).astype(np.float32)
+    got = clean_union(photo, body, other) >= 0.5
+    assert got[pocket].mean() > 0.95 and got[cap & ~pocket].mean() > 0.95
+    open_pocket = clean_union(photo, body, other, CleanConfig(strip_fill=0.0)) >= 0.5
+    assert open_pocket[pocket].mean() < 0.5
+
+
 def test_backdrop_coloured_part_of_the_other_mask_does_not_join_on_a_crisp_rim():
     """A region the other segmenter kept beside the product that is the backdrop's colour
     to the noise, bounded away from the product by a crisp dark line (a crease in the

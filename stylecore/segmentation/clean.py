@@ -46,7 +46,9 @@ bit off a real mouse flattened onto the grey gradient and the edge segmenter kep
 of the mouse restyled). The backdrop seen between a hanging plant's leaves, which the
 edge segmenter kept, is 20-67% within 1.5 Delta-E of the backdrop (the rest is the leaves'
 colour bled into it) and stays out; so does a region of the backdrop's colour that the
-other mask kept, however crisp its rim.
+other mask kept, however crisp its rim. What such a part closes in against the mask joins
+with it, as with a strip (the mouse's top beside its scroll wheel, which both segmenters
+left out).
 
 ``grow_lab`` (off) lets the strip's pixels join by their Delta-E instead, still with the
 crisp L* rim. A cream rim whose lightness wavers around 3 L* from the backdrop then joins
@@ -218,6 +220,9 @@ def clean_union(
         least = max(cfg.faint_delta, cfg.faint_noise_k * noise)
         parts = _parts(rgb, taken, px, rest, rim, cfg, crisp_only=True, min_depth=least)
         joined = np.where((joined == 0) & (parts > 0), 1, joined).astype(np.uint8)
+        if parts.any() and cfg.strip_fill > 0:  # like a strip, with what it closes in
+            fill = _closed_in(taken, parts > 0, cfg) > 0
+            joined = np.where(fill & (joined == 0), 2, joined).astype(np.uint8)
     if not joined.any():
         return None
     add = np.where(joined == 1, np.maximum(chosen, other), 1.0)
