@@ -308,6 +308,10 @@ def test_a_faintly_different_part_of_the_other_mask_with_a_crisp_rim_joins():
     assert joined is not None and (joined >= 0.5)[cap].mean() > 0.95
     off = clean_union(photo, body, truth.astype(np.float32), CleanConfig(faint_delta=0.0))
     assert off is None or (off >= 0.5)[cap].mean() < 0.2
+    # a part under ``faint_min_px`` of the frame stays out (the cap is 3.8% of it)
+    small = CleanConfig(faint_min_px=0.05)
+    tiny = clean_union(photo, body, truth.astype(np.float32), small)
+    assert tiny is None or (tiny >= 0.5)[cap].mean() < 0.2
 
 
 def test_what_a_faint_part_closes_in_joins_with_it():
