@@ -82,6 +82,10 @@ class EdgeConfig:
     keep_ratio: float = 0.03  # ... and under this fraction of the largest component
     hole_backdrop_fraction: float = 0.9  # enclosed regions this much backdrop stay holes
     min_hole: float = 0.002  # enclosed regions under this fraction of the frame are filled
+    # ... on a clean backdrop (border fit noise at most ``clean_noise``, a flattened
+    # cut-out or a blown-out sweep) from this fraction: the loops of a rope on white
+    clean_min_hole: float = 0.0005
+    clean_noise: float = 0.5
     grabcut: bool = False
     grabcut_iters: int = 2
     snap_px: int = 2  # working-size band around the outline re-decided by local colour
@@ -309,7 +313,9 @@ class EdgeSegmenter:
         return keep_components(fg, cfg.min_component, cfg.keep_ratio), fg_mean, bg_mean
 
     def _holes(self, fg: np.ndarray, shows: Backdrop) -> tuple[np.ndarray, np.ndarray]:
-        return settle_holes(fg, shows, self.cfg.hole_backdrop_fraction, self.cfg.min_hole)
+        cfg = self.cfg
+        least = cfg.clean_min_hole if shows.noise <= cfg.clean_noise else cfg.min_hole
+        return settle_holes(fg, shows, cfg.hole_backdrop_fraction, min(least, cfg.min_hole))
 
     def _grabcut(self, small: np.ndarray, fg: np.ndarray) -> np.ndarray:
         u8 = fg.astype(np.uint8)
