@@ -59,11 +59,16 @@ off because of a real photo: on a network plug on white it joined fragments of t
 plastic, whose see-through parts show the white backdrop, and they printed as ragged
 white flecks on the new background.
 
-After the verdict, ``clean_cut`` takes out of the chosen mask, on a clean backdrop that
-is not clipped, the regions the other segmenter calls backdrop whose inside follows the
-model to the noise (the wall between a white stool's legs on grey: real products on grey
-0.934 -> 0.957). It runs after the check so that it cannot make a mask pass: run before
-it, it let a stool pass with a rear leg that both segmenters lost.
+After the verdict, ``clean_cut`` takes out of the chosen mask, on a clean backdrop, the
+regions the other segmenter calls backdrop whose inside follows the model to the noise
+(the wall between a white stool's legs on grey: real products on grey 0.934 -> 0.957).
+It runs after the check so that it cannot make a mask pass: run before it, it let a
+stool pass with a rear leg that both segmenters lost. On a clipped backdrop (pure white),
+where a white product part is the backdrop's exact colour, only bays are cut
+(``cut_clipped``): regions open to the backdrop round the other mask and rimmed by
+product that plainly differs from the backdrop (real products on white 0.963 -> 0.979:
+the wall below a stool's rail, under a lamp's shade); a clipped white part that fades
+into its product through shading stays.
 
 Shadows stay out. ``backdrop`` (known backdrop, such as coloured paper's cast shadows
 from ``shadows.paper_shadow``) never joins; on a coloured backdrop its own shade (darker,
@@ -112,6 +117,14 @@ class CleanConfig:
     cut_median: float = 0.6
     cut_near: float = 3.0
     cut_l_range: tuple[float, float] = (5.0, 97.0)
+    # ... and on a clipped backdrop (pure white) a region is cut only where it is a bay:
+    # open to the backdrop round the other mask, and rimmed by product that differs from
+    # the backdrop by ``clip_rim_delta`` Delta-E on ``clip_rim_share`` of its rim (the
+    # wall below a white stool's rail; a clipped white sleeve meets its shirt through
+    # shading, and a hole the other mask keeps is ``auto``'s clear-hole rule's); False: off
+    cut_clipped: bool = True
+    clip_rim_delta: float = 6.0
+    clip_rim_share: float = 0.8
     cut_min_px: float = 0.0005  # of the frame: smaller regions stay
     touch_px: int = 2  # a joining part lies within this of the chosen mask
     # what a joining strip closes in between itself and the mask joins with it, up to this
@@ -240,7 +253,8 @@ def clean_cut(
     rgb: np.ndarray, chosen: np.ndarray, other: np.ndarray, cfg: CleanConfig | None = None
 ) -> np.ndarray | None:
     """``chosen`` with the regions that the other segmenter calls backdrop and that are
-    the clean backdrop to the noise set to 0; ``None`` when nothing is cut (see
+    the clean backdrop to the noise set to 0 (on a clipped backdrop, only bays:
+    ``CleanConfig.cut_clipped``, ``_bays``); ``None`` when nothing is cut (see
     ``CleanConfig.cut``). Run after the verdict: it tidies a mask the gate judged, so it
     cannot make a mask that misses a product part pass (a white stool whose rear leg both
     segmenters lost passed once the wall between its legs was cut)."""
@@ -256,7 +270,8 @@ def clean_cut(
     small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
     model, noise, _ = fit_backdrop(to_lab(small), 0.015)
     lo, hi = cfg.cut_l_range
-    if noise > cfg.max_noise or model[..., 0].min() <= lo or model[..., 0].max() >= hi:
+    clipped = model[..., 0].min() <= lo or model[..., 0].max() >= hi
+    if noise > cfg.max_noise or (clipped and not cfg.cut_clipped):
         return None
     rim = max(2, round(max(H, W) / 800))
     parts = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, disk(rim))
@@ -273,6 +288,8 @@ def clean_cut(
     cut[0] = False
     for i in np.nonzero(cut)[0]:
         cut[i] = np.median(dist[region == i]) <= cfg.cut_median
+    if clipped and cut.any():
+        cut &= _bays(rgb, c, o, labels, cut, model, rim, cfg)
     if not cut.any():
         return None
     # in a region that passes, the pixels that follow the model go, and with them the
@@ -425,6 +442,49 @@ def _along(mask: np.ndarray, strips: np.ndarray, cfg: CleanConfig) -> np.ndarray
     keep = reach <= cfg.max_jut * np.maximum(along, 1)
     keep[0] = False
     return (keep[labels] & part).astype(np.uint8)
+
+
+def _bays(
+    rgb: np.ndarray,
+    c: np.ndarray,
+    o: np.ndarray,
+    labels: np.ndarray,
+    cand: np.ndarray,
+    model: np.ndarray,
+    rim: int,
+    cfg: CleanConfig,
+) -> np.ndarray:
+    """Of the candidate regions (``labels`` == i where ``cand[i]``), those that are bays on
+    a clipped backdrop: the other mask's backdrop around the region reaches the frame's
+    border (it is open to the backdrop, not a hole in the product the other segmenter
+    kept), and the product beside it, 2-4 ``rim`` px away, differs from the backdrop
+    model by ``clip_rim_delta`` or more on ``clip_rim_share`` of those pixels."""
+    H, W = c.shape
+    n_o, comp = cv2.connectedComponents((~o).astype(np.uint8), connectivity=4)
+    border = np.zeros(n_o, bool)
+    for edge in (comp[0], comp[-1], comp[:, 0], comp[:, -1]):
+        border[np.unique(edge)] = True
+    border[0] = False  # label 0: the other mask's product
+    product = c & o
+    ok = np.zeros_like(cand)
+    pad = 4 * rim + 1
+    for i in np.nonzero(cand)[0]:
+        ys, xs = np.nonzero(labels == i)
+        if not border[np.unique(comp[ys, xs])].any():
+            continue
+        y0, x0 = max(int(ys.min()) - pad, 0), max(int(xs.min()) - pad, 0)
+        y1, x1 = min(int(ys.max()) + pad + 1, H), min(int(xs.max()) + pad + 1, W)
+        region = (labels[y0:y1, x0:x1] == i).astype(np.uint8)
+        ring = cv2.dilate(region, disk(4 * rim)) > 0
+        ring &= ~(cv2.dilate(region, disk(2 * rim)) > 0) & product[y0:y1, x0:x1]
+        ys, xs = np.nonzero(ring)
+        if ys.size < 8:
+            continue
+        ys, xs = ys + y0, xs + x0
+        lab = to_lab(rgb[ys, xs][:, None, :])[:, 0, :]
+        far = np.linalg.norm(lab - _sample(model, ys, xs, H, W), axis=-1) >= cfg.clip_rim_delta
+        ok[i] = bool(far.mean() >= cfg.clip_rim_share)
+    return ok
 
 
 def _sample(model: np.ndarray, ys: np.ndarray, xs: np.ndarray, H: int, W: int) -> np.ndarray:
