@@ -52,7 +52,7 @@ from stylecore.segmentation.base import (
     cutout_first,
     working_size,
 )
-from stylecore.segmentation.clean import CleanConfig, clean_cut, clean_union
+from stylecore.segmentation.clean import CleanConfig, clean_cut, clean_union, plainly_product
 from stylecore.segmentation.defocus import DefocusConfig, soften_defocus
 from stylecore.segmentation.edges import fit_backdrop
 from stylecore.segmentation.gaps import GapConfig, open_gaps
@@ -63,7 +63,14 @@ from stylecore.segmentation.integrity import (
     mask_integrity,
     studio_shot,
 )
-from stylecore.segmentation.refine import Backdrop, drop_specks, enclosed, local_means, to_lab
+from stylecore.segmentation.refine import (
+    Backdrop,
+    disk,
+    drop_specks,
+    enclosed,
+    local_means,
+    to_lab,
+)
 from stylecore.segmentation.shadows import paper_shadow, trim_shadow
 from stylecore.segmentation.spill import SpillConfig, apply_trim, backdrop_reach, spans_frame
 from stylecore.segmentation.thin import Ridges, add_thin_parts, ridges
@@ -225,6 +232,20 @@ class AutoSegmenter:
             moved = same & (np.abs(mu_fine.alpha - drawn) >= 1e-6)
             if shadow is not None:  # coloured paper in shadow is backdrop, as above
                 moved &= ~shadow
+            # ... and on a clean backdrop it cuts off no part wider than the outline's
+            # mixed pixels that plainly differs from the backdrop (light tread between a
+            # sole's dark lines, below the finer outline's threshold at 384 px, that the
+            # 256 px mask and the edge mask both had); the rim itself it still tightens
+            lost = moved & (chosen.alpha >= 0.5) & (mu_fine.alpha < 0.5)
+            if lost.any():
+                ly, lx = np.nonzero(lost)
+                plain = plainly_product(rgb, ly, lx, self.clean)
+                if plain is not None and plain.any():
+                    part = np.zeros(lost.shape, np.uint8)
+                    part[ly[plain], lx[plain]] = 1
+                    rim = max(1, round(max(lost.shape) / 800))
+                    part = cv2.morphologyEx(part, cv2.MORPH_OPEN, disk(rim))
+                    moved &= part == 0
             if moved.any():
                 redrawn = np.where(moved, mu_fine.alpha, chosen.alpha)
                 # ... and it opens no hole the mask did not have: round a hole the steps

@@ -249,6 +249,26 @@ def clean_union(
     return np.where(joined > 0, add, chosen).astype(np.float32)
 
 
+def plainly_product(
+    rgb: np.ndarray, ys: np.ndarray, xs: np.ndarray, cfg: CleanConfig | None = None
+) -> np.ndarray | None:
+    """Which of the full-size pixels ``(ys, xs)`` plainly differ from a clean backdrop
+    (``min_delta`` Delta-E from the border's model, or ``noise_k`` x its noise): product,
+    whatever a segmenter says. ``None`` when the backdrop is not clean."""
+    cfg = cfg or CleanConfig()
+    if not cfg.enabled:
+        return None
+    H, W = rgb.shape[:2]
+    h, w = working_size(H, W, cfg.working_size)
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
+    model, noise, _ = fit_backdrop(to_lab(small), 0.015)
+    if noise > cfg.max_noise:
+        return None
+    lab = to_lab(rgb[ys, xs][:, None, :])[:, 0, :]
+    dist = np.linalg.norm(lab - _sample(model, ys, xs, H, W), axis=-1)
+    return dist > max(cfg.min_delta, cfg.noise_k * noise)
+
+
 def clean_cut(
     rgb: np.ndarray, chosen: np.ndarray, other: np.ndarray, cfg: CleanConfig | None = None
 ) -> np.ndarray | None:
