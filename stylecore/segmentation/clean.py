@@ -175,9 +175,7 @@ def clean_union(
     clean or nothing joins. ``backdrop`` (full-size bool, optional) never joins."""
     cfg = cfg or CleanConfig()
     H, W = rgb.shape[:2]
-    h, w = working_size(H, W, cfg.working_size)
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
-    model, noise, _ = fit_backdrop(to_lab(small), 0.015)
+    model, noise = _fit(rgb, cfg)
     if noise > cfg.max_noise:
         return None
     c, o = chosen >= 0.5, other >= 0.5
@@ -259,9 +257,7 @@ def plainly_product(
     if not cfg.enabled:
         return None
     H, W = rgb.shape[:2]
-    h, w = working_size(H, W, cfg.working_size)
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
-    model, noise, _ = fit_backdrop(to_lab(small), 0.015)
+    model, noise = _fit(rgb, cfg)
     if noise > cfg.max_noise:
         return None
     lab = to_lab(rgb[ys, xs][:, None, :])[:, 0, :]
@@ -286,9 +282,7 @@ def clean_cut(
     H, W = rgb.shape[:2]
     if cand.sum() < cfg.cut_min_px * H * W:
         return None
-    h, w = working_size(H, W, cfg.working_size)
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
-    model, noise, _ = fit_backdrop(to_lab(small), 0.015)
+    model, noise = _fit(rgb, cfg)
     lo, hi = cfg.cut_l_range
     clipped = model[..., 0].min() <= lo or model[..., 0].max() >= hi
     if noise > cfg.max_noise or (clipped and not cfg.cut_clipped):
@@ -505,6 +499,15 @@ def _bays(
         far = np.linalg.norm(lab - _sample(model, ys, xs, H, W), axis=-1) >= cfg.clip_rim_delta
         ok[i] = bool(far.mean() >= cfg.clip_rim_share)
     return ok
+
+
+def _fit(rgb: np.ndarray, cfg: CleanConfig) -> tuple[np.ndarray, float]:
+    """The border's smooth backdrop model (Lab, at ``cfg.working_size``) and its noise."""
+    H, W = rgb.shape[:2]
+    h, w = working_size(H, W, cfg.working_size)
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
+    model, noise, _ = fit_backdrop(to_lab(small), 0.015)
+    return model, float(noise)
 
 
 def _sample(model: np.ndarray, ys: np.ndarray, xs: np.ndarray, H: int, W: int) -> np.ndarray:
