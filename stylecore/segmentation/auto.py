@@ -334,6 +334,8 @@ def _clear_holes(
     min_hole: float = 0.002,
     clean_min_hole: float = 0.0005,
     clean_noise: float = 0.5,
+    clean_follow: float = 0.6,
+    clean_follow_share: float = 0.75,
     min_contrast: float = 8.0,
     min_clear: float = 0.9,
     max_offset: float = 1.5,
@@ -345,8 +347,10 @@ def _clear_holes(
     frame of the region, outside both masks), it covers at least
     ``min_hole`` of the frame, and its whole outline is a clear edge (``min_clear`` of it
     at least ``min_contrast`` Delta-E between the local means on either side). On a clean
-    backdrop (fit noise at most ``clean_noise``) the size floor is ``clean_min_hole``: a
-    rope's small loops on white.
+    backdrop (fit noise at most ``clean_noise``) the size floor is ``clean_min_hole``
+    for a region whose inside is the backdrop to the noise (median Delta-E from the model
+    at most ``clean_follow``, ``clean_follow_share`` of it within 1): a rope's small loops
+    on white.
 
     On a real shot of a plant hanging from two chains against a white wall, the U-Net
     filled the wedge of wall between the chains, the edge segmenter kept it as a hole,
@@ -387,6 +391,10 @@ def _clear_holes(
             inner = region
         if region.sum() < 16 or backdrop.shows[inner].mean() < 0.9:
             continue
+        if area[i] < min_hole * H * W:  # admitted by the clean floor: the backdrop to the noise
+            d = np.linalg.norm(lab[inner] - model[inner], axis=-1)
+            if np.median(d) > clean_follow or (d <= 1.0).mean() < clean_follow_share:
+                continue
         if not backdrop.matches_palette(np.median(lab[region], axis=0)):
             continue
         # stricter than the hole rule, as it overrides a segmenter: the colour of the

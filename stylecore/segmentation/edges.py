@@ -83,9 +83,14 @@ class EdgeConfig:
     hole_backdrop_fraction: float = 0.9  # enclosed regions this much backdrop stay holes
     min_hole: float = 0.002  # enclosed regions under this fraction of the frame are filled
     # ... on a clean backdrop (border fit noise at most ``clean_noise``, a flattened
-    # cut-out or a blown-out sweep) from this fraction: the loops of a rope on white
+    # cut-out or a blown-out sweep) from this fraction, where the region's inside is the
+    # backdrop to the noise (median Delta-E from the model at most ``clean_follow``, and
+    # ``clean_follow_share`` of it within 1): the loops of a rope on white, not a patch
+    # of a white mouse's top on grey (2.8 Delta-E from it)
     clean_min_hole: float = 0.0005
     clean_noise: float = 0.5
+    clean_follow: float = 0.6
+    clean_follow_share: float = 0.75
     grabcut: bool = False
     grabcut_iters: int = 2
     snap_px: int = 2  # working-size band around the outline re-decided by local colour
@@ -314,8 +319,28 @@ class EdgeSegmenter:
 
     def _holes(self, fg: np.ndarray, shows: Backdrop) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
-        least = cfg.clean_min_hole if shows.noise <= cfg.clean_noise else cfg.min_hole
-        return settle_holes(fg, shows, cfg.hole_backdrop_fraction, min(least, cfg.min_hole))
+        out, kept = settle_holes(fg, shows, cfg.hole_backdrop_fraction, cfg.min_hole)
+        if shows.noise > cfg.clean_noise or cfg.clean_min_hole >= cfg.min_hole:
+            return out, kept
+        # on a clean backdrop smaller holes too, where their inside is the backdrop to
+        # the noise; the rest of them are filled, as the hole rule fills them
+        wide, kept_wide = settle_holes(fg, shows, cfg.hole_backdrop_fraction, cfg.clean_min_hole)
+        extra = kept_wide & ~kept
+        if not extra.any():
+            return out, kept
+        n, labels = cv2.connectedComponents(extra.astype(np.uint8), connectivity=8)
+        dist = np.linalg.norm(shows.lab - shows.model, axis=-1)
+        inner = cv2.dilate(fg.astype(np.uint8), disk(2)) == 0
+        follows = np.zeros(n, bool)
+        for i in range(1, n):
+            region = labels == i
+            judged = region & inner if (region & inner).sum() >= 8 else region
+            d = dist[judged]
+            follows[i] = bool(
+                np.median(d) <= cfg.clean_follow and (d <= 1.0).mean() >= cfg.clean_follow_share
+            )
+        opened = follows[labels] & extra
+        return wide | (extra & ~opened), kept | opened
 
     def _grabcut(self, small: np.ndarray, fg: np.ndarray) -> np.ndarray:
         u8 = fg.astype(np.uint8)
