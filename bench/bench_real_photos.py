@@ -103,7 +103,7 @@ def main() -> int:
         t0 = time.perf_counter()
         mask = seg.segment(rgb)
         t1 = time.perf_counter()
-        v = screen(rgb, mask)
+        v = screen(rgb, mask, cfg.integrity)  # as SegmentStage: the configured gate
         t2 = time.perf_counter()
         # as the nightly's check stage: an empty, full or uniform mask is never published
         flagged = [f for f in mask.flags if f in ("empty", "full", "uniform")]
@@ -125,7 +125,7 @@ def main() -> int:
             t3 = time.perf_counter()
             m2 = other.segment(rgb)
             t4 = time.perf_counter()
-            v2 = screen(rgb, m2)
+            v2 = screen(rgb, m2, other_cfg.integrity)
             flagged2 = [f for f in m2.flags if f in ("empty", "full", "uniform")]
             row["against"] = {"published": v2.ok and not flagged2, "segment_s": t4 - t3}
         rows.append(row)
