@@ -493,3 +493,22 @@ def test_the_finer_outline_takes_out_nothing_that_plainly_differs_from_a_clean_b
     noisy = np.clip(img + np.random.default_rng(1).normal(0, 6, img.shape), 0, 255)
     moved = auto.segment(noisy.astype(np.uint8)).alpha >= 0.5
     assert not moved[tread].any()
+
+
+def test_the_finer_outline_adds_no_island():
+    """As on a real pendant lamp on teal paper: the U-Net kept the glow under the shade as
+    a blob of its own, the spill trim took it away, and the outline redrawn at 384 px put
+    back the finer mask's rim of that blob as slivers apart from the lamp (five, 107-666
+    px), printed as teal streaks on every look. The redraw moves the outline; it adds no
+    part the mask did not have, and still moves the outline it has."""
+    img = _gradient(noise=6.0)
+    lamp = np.zeros((H, W), bool)
+    lamp[100:260, 200:440] = True
+    img[lamp] = (70, 60, 50)
+    fine = lamp.copy()
+    fine[258:262, 200:440] = True  # the finer outline, 2 px lower along the bottom
+    fine[330:336, 180:460] = True  # a sliver of the trimmed glow's rim, apart from it
+    photo = np.clip(img, 0, 255).astype(np.uint8)
+    got = AutoSegmenter(_Redrawn(lamp, fine), _Fixed(lamp, "edge")).segment(photo).alpha >= 0.5
+    assert not got[330:336].any()
+    assert got[258:262, 210:430].all()

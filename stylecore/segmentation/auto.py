@@ -257,6 +257,18 @@ class AutoSegmenter:
                     new_hole = (is_hole & ~had)[labels]
                     redrawn = np.where(new_hole, chosen.alpha, redrawn)
                     moved &= ~new_hole
+                # ... and it adds no island: the finer mask's rim beyond what a step above
+                # took away (a lamp's teal glow the spill trim cut off) is not a part
+                # (five slivers of it, 107-666 px at 1600 px, printed as teal streaks)
+                n, labels = cv2.connectedComponents((redrawn >= 0.5).astype(np.uint8), 8)
+                if n > 2:
+                    had = np.zeros(n, bool)
+                    had[np.unique(labels[chosen.alpha >= 0.5])] = True
+                    had[0] = True  # the backdrop: pixels the redraw took away stay away
+                    island = (~had)[labels]
+                    if island.any():
+                        redrawn = np.where(island, chosen.alpha, redrawn)
+                        moved &= ~island
                 signals["outline_redrawn"] = float(moved.mean())
                 chosen = replace(chosen, alpha=redrawn.astype(np.float32))
         # The checks above judge the hard outline; out-of-focus stretches of it then get
