@@ -439,3 +439,28 @@ def test_a_grey_part_cut_off_on_white_is_left_out_product_not_shadow():
     cfg = IntegrityConfig()
     assert v.scores["missed_product"] > 3 * cfg.max_missed_product, v.scores
     assert not v.ok
+
+
+def test_a_black_on_black_outline_is_doubted():
+    """Where a dark product meets a black backdrop no colour says where the outline is
+    (a laptop's black hinge on black was cut out, its dark sides drawn wavy): the share of
+    such outline holds the mask back. A lighter product on black, and the same black
+    product on grey, have an outline with a light side and score 0."""
+    h, w = 384, 512
+    rng = np.random.default_rng(5)
+    product = np.zeros((h, w), bool)
+    product[100:300, 150:380] = True
+    cfg = IntegrityConfig()
+
+    def shot(backdrop: int, body: int) -> np.ndarray:
+        img = np.full((h, w, 3), float(backdrop)) + rng.normal(0, 1.0, (h, w, 3))
+        img[product] = body
+        img[product & (np.arange(w)[None, :] < 250)] = 140  # a light panel on the left half
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    black = mask_integrity(shot(2, 6), product.astype(np.float32), cfg)
+    assert black.scores["dark_outline"] > cfg.max_dark_outline
+    assert not black.ok and any("black on black" in d for d in black.details)
+    for backdrop, body in ((2, 90), (150, 6)):
+        v = mask_integrity(shot(backdrop, body), product.astype(np.float32), cfg)
+        assert v.scores["dark_outline"] == 0.0, (backdrop, body, v.scores)
