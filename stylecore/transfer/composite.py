@@ -48,11 +48,8 @@ class CompositeConfig:
     erode_px: float = 0.0  # shrink the product matte before compositing
     decontaminate: bool = True  # straddle mode only
     keep_shadow: bool = True
-    rim_px: int = 3  # outside mode: the old backdrop's share is swapped out of this many
-    # px of the outline (0 = every product pixel kept exactly, outline included). 3, not 2:
-    # the matte's soft band (2 alpha) can sit 2 px out from where the colours mix (a
-    # lamp's white rim on teal: rows at alpha 0.63 and 0.44 are solid at 2 alpha, and
-    # the mixed row above them, 35% teal, printed a dashed grey line on light looks)
+    rim_px: int = 2  # outside mode: the old backdrop's share is swapped out of this many
+    # px of the outline (0 = every product pixel kept exactly, outline included)
     shadow_floor: float = 0.35  # never darken the new background below this factor
     light_sweep: float = 0.5  # synthesis: exponent on the backdrop's light field (1 = as is)
     light_gain: float = 1.15  # synthesis: the light is levelled to 1 at the backdrop's median,
