@@ -98,3 +98,77 @@ def test_disabled_is_identity():
     rgb, true = _render(8.0)
     hard = (true >= 0.5).astype(np.float32)
     assert soften_defocus(rgb, hard, DefocusConfig(enabled=False)) is hard
+
+
+def test_an_edge_blurred_by_3_px_keeps_no_half_mixed_pixel_as_product():
+    """An edge blurred by 3 px (a cable's side) has mixed pixels further in than the
+    compositor's 2 px rim swap reaches. Its pixels half backdrop or more must not stay
+    product: until 2026-12-07 such an edge got a blend of the hard and the soft matte
+    (its softness weight was about 0.5), which kept them at alpha 0.54-0.75, byte for
+    byte, and the white they hold printed as a pale line along the cable on wood."""
+    rgb, true = _render(3.0)
+    new_bg = np.broadcast_to(WOOD.astype(np.uint8), rgb.shape).copy()
+    for cut in (0.3, 0.5):  # the hard outline a little out in the ramp, or at its middle
+        hard = (true >= cut).astype(np.float32)
+        soft = soften_defocus(rgb, hard)
+        half_mixed = (true < 0.65) & (hard >= 0.5)
+        assert half_mixed.sum() > 500
+        assert (soft[half_mixed] < 0.5).mean() > 0.98  # the rest: at the bar's corners
+        assert (soft[(true < 0.5) & (hard >= 0.5)] < 0.5).all()
+        before = _fringe(composite(rgb, new_bg, hard), true)
+        after = _fringe(composite(rgb, new_bg, soft), true)
+        assert after < 0.3 * before, (cut, before, after)
+        assert (soft[true > 0.99] == 1.0).all()  # the product well inside is untouched
+
+
+@pytest.mark.parametrize("blur", [0.7, 1.5])
+def test_a_nearly_sharp_edge_is_not_softened(blur):
+    """Below about 2 px of blur the rim swap handles the mixing: the outline stays."""
+    rgb, true = _render(blur)
+    hard = (true >= 0.5).astype(np.float32)
+    assert np.array_equal(soften_defocus(rgb, hard), hard)
+
+
+def test_a_light_strip_along_a_dark_product_is_not_taken_for_the_ramp():
+    """A thin light welt along a dark upper, on white, the photo blurred by 2.5 px: on
+    the line from the dark upper to the white backdrop the welt reads as mostly backdrop,
+    but a pixel 3-8 px inside an edge blurred that much is at least 84% product if it is
+    on the ramp. The welt stays product (a sneaker render lost a 10 px bite of it)."""
+    size = 320
+    shape = np.zeros((size, size), np.float32)
+    cv2.rectangle(shape, (60, 110), (size - 60, 210), 1.0, -1)
+    colour = np.zeros((size, size, 3), np.float32) + np.array([25.0, 25.0, 30.0])
+    colour[110:118] = 190.0  # the welt: 8 px of light grey along the top edge
+    sharp = shape[..., None] * colour + (1 - shape[..., None]) * WHITE
+    rgb = cv2.GaussianBlur(sharp, (0, 0), 2.5)
+    rgb += np.random.default_rng(0).normal(0, 1.5, rgb.shape)
+    rgb = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    hard = (cv2.GaussianBlur(shape, (0, 0), 2.5) >= 0.5).astype(np.float32)
+    welt = np.zeros_like(hard, bool)
+    welt[113:118, 80 : size - 80] = True  # 3-8 px inside the top outline
+    assert (soften_defocus(rgb, hard)[welt] >= 0.5).all()
+    # without the ramp test the welt is cut
+    assert (soften_defocus(rgb, hard, DefocusConfig(ramp_slack=1.0))[welt] < 0.5).mean() > 0.5
+
+
+def test_in_a_sharp_shot_a_soft_stretch_is_only_blended():
+    """One side of an otherwise sharp product reads 3 px of blur (a bevel's shading, a
+    sole over its contact shadow): in a sharp shot that is as likely shading as defocus,
+    so the soft matte is blended with the hard one by its softness and the product's
+    pixels more than half product stay product. Softened whole, such stretches cut strips
+    off renders on a dark sweep."""
+    sharp_rgb, true_sharp = _render(0.7)
+    soft_rgb, true_soft = _render(3.0)
+    rgb, true = sharp_rgb.copy(), true_sharp.copy()
+    rgb[:, 230:] = soft_rgb[:, 230:]  # the bar's right end, blurred
+    true[:, 230:] = true_soft[:, 230:]
+    hard = (true >= 0.5).astype(np.float32)
+    soft = soften_defocus(rgb, hard)
+    end = np.zeros_like(hard, bool)
+    end[:, 240:] = True
+    assert (soft[end] != hard[end]).any()  # the end is softened ...
+    kept = end & (true >= 0.6) & (hard >= 0.5)
+    assert (soft[kept] >= 0.5).mean() > 0.9  # ... blended, not cut
+    # the same end in a shot blurred all over (shallow depth of field) is softened whole
+    whole = soften_defocus(soft_rgb, (true_soft >= 0.5).astype(np.float32))
+    assert (whole[end & (true_soft < 0.65) & (true_soft >= 0.5)] < 0.5).mean() > 0.9
