@@ -199,3 +199,46 @@ def test_coloured_light_inside_a_shade_keeps_the_shade():
     assert shade < 0.9
     assert abs(float(light[160, 180]) - shade) < 0.05  # the patch keeps the shade
     assert light[20, 20] > 0.95  # the paper in full light stays lit
+
+
+def test_an_overshooting_matte_loses_the_old_backdrop_at_the_products_edge():
+    """A white lamp rim on a teal wall, its matte 1.5 px wide of the edge: the 2 px rim
+    swap then covers mostly teal, and the product's own anti-aliased pixels, 3 px inside
+    the matte, kept their teal share as a dark line on every look. Where the rim is
+    mostly old backdrop of a coloured backdrop the swap reaches 1 px further; deeper in,
+    and everywhere on a matte that sits on the edge, the product stays byte for byte."""
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - 48, xx - 48)
+    true = cv2.GaussianBlur(np.clip(30.5 - r, 0, 1).astype(np.float32), (0, 0), 0.5)
+    white, teal = np.array([250.0, 250.0, 245.0]), np.array([60.0, 135.0, 145.0])
+    img = (true[..., None] * white + (1 - true[..., None]) * teal).astype(np.uint8)
+    new_bg = np.zeros_like(img)
+    new_bg[...] = (200, 150, 100)  # wood
+    ideal = true[..., None] * white + (1 - true[..., None]) * new_bg
+    edge = (true > 0.5) & (true < 0.97)  # the product's own mixed pixels
+
+    def teal_line(out):  # mean distance from the ideal composite there, in levels
+        return float(np.abs(out.astype(np.float32) - ideal).mean(-1)[edge].mean())
+
+    over = (r <= 32.0).astype(np.float32)  # the matte, 1.5 px wide of the edge
+    plain = composite(img, new_bg, over, CompositeConfig(rim_deep_px=0))
+    deep = composite(img, new_bg, over, CompositeConfig())
+    assert teal_line(plain) > 6.0, teal_line(plain)  # the defect is there without it
+    assert teal_line(deep) < 0.35 * teal_line(plain), (teal_line(deep), teal_line(plain))
+    # more than 3 px inside the matte nothing moves
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    far = cv2.erode(over.astype(np.uint8), k) > 0
+    assert np.array_equal(deep[far], img[far])
+    # a matte on the edge: nothing past the 2 px rim moves
+    on = (true >= 0.5).astype(np.float32)
+    out = composite(img, new_bg, on, CompositeConfig())
+    core = cv2.erode(on.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    assert np.array_equal(out[core > 0], img[core > 0])
+    # on a grey backdrop the swap does not reach further
+    grey = np.array([200.0, 200.0, 200.0])
+    img_g = (true[..., None] * white * 0.6 + (1 - true[..., None]) * grey).astype(np.uint8)
+    assert np.array_equal(
+        composite(img_g, new_bg, over, CompositeConfig()),
+        composite(img_g, new_bg, over, CompositeConfig(rim_deep_px=0)),
+    )
