@@ -66,10 +66,6 @@ class DefocusConfig:
     consistency: float = 0.5  # measured / expected peak gradient of a blurred step
     max_residual: float = 0.2  # distance of a pixel from the F-B mix, in units of |F - B|
     opaque: float = 0.95  # ramp pixels at least this much product stay exact
-    # in a shallow shot a product pixel d px inside a soft outline joins the ramp only if
-    # its projection is at least Phi(d / sigma) less this (the outline may cut the ramp
-    # off its middle)
-    ramp_slack: float = 0.25
     band_sigmas: float = 3.0  # the soft band reaches this many sigmas from the outline
     max_band: int = 48  # ... and at most this many px
 
@@ -153,11 +149,6 @@ def _spread(
     return (num / d[..., None] if num.ndim == 3 else num / d), den
 
 
-def _phi(x: np.ndarray) -> np.ndarray:
-    """The standard normal CDF (tanh approximation, within 0.0002)."""
-    return 0.5 * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x**3)))
-
-
 def _at(small: np.ndarray, ys: np.ndarray, xs: np.ndarray, shrink: int) -> np.ndarray:
     """``small`` (from ``_spread`` with ``shrink``) at full-size pixels ``ys, xs``."""
     h, w = small.shape[:2]
@@ -229,7 +220,7 @@ def soften_defocus(
     near = idx[labels[by, bx]]
     w_b, s_b = w_line[oy, ox][near], sigma[oy, ox][near]
     keep = (w_b > 0.0) & (dist[by, bx] <= np.minimum(cfg.band_sigmas * s_b, cfg.max_band))
-    by, bx, w_b, s_b = by[keep], bx[keep], w_b[keep], s_b[keep]
+    by, bx, w_b = by[keep], bx[keep], w_b[keep]
     # The matte across the ramp: projection on the product-backdrop line.
     px, b0 = img[by, bx], _at(bg, by, bx, shrink)
     d = _at(fg, by, bx, shrink) - b0
@@ -246,17 +237,11 @@ def soften_defocus(
     # px, a perfect blurred step by every local test) come from a strap's bevel or a
     # sole over its contact shadow, and softening them whole cut strips of product (dark
     # sweep IoU 0.970 -> 0.967): their outlines read 0.5-0.9 px at the median, the
-    # cable's photo 2.65.
+    # cable's photo 2.65. (A check that a product pixel d px in is at least Phi(d /
+    # sigma) product, against light strips of a product read as ramp, left pixels that
+    # failed it hard and white among softened ones: ragged white flecks along the cable.)
     readable = sigma[outline & np.isfinite(sigma)]
     shallow = readable.size > 0 and float(np.median(readable)) >= cfg.shallow_sigma
-    if shallow:
-        # ... where the pixel is on this ramp: a product pixel d px inside the outline of
-        # an edge blurred by sigma is at least Phi(d / sigma) product, give or take where
-        # the outline cut the ramp. A light surface of its own there reads as mostly
-        # backdrop and is not the ramp (a thin white welt below a dark upper, on white).
-        inside_px = inside[by, bx] > 0
-        expect = _phi(dist[by, bx] / np.maximum(s_b, 1e-3))
-        fits &= ~inside_px | (a_est >= expect - cfg.ramp_slack)
     by, bx, a_est, w_b = by[fits], bx[fits], a_est[fits], w_b[fits]
     m_soft = np.where(a_est >= cfg.opaque, 1.0, 0.5 * a_est / cfg.opaque)
     out = alpha.copy()
