@@ -150,3 +150,31 @@ def test_in_a_sharp_shot_a_soft_stretch_is_only_blended():
     # the same end in a shot blurred all over (shallow depth of field) is softened whole
     whole = soften_defocus(soft_rgb, (true_soft >= 0.5).astype(np.float32))
     assert (whole[end & (true_soft < 0.65) & (true_soft >= 0.5)] < 0.5).mean() > 0.9
+
+
+def test_an_end_blurred_far_more_than_the_rest_is_softened_from_its_own_colours():
+    """A cable's end far out of focus (12 px of blur) where the rest of its outline reads
+    3 px: the colours either side of the end's ramp must come from beyond that ramp, not
+    from the depth the median blur gives. Until 2026-12-08 they came from one depth for
+    the whole outline: the product's colour was read mid-ramp at the end and the
+    backdrop's was out of reach of its inner half (read as black), which left patches of
+    the cable's red at alpha 0.33-0.41 inside it and pale ramp pixels kept as product:
+    white notches at a network cable's end on every look."""
+    base_rgb, base_true = _render(3.0)
+    end_rgb, end_true = _render(12.0)
+    rgb, true = base_rgb.copy(), base_true.copy()
+    rgb[:, :120] = end_rgb[:, :120]  # the bar's left end, far out of focus
+    true[:, :120] = end_true[:, :120]
+    hard = (true >= 0.5).astype(np.float32)
+    soft = soften_defocus(rgb, hard)
+    end = np.zeros_like(hard, bool)
+    end[:, 70:110] = True  # the end's long sides, clear of its corners and of the rest
+    assert (soft[end] != hard[end]).any()
+    # no half-backdrop patch inside the product ...
+    assert (soft[end & (true > 0.97)] >= 0.5).all()
+    # ... and no pale ramp pixel kept as product byte for byte
+    assert true[end & (soft >= 0.5)].min() > 0.85
+    new_bg = np.broadcast_to(WOOD.astype(np.uint8), rgb.shape).copy()
+    before = _fringe(composite(rgb, new_bg, hard)[:, 70:110], true[:, 70:110])
+    after = _fringe(composite(rgb, new_bg, soft)[:, 70:110], true[:, 70:110])
+    assert after < 0.4 * before, (before, after)
