@@ -487,3 +487,23 @@ def test_the_redrawn_mask_is_the_drawn_one_away_from_what_moved():
     far = np.ones((H, W), bool)
     far[150:260, 450:580] = False  # around the lip
     assert np.array_equal(drawn.alpha[far], redrawn.alpha[far])
+
+
+def test_drop_specks_removes_faint_islands_that_hold_no_product():
+    """Soft pixels that no product pixel joins print as dots of the product's colour (the
+    compositor draws them at opacity 2 alpha); a soft ramp joined to the product, and a
+    faint strand too long to be a speck, stay."""
+    from stylecore.segmentation.refine import drop_specks
+
+    alpha = np.zeros((400, 400), np.float32)
+    cv2.circle(alpha, (200, 200), 80, 1.0, -1)
+    alpha[120:280, 281:285] = 0.3  # a soft ramp along the disc's right side, joined
+    for x, y in [(40, 40), (60, 300), (330, 60)]:
+        alpha[y : y + 3, x : x + 4] = 0.25  # faint islands of 12 px
+    alpha[380:383, 20:380] = 0.3  # a faint strand, 1080 px: not a speck
+    out = drop_specks(alpha)
+    assert out[40:43, 40:44].max() == 0 and out[300:303, 60:64].max() == 0
+    assert out[60:63, 330:334].max() == 0
+    keep = np.ones_like(alpha, bool)
+    keep[40:43, 40:44] = keep[300:303, 60:64] = keep[60:63, 330:334] = False
+    assert np.array_equal(out[keep], alpha[keep])
